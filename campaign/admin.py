@@ -1,0 +1,62 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from .admin_actions import ObjectAction, ObjectActionsMixin
+from .models import Integration
+from .services import integration_create, integration_revoke
+
+
+def _revoke(obj, user) -> str:
+    integration_revoke(integration=obj)
+    return f"{obj} is revoked: its token no longer works."
+
+
+@admin.register(Integration)
+class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
+    list_display = ["name", "client_id", "token_hint_display", "status_display", "created_at", "created_by"]
+    search_fields = ["name", "client_id"]
+    readonly_fields = ["client_id", "token_hint_display", "status_display", "created_at", "created_by"]
+    fields = ["name", *readonly_fields]
+    object_actions = (
+        ObjectAction(
+            "revoke",
+            "Revoke",
+            "campaign.revoke_integration",
+            _revoke,
+            available=lambda obj: obj.is_active,
+            confirm="Revoke these credentials? Calls using them will be refused at once.",
+        ),
+    )
+
+    @admin.display(description="token")
+    def token_hint_display(self, obj):
+        return f"{obj.token_hint}…" if obj.token_hint else "-"
+
+    @admin.display(description="status")
+    def status_display(self, obj):
+        return "Active" if obj.is_active else f"Revoked {obj.revoked_at:%Y-%m-%d %H:%M}"
+
+    def get_fields(self, request, obj=None):
+        return ["name"] if obj is None else self.fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Credentials are revoked, not deleted: events keep pointing at who sent them.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        issued = integration_create(name=obj.name, user=request.user)
+        obj.pk = issued.integration.pk
+        obj.__dict__.update(issued.integration.__dict__)
+        self.message_user(
+            request,
+            format_html(
+                "Client id (X-Api-Key): <code>{}</code><br>Token (Authorization: Bearer): <code>{}</code>"
+                "<br><strong>Copy the token now: it is stored hashed and will not be shown again.</strong>",
+                issued.integration.client_id,
+                issued.token,
+            ),
+            messages.WARNING,
+        )

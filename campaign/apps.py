@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CampaignConfig(AppConfig):
+    name = "campaign"
+    verbose_name = "Message Center"
+
+    def ready(self) -> None:
+        from . import roles
+
+        post_migrate.connect(roles.sync_role_permissions, dispatch_uid="campaign.sync_role_permissions")

@@ -1,0 +1,72 @@
+"""The role groups and the model permissions each one holds.
+
+The groups are created by a data migration; their permissions are kept in line with
+this table after every `migrate` (permissions themselves only exist after migrate).
+"""
+
+from django.apps import apps as global_apps
+from django.db import DEFAULT_DB_ALIAS
+
+ADMINISTRATORS = "Administrators"
+MARKETERS = "Marketers"
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ADMINISTRATORS: [
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.delete_user",
+        "auth.view_group",
+        "campaign.view_integration",
+        "campaign.add_integration",
+        "campaign.change_integration",
+        "campaign.revoke_integration",
+        "events.view_eventconfiguration",
+        "events.add_eventconfiguration",
+        "events.change_eventconfiguration",
+        "events.delete_eventconfiguration",
+        "events.publish_eventconfiguration",
+        "events.view_eventfield",
+        "events.add_eventfield",
+        "events.change_eventfield",
+        "events.delete_eventfield",
+        "events.view_event",
+        "messages_app.view_transactionalmessage",
+        "messages_app.change_transactionalmessage",
+        "messages_app.publish_transactionalmessage",
+        "messages_app.view_messageversion",
+        "messages_app.view_capturedemail",
+    ],
+    MARKETERS: [
+        "messages_app.view_transactionalmessage",
+        "messages_app.change_transactionalmessage",
+        "messages_app.publish_transactionalmessage",
+        "messages_app.view_messageversion",
+        "messages_app.view_capturedemail",
+    ],
+}
+
+
+def sync_role_permissions(sender=None, using=DEFAULT_DB_ALIAS, apps=global_apps, **kwargs) -> None:
+    """Give each role group exactly the permissions of ROLE_PERMISSIONS (post_migrate handler)."""
+    # post_migrate is sent once per app, each creating its own permissions: act on the
+    # last app's signal, when every permission exists.
+    with_models = [config for config in global_apps.get_app_configs() if config.models_module is not None]
+    if sender is not None and sender.label != with_models[-1].label:
+        return
+    try:
+        group_model = apps.get_model("auth", "Group")
+        permission_model = apps.get_model("auth", "Permission")
+    except LookupError:
+        return
+    for group_name, perms in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.using(using).get_or_create(name=group_name)
+        wanted = []
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            wanted.extend(
+                permission_model.objects.using(using).filter(
+                    content_type__app_label=app_label, codename=codename
+                )
+            )
+        group.permissions.set(wanted)

@@ -1,0 +1,67 @@
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from .exceptions import ApplicationError
+from .models import Integration
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    integration: Integration
+    token: str  # shown once, never stored
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def integration_create(*, name: str, user=None) -> IssuedCredentials:
+    name = name.strip()
+    if not name:
+        raise ApplicationError("An integration needs a name.", code="name_required")
+    token = _new_token()
+    integration = Integration.objects.create(
+        name=name,
+        client_id=f"mc_{secrets.token_hex(12)}",
+        token_hash=token_digest(token),
+        token_hint=token[:6],
+        created_by=user,
+    )
+    return IssuedCredentials(integration=integration, token=token)
+
+
+@transaction.atomic
+def integration_rotate_token(*, integration: Integration) -> IssuedCredentials:
+    """Replace the secret token (the old one stops working at once) and reactivate."""
+    token = _new_token()
+    integration.token_hash = token_digest(token)
+    integration.token_hint = token[:6]
+    integration.revoked_at = None
+    integration.save(update_fields=["token_hash", "token_hint", "revoked_at"])
+    return IssuedCredentials(integration=integration, token=token)
+
+
+def integration_revoke(*, integration: Integration) -> Integration:
+    if integration.revoked_at is not None:
+        raise ApplicationError(f"{integration} is already revoked.", code="already_revoked")
+    integration.revoked_at = timezone.now()
+    integration.save(update_fields=["revoked_at"])
+    return integration
+
+
+def integration_authenticate(*, client_id: str, token: str) -> Integration | None:
+    """The active integration these credentials belong to, or None."""
+    integration = Integration.objects.filter(client_id=client_id, revoked_at__isnull=True).first()
+    if integration is None or not hmac.compare_digest(integration.token_hash, token_digest(token)):
+        return None
+    return integration

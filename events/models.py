@@ -1,0 +1,183 @@
+import re
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+EVENT_ID_PREFIX = "EVT"
+EVENT_ID_MAX_LENGTH = 64
+EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
+FIELD_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push notification"
+
+
+class Targeting(models.TextChoices):
+    # The channel address travels in the event itself.
+    EVENT = "event", "Real-time event"
+    # The event is reconciled with a stored profile.
+    PROFILE = "profile", "Profile"
+
+
+class PublicationStatus(models.TextChoices):
+    # Never published, or unpublished: the trigger endpoint refuses events.
+    DRAFT = "draft", "Draft"
+    # The trigger endpoint accepts events against the published version.
+    PUBLISHED = "published", "Published"
+
+
+class EventConfiguration(models.Model):
+    event_id = models.CharField("ID", max_length=EVENT_ID_MAX_LENGTH, unique=True)
+    label = models.CharField(max_length=200)
+    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    targeting = models.CharField(
+        "targeting dimension", max_length=10, choices=Targeting.choices, default=Targeting.EVENT
+    )
+    status = models.CharField(
+        max_length=10, choices=PublicationStatus.choices, default=PublicationStatus.DRAFT
+    )
+    # The version the trigger endpoint validates against; kept after unpublish for history.
+    published_version = models.ForeignKey(
+        "EventConfigurationVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["label"]
+        permissions = [("publish_eventconfiguration", "Can publish and unpublish event configurations")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.event_id})"
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", "Text"
+
+
+class EventField(models.Model):
+    """A typed field of the event's data structure, sent under `ctx`."""
+
+    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="fields")
+    field_id = models.CharField(
+        "ID",
+        max_length=64,
+        validators=[
+            RegexValidator(
+                FIELD_ID_RE, "Use letters, digits and '_' only, not starting with a digit (e.g. firstName)."
+            )
+        ],
+    )
+    label = models.CharField(max_length=200)
+    type = models.CharField(max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
+    max_length = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Maximum number of characters (text fields); empty for no limit."
+    )
+    required = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["configuration", "field_id"], name="unique_field_id_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return self.field_id
+
+
+class EventConfigurationVersion(models.Model):
+    """A frozen snapshot of the data structure, taken at publish; never changed afterwards."""
+
+    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    # {"fields": [...]} as published, and the JSON Schema of the payload's `ctx` built from it.
+    structure = models.JSONField()
+    ctx_schema = models.JSONField()
+    published_at = models.DateTimeField(auto_now_add=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["configuration", "number"], name="unique_event_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.configuration.event_id} v{self.number}"
+
+
+class EventStatus(models.TextChoices):
+    # Received and stored; waiting for a worker.
+    PENDING = "pending", "Pending"
+    # Claimed by a worker: being rendered and sent.
+    PROCESSING = "processing", "Processing"
+    # The message is paused; the event waits for resume or its expiration.
+    PAUSED = "paused", "Paused"
+    # The message was accepted by the provider.
+    PROCESSED = "processed", "Processed"
+    # Not sent on purpose (quarantine, denylist, typology rule).
+    IGNORED = "ignored", "Ignored"
+    # Sending failed for good.
+    DELIVERY_FAILED = "deliveryFailed", "Delivery failed"
+    # No published message to route the event to.
+    ROUTING_FAILED = "routingFailed", "Routing failed"
+    # Expired before it could be processed.
+    TOO_OLD = "tooOld", "Too old"
+    # Profile reconciliation or targeting enrichment failed.
+    TARGETING_FAILED = "targetingFailed", "Targeting failed"
+
+
+FINAL_STATUSES = frozenset(
+    {
+        EventStatus.PROCESSED,
+        EventStatus.IGNORED,
+        EventStatus.DELIVERY_FAILED,
+        EventStatus.ROUTING_FAILED,
+        EventStatus.TOO_OLD,
+        EventStatus.TARGETING_FAILED,
+    }
+)
+
+
+class Event(models.Model):
+    """One call of the trigger API, stored before the API answers."""
+
+    pkey = models.CharField("PKey", max_length=64, unique=True, editable=False)
+    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="events")
+    configuration_version = models.ForeignKey(
+        EventConfigurationVersion, on_delete=models.PROTECT, related_name="+"
+    )
+    integration = models.ForeignKey(
+        "campaign.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    email = models.EmailField(max_length=254, blank=True)
+    ctx = models.JSONField(default=dict)
+    scheduled = models.DateTimeField(null=True, blank=True)
+    expiration = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=EventStatus.choices, default=EventStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    # The provider's id of the sent message (the Message-ID header for SMTP).
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["configuration", "-created_at"], name="event_latest_per_config"),
+            models.Index(fields=["status", "updated_at"], name="event_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.pkey

@@ -1,0 +1,14 @@
+import re
+
+from django.conf import settings
+from django.urls import re_path
+
+from .api import EventStatusApi, TriggerApi
+
+_org = re.escape(settings.CAMPAIGN_ORGANIZATION)
+_base = rf"^{_org}/campaign/mc{_org}/(?P<event_id>[A-Za-z0-9_]+)"
+
+urlpatterns = [
+    re_path(_base + r"/?$", TriggerApi.as_view(), name="event-trigger"),
+    re_path(_base + r"/(?P<pkey>[A-Za-z0-9_-]+)/?$", EventStatusApi.as_view(), name="event-status"),
+]

@@ -1,0 +1,33 @@
+"""Sending a rendered email through Django's email API (SMTP, any django-anymail ESP, the outbox)."""
+
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from .rendering import RenderedEmail
+
+
+def message_id_for(pkey: str) -> str:
+    """A stable Message-ID per event, so a send repeated after a crash is recognisable."""
+    return f"<{pkey}@{settings.CAMPAIGN_MESSAGE_ID_DOMAIN}>"
+
+
+def email_send(*, pkey: str, to: str, sender_name: str, sender_email: str, rendered: RenderedEmail) -> str:
+    """Send one email; returns the provider's message id (the Message-ID for plain SMTP)."""
+    from_email = formataddr((sender_name, sender_email)) if sender_email else settings.DEFAULT_FROM_EMAIL
+    message_id = message_id_for(pkey)
+    email = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=from_email,
+        to=[to],
+        headers={"Message-ID": message_id},
+    )
+    if rendered.html:
+        email.attach_alternative(rendered.html, "text/html")
+    email.send(fail_silently=False)
+    anymail_status = getattr(email, "anymail_status", None)
+    if anymail_status is not None and anymail_status.message_id:
+        return str(anymail_status.message_id)
+    return message_id

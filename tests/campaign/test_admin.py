@@ -1,0 +1,129 @@
+import re
+
+import pytest
+
+from campaign.models import Integration
+from events.models import EventConfiguration, PublicationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_creating_an_integration_shows_the_token_once_and_stores_only_its_hash(client, administrator, api):
+    client.force_login(administrator)
+    response = client.post("/admin/campaign/integration/add/", {"name": "Mobile app"}, follow=True)
+    page = response.content.decode()
+    token = re.search(r"Token \(Authorization: Bearer\): <code>([^<]+)</code>", page).group(1)
+    client_id = re.search(r"Client id \(X-Api-Key\): <code>([^<]+)</code>", page).group(1)
+    integration = Integration.objects.get(name="Mobile app")
+    assert integration.client_id == client_id
+    assert token not in integration.token_hash
+    # Shown once: the change page does not show it again.
+    again = client.get(f"/admin/campaign/integration/{integration.pk}/change/").content.decode()
+    assert token not in again
+    assert f"{token[:6]}…" in again
+
+
+def test_revoking_an_integration_from_its_page(client, administrator, credentials):
+    client.force_login(administrator)
+    pk = credentials.integration.pk
+    response = client.post(f"/admin/campaign/integration/{pk}/action/revoke/", follow=True)
+    assert "is revoked" in response.content.decode()
+    assert Integration.objects.get(pk=pk).revoked_at is not None
+
+
+def test_an_administrator_creates_a_configuration_with_fields_and_publishes_it(client, administrator):
+    client.force_login(administrator)
+    response = client.post(
+        "/admin/events/eventconfiguration/add/",
+        {
+            "label": "Order shipped",
+            "event_id": "orderShipped",
+            "channel": "email",
+            "targeting": "event",
+            "fields-TOTAL_FORMS": "1",
+            "fields-INITIAL_FORMS": "0",
+            "fields-MIN_NUM_FORMS": "0",
+            "fields-MAX_NUM_FORMS": "1000",
+            "fields-0-field_id": "trackingNumber",
+            "fields-0-label": "Tracking number",
+            "fields-0-type": "text",
+            "fields-0-max_length": "40",
+            "fields-0-required": "on",
+            "fields-0-position": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    config = EventConfiguration.objects.get(event_id="EVTorderShipped")
+    assert config.modified_by == administrator
+    assert list(config.fields.values_list("field_id", flat=True)) == ["trackingNumber"]
+
+    change_url = f"/admin/events/eventconfiguration/{config.pk}/change/"
+    assert "Publish</button>" in client.get(change_url).content.decode()
+    page = client.post(f"/admin/events/eventconfiguration/{config.pk}/action/publish/", follow=True)
+    assert "EVTorderShipped is published (version 1)" in page.content.decode()
+    config.refresh_from_db()
+    assert config.status == PublicationStatus.PUBLISHED
+    assert config.message.message_id == "RTEVTorderShipped"
+
+
+def test_the_admin_refuses_a_bad_or_duplicate_id_with_a_form_error(client, administrator, cart_event):
+    client.force_login(administrator)
+    base = {
+        "label": "X",
+        "channel": "email",
+        "targeting": "event",
+        "fields-TOTAL_FORMS": "0",
+        "fields-INITIAL_FORMS": "0",
+        "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
+    }
+    page = client.post("/admin/events/eventconfiguration/add/", {**base, "event_id": "cartAbandonment"})
+    assert "An event configuration with ID EVTcartAbandonment already exists." in page.content.decode()
+    page = client.post("/admin/events/eventconfiguration/add/", {**base, "event_id": "bad id"})
+    assert "letters, digits and &#x27;_&#x27; only" in page.content.decode()
+
+
+def test_id_channel_and_targeting_are_read_only_after_creation(client, administrator, cart_event):
+    client.force_login(administrator)
+    page = client.get(f"/admin/events/eventconfiguration/{cart_event.pk}/change/").content.decode()
+    assert 'name="event_id"' not in page
+    assert 'name="channel"' not in page
+    assert 'name="targeting"' not in page
+    assert 'name="label"' in page
+
+
+def test_a_field_id_with_bad_characters_is_a_form_error(client, administrator, cart_event):
+    client.force_login(administrator)
+    fields = list(cart_event.fields.all())
+    data = {
+        "label": cart_event.label,
+        "fields-TOTAL_FORMS": str(len(fields) + 1),
+        "fields-INITIAL_FORMS": str(len(fields)),
+        "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
+    }
+    for i, field in enumerate(fields):
+        data.update(
+            {
+                f"fields-{i}-id": field.pk,
+                f"fields-{i}-configuration": cart_event.pk,
+                f"fields-{i}-field_id": field.field_id,
+                f"fields-{i}-label": field.label,
+                f"fields-{i}-type": "text",
+                f"fields-{i}-max_length": "100",
+                f"fields-{i}-required": "on",
+                f"fields-{i}-position": str(i),
+            }
+        )
+    n = len(fields)
+    data.update(
+        {
+            f"fields-{n}-field_id": "1st name",
+            f"fields-{n}-label": "Bad",
+            f"fields-{n}-type": "text",
+            f"fields-{n}-position": str(n),
+        }
+    )
+    page = client.post(f"/admin/events/eventconfiguration/{cart_event.pk}/change/", data)
+    assert page.status_code == 200
+    assert "not starting with a digit" in page.content.decode()
