@@ -7,3 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
 ]
+
+admin.site.site_header = "Message Center"
+admin.site.site_title = "Message Center"
+admin.site.index_title = "Transactional messaging"

@@ -85,6 +85,7 @@ class EventField(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
+        verbose_name = "field"
         constraints = [
             models.UniqueConstraint(fields=["configuration", "field_id"], name="unique_field_id_per_event")
         ]

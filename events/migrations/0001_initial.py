@@ -92,6 +92,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['position', 'pk'],
+                'verbose_name': 'field',
             },
         ),
         migrations.AddConstraint(
