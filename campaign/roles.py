@@ -35,14 +35,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.change_transactionalmessage",
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
-        "messages_app.view_capturedemail",
+        "delivery.view_capturedemail",
     ],
     MARKETERS: [
         "messages_app.view_transactionalmessage",
         "messages_app.change_transactionalmessage",
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
-        "messages_app.view_capturedemail",
+        "delivery.view_capturedemail",
     ],
 }
 

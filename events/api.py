@@ -8,7 +8,7 @@ from campaign.authentication import IntegrationAuthentication
 from campaign.exceptions import NotFoundError
 
 from . import selectors
-from .models import Event
+from .models import Event, Targeting
 from .services import ADDRESS_KEYS, event_trigger
 
 
@@ -21,9 +21,8 @@ def event_representation(event: Event, request) -> dict:
     org = settings.CAMPAIGN_ORGANIZATION
     config = event.configuration
     body = {"PKey": event.pkey, "ctx": event.ctx}
-    address_key = ADDRESS_KEYS.get(config.channel)
-    if address_key:
-        body[address_key] = getattr(event, address_key)
+    if config.targeting == Targeting.EVENT:
+        body.update({key: getattr(event, attribute) for key, attribute in ADDRESS_KEYS[config.channel]})
     body.update(
         {
             "scheduled": _when(event.scheduled),

@@ -30,6 +30,12 @@ class PublicationStatus(models.TextChoices):
     PUBLISHED = "published", "Published"
 
 
+class PushPlatform(models.TextChoices):
+    # Firebase Cloud Messaging (Android; iOS through FCM as well).
+    GCM = "gcm", "Android (FCM)"
+    APNS = "apns", "iOS (APNs)"
+
+
 class EventConfiguration(models.Model):
     event_id = models.CharField("ID", max_length=EVENT_ID_MAX_LENGTH, unique=True)
     label = models.CharField(max_length=200)
@@ -161,7 +167,12 @@ class Event(models.Model):
     integration = models.ForeignKey(
         "campaign.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The channel address of an event-based event (the one matching its channel is set).
     email = models.EmailField(max_length=254, blank=True)
+    mobile_phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +33612345678")
+    push_token = models.CharField("registration token", max_length=4096, blank=True)
+    push_application = models.CharField("application", max_length=255, blank=True)
+    push_platform = models.CharField(max_length=4, choices=PushPlatform.choices, blank=True)
     ctx = models.JSONField(default=dict)
     scheduled = models.DateTimeField(null=True, blank=True)
     expiration = models.DateTimeField(null=True, blank=True)

@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin
 
-from .models import CapturedEmail, MessageStatus, MessageVersion, TransactionalMessage
+from .models import MessageStatus, MessageVersion, TransactionalMessage
 from .services import CONTENT_FIELDS, message_publish, message_unpublish, message_update
 
 
@@ -85,28 +84,3 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
-
-
-@admin.register(CapturedEmail)
-class CapturedEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "to", "subject", "from_email"]
-    search_fields = ["to", "subject", "message_id"]
-    fields = ["created_at", "from_email", "to", "subject", "message_id", "html_preview", "text", "raw"]
-    readonly_fields = fields
-
-    @admin.display(description="HTML")
-    def html_preview(self, obj):
-        if not obj.html:
-            return "-"
-        # A sandboxed frame: the email's HTML runs no script and cannot reach the admin.
-        return format_html(
-            '<iframe sandbox srcdoc="{}" style="width:100%;height:480px;border:1px solid #ccc;'
-            'background:#fff" title="HTML content"></iframe>',
-            obj.html,
-        )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

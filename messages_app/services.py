@@ -1,19 +1,11 @@
-import logging
-import smtplib
-
-from anymail.exceptions import AnymailError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-from events.models import Event, EventConfiguration, EventStatus, PublicationStatus
+from events.models import EventConfiguration, PublicationStatus
 
-from .delivery import email_send
 from .models import MessageStatus, MessageVersion, TransactionalMessage
-from .rendering import EMAIL_PARTS, content_check, email_render, referenced_ctx_fields
-
-logger = logging.getLogger(__name__)
+from .rendering import EMAIL_PARTS, content_check, referenced_ctx_fields
 
 CONTENT_FIELDS = ("sender_name", "sender_email", "subject", "html", "text")
 
@@ -115,47 +107,3 @@ def message_unpublish(*, message: TransactionalMessage, user=None) -> Transactio
         message_withdraw(message=message, user=user)
     message.refresh_from_db()
     return message
-
-
-def _finish(event: Event, status: str, **fields) -> None:
-    Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-        status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
-    )
-
-
-def event_deliver(*, event_pk: int) -> None:
-    """Render the published message for one event and send it. A redelivered task finds
-    the event already claimed and does nothing."""
-    claimed = Event.objects.filter(pk=event_pk, status=EventStatus.PENDING).update(
-        status=EventStatus.PROCESSING, updated_at=timezone.now()
-    )
-    if not claimed:
-        return
-    event = Event.objects.select_related("configuration").get(pk=event_pk)
-    now = timezone.now()
-    if event.expiration and event.expiration < now:
-        _finish(event, EventStatus.TOO_OLD, error="Expired before it could be processed.")
-        return
-    message = (
-        TransactionalMessage.objects.select_related("published_version")
-        .filter(configuration=event.configuration, status=MessageStatus.PUBLISHED)
-        .first()
-    )
-    if message is None or message.published_version is None:
-        _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
-        return
-    content = message.published_version.content
-    try:
-        rendered = email_render(content=content, ctx=event.ctx)
-        provider_id = email_send(
-            pkey=event.pkey,
-            to=event.email,
-            sender_name=content.get("sender_name", ""),
-            sender_email=content.get("sender_email", ""),
-            rendered=rendered,
-        )
-    except (ApplicationError, AnymailError, smtplib.SMTPException, OSError) as exc:
-        logger.warning("event %s not delivered: %s", event.pkey, exc)
-        _finish(event, EventStatus.DELIVERY_FAILED, error=str(exc)[:2000])
-        return
-    _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")

@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "campaign",
     "events",
     "messages_app",
+    "delivery",
     "profiles",
 ]
 

@@ -6,4 +6,4 @@ from .base import env, env_bool
 DEBUG = env_bool("DJANGO_DEBUG", True)
 ALLOWED_HOSTS = ["*"]
 # Nothing leaves the machine: sent emails are stored and readable in the admin's outbox.
-EMAIL_BACKEND = env("EMAIL_BACKEND", "messages_app.backends.OutboxEmailBackend")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "delivery.backends.OutboxEmailBackend")

@@ -186,3 +186,59 @@ class TestStatusLookup:
     def test_status_lookup_needs_credentials(self, api, cart_event):
         pkey = post(api, trigger_path("EVTcartAbandonment")).json()["PKey"]
         assert APIClient().get(f"{trigger_path('EVTcartAbandonment')}/{pkey}").status_code == 401
+
+
+class TestChannelAddresses:
+    def publish(self, channel):
+        from events.services import event_config_publish
+
+        config = EventConfigurationFactory(event_id=f"EVT{channel}Alert", channel=channel)
+        event_config_publish(config=config)
+        return trigger_path(config.event_id)
+
+    def test_sms_event_takes_an_e164_mobile_phone(self, api):
+        path = self.publish("sms")
+        response = post(api, path, {"mobilePhone": "+33612345678", "ctx": {}})
+        assert response.status_code == 202
+        assert response.json()["mobilePhone"] == "+33612345678"
+        assert "email" not in response.json()
+        assert Event.objects.get().mobile_phone == "+33612345678"
+
+    @pytest.mark.parametrize("phone", ["0612345678", "+33 6 12 34 56 78", "+0612345678", 33612345678])
+    def test_sms_event_refuses_a_phone_not_in_e164(self, api, phone):
+        response = post(api, self.publish("sms"), {"mobilePhone": phone, "ctx": {}})
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["path"] == "mobilePhone"
+
+    def test_sms_event_refuses_an_email_address(self, api):
+        response = post(
+            api, self.publish("sms"), {"mobilePhone": "+33612345678", "email": "a@b.c", "ctx": {}}
+        )
+        assert response.json()["errors"] == [{"path": "email", "message": "Unknown field."}]
+
+    def test_push_event_takes_token_application_and_platform(self, api):
+        body = {
+            "registrationToken": "tok123",
+            "application": "com.shop.app",
+            "pushPlatform": "apns",
+            "ctx": {},
+        }
+        response = post(api, self.publish("push"), body)
+        assert response.status_code == 202
+        event = Event.objects.get()
+        assert (event.push_token, event.push_application, event.push_platform) == (
+            "tok123",
+            "com.shop.app",
+            "apns",
+        )
+        assert {k: response.json()[k] for k in ("registrationToken", "application", "pushPlatform")} == {
+            "registrationToken": "tok123",
+            "application": "com.shop.app",
+            "pushPlatform": "apns",
+        }
+
+    def test_push_event_reports_each_missing_or_bad_address_field(self, api):
+        response = post(api, self.publish("push"), {"pushPlatform": "windows", "ctx": {}})
+        paths = {e["path"]: e["message"] for e in response.json()["errors"]}
+        assert set(paths) == {"registrationToken", "application", "pushPlatform"}
+        assert paths["pushPlatform"] == "Expected gcm or apns, got 'windows'."

@@ -5,7 +5,7 @@ from email.utils import formataddr
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from .rendering import RenderedEmail
+from messages_app.rendering import RenderedEmail
 
 
 def message_id_for(pkey: str) -> str:

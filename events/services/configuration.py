@@ -1,38 +1,21 @@
-import logging
-import secrets
-from datetime import UTC, datetime
-from functools import partial
-
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
+from campaign.exceptions import ApplicationError
 
-from . import selectors
-from .contract import ctx_schema_build, ctx_validate
-from .models import (
+from ..contract import ctx_schema_build
+from ..models import (
     EVENT_ID_MAX_LENGTH,
     EVENT_ID_PREFIX,
     EVENT_ID_RE,
     FIELD_ID_RE,
     Channel,
-    Event,
     EventConfiguration,
     EventConfigurationVersion,
-    EventStatus,
     PublicationStatus,
     Targeting,
 )
-
-logger = logging.getLogger(__name__)
-
-# The top-level address key(s) of an event-based payload, per channel (ACS names).
-ADDRESS_KEYS = {Channel.EMAIL: "email"}
-PAYLOAD_KEYS = {"ctx", "scheduled", "expiration"}
 
 
 def event_id_normalize(raw: str) -> str:
@@ -157,75 +140,3 @@ def event_config_unpublish(*, config: EventConfiguration, user=None) -> EventCon
     if message is not None:
         message_withdraw(message=message, user=user)
     return config
-
-
-def _parse_when(payload: dict, key: str, errors: list[FieldError]) -> datetime | None:
-    raw = payload.get(key)
-    if raw in (None, ""):
-        return None
-    value = parse_datetime(raw) if isinstance(raw, str) else None
-    if value is None:
-        errors.append(FieldError(key, "Expected an ISO 8601 date and time, e.g. 2026-12-01 08:00:00Z."))
-        return None
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
-
-
-def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
-    """Validate one event against the published contract, store it `pending`, enqueue it after commit."""
-    config = selectors.configuration_published_get(event_id=event_id)
-    if config is None or config.published_version is None:
-        raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
-    if not isinstance(payload, dict):
-        raise ValidationFailed("The body must be a JSON object.", code="invalid_body")
-
-    version = config.published_version
-    errors: list[FieldError] = []
-    address_key = ADDRESS_KEYS.get(config.channel) if config.targeting == Targeting.EVENT else None
-    allowed = PAYLOAD_KEYS | ({address_key} if address_key else set())
-    errors.extend(FieldError(key, "Unknown field.") for key in payload if key not in allowed)
-    email = ""
-    if address_key == "email":
-        email = payload.get("email")
-        if email in (None, ""):
-            errors.append(FieldError("email", "This field is required: the recipient's email address."))
-        elif not isinstance(email, str) or len(email) > 254:
-            errors.append(FieldError("email", "Expected an email address."))
-        else:
-            try:
-                validate_email(email)
-            except DjangoValidationError:
-                errors.append(FieldError("email", f"{email!r} is not a valid email address."))
-    scheduled = _parse_when(payload, "scheduled", errors)
-    expiration = _parse_when(payload, "expiration", errors)
-    ctx = payload.get("ctx", {})
-    if not isinstance(ctx, dict):
-        errors.append(FieldError("ctx", "Expected an object holding the event's fields."))
-    else:
-        errors.extend(ctx_validate(schema=version.ctx_schema, ctx=ctx))
-    if errors:
-        raise ValidationFailed("The event does not match its published data structure.", errors=errors)
-
-    with transaction.atomic():
-        event = Event.objects.create(
-            pkey=secrets.token_urlsafe(18),
-            configuration=config,
-            configuration_version=version,
-            integration=integration,
-            email=email,
-            ctx=ctx,
-            scheduled=scheduled,
-            expiration=expiration,
-            status=EventStatus.PENDING,
-        )
-        transaction.on_commit(partial(event_enqueue, event_pk=event.pk, eta=scheduled), robust=True)
-    return event
-
-
-def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:
-    """Hand the event to the transactional queue; if the broker refuses, the event stays stored `pending`."""
-    from .tasks import event_process
-
-    try:
-        event_process.apply_async(args=[event_pk], eta=eta if eta and eta > timezone.now() else None)
-    except Exception:
-        logger.exception("could not enqueue event %s; it stays pending", event_pk)

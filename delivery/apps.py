@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DeliveryConfig(AppConfig):
+    """The delivery engine: turns stored events into sent messages (processing, channels,
+    attempts, feedback) and keeps the local outbox of development."""
+
+    name = "delivery"
+    verbose_name = "Delivery"

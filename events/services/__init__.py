@@ -1,0 +1,22 @@
+"""Writes and state transitions of events: configurations (configuration.py) and the trigger
+path (trigger.py)."""
+
+from .configuration import (
+    event_config_create,
+    event_config_publish,
+    event_config_unpublish,
+    event_config_update,
+    event_id_normalize,
+)
+from .trigger import ADDRESS_KEYS, event_enqueue, event_trigger
+
+__all__ = [
+    "ADDRESS_KEYS",
+    "event_config_create",
+    "event_config_publish",
+    "event_config_unpublish",
+    "event_config_update",
+    "event_enqueue",
+    "event_id_normalize",
+    "event_trigger",
+]

@@ -1,0 +1,85 @@
+import pytest
+
+from campaign.exceptions import ApplicationError, ValidationFailed
+from delivery.services import event_deliver
+from events.models import EventStatus
+from events.services import event_trigger
+from messages_app.rendering import email_render
+from messages_app.services import message_publish, message_update
+from tests.conftest import make_published_event
+
+pytestmark = pytest.mark.django_db
+
+CART = {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Jacket"}
+
+
+def trigger(config, ctx=CART, email="jane@example.com", **extra):
+    return event_trigger(event_id=config.event_id, payload={"email": email, "ctx": ctx, **extra})
+
+
+class TestDeliver:
+    def test_sends_the_published_version_not_the_draft(self, cart_event, smtp):
+        message_update(message=cart_event.message, subject="DRAFT ONLY {{ ctx.firstName }}")
+        event = trigger(cart_event)
+        event_deliver(event_pk=event.pk)
+        event.refresh_from_db()
+        assert event.status == EventStatus.PROCESSED
+        [mail] = smtp.messages
+        assert mail["Subject"] == "Jane, your cart is waiting"
+        assert mail["Message-ID"] == event.provider_message_id
+        assert mail.envelope_recipients == ["jane@example.com"]
+
+    def test_event_data_is_escaped_in_html_but_not_in_text(self, cart_event, smtp):
+        event = trigger(cart_event, ctx={**CART, "firstName": '<script>alert("x")</script>'})
+        event_deliver(event_pk=event.pk)
+        [mail] = smtp.messages
+        html = mail.get_body(("html",)).get_content()
+        text = mail.get_body(("plain",)).get_content()
+        assert "<script>" not in html
+        assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+        assert '<script>alert("x")</script>' in text
+
+    def test_a_redelivered_task_does_nothing_twice(self, cart_event, smtp):
+        event = trigger(cart_event)
+        event_deliver(event_pk=event.pk)
+        event_deliver(event_pk=event.pk)
+        assert len(smtp.messages) == 1
+
+    def test_unpublished_message_gives_routing_failed(self, smtp):
+        config = make_published_event(publish_message=False)
+        event = trigger(config)
+        event_deliver(event_pk=event.pk)
+        event.refresh_from_db()
+        assert event.status == EventStatus.ROUTING_FAILED
+        assert smtp.messages == []
+
+    def test_refused_recipient_gives_delivery_failed(self, cart_event, smtp):
+        smtp.refuse.add("gone@example.com")
+        event = trigger(cart_event, email="gone@example.com")
+        event_deliver(event_pk=event.pk)
+        event.refresh_from_db()
+        assert event.status == EventStatus.DELIVERY_FAILED
+        assert "550" in event.error
+
+    def test_unreachable_smtp_server_gives_delivery_failed(self, cart_event, smtp, settings):
+        settings.EMAIL_PORT = 1  # nothing listens there
+        event = trigger(cart_event)
+        event_deliver(event_pk=event.pk)
+        event.refresh_from_db()
+        assert event.status == EventStatus.DELIVERY_FAILED
+
+    def test_expired_event_becomes_too_old(self, cart_event, smtp):
+        event = trigger(cart_event, expiration="2020-01-01 00:00:00Z")
+        event_deliver(event_pk=event.pk)
+        event.refresh_from_db()
+        assert event.status == EventStatus.TOO_OLD
+        assert smtp.messages == []
+
+    def test_sandbox_refuses_object_internals(self, cart_event):
+        message_update(message=cart_event.message, text="{{ ctx.__class__ }}")
+        with pytest.raises(ValidationFailed, match=r"ctx\.__class__ is not a field"):
+            message_publish(message=cart_event.message)
+        with pytest.raises(ApplicationError, match="could not be rendered"):
+            email_render(
+                content={"subject": "s", "text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}, ctx=CART
+            )
