@@ -1,11 +1,13 @@
-"""Sending a rendered email through Django's email API (SMTP, any django-anymail ESP, the outbox)."""
+"""Sending rendered messages: email through Django's email API (SMTP, any django-anymail ESP, the outbox)."""
 
 from email.utils import formataddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from messages_app.rendering import RenderedEmail
+from campaign.exceptions import ApplicationError
+from events.enrichment import Recipient
+from messages_app.rendering import Rendered, RenderedEmail
 
 
 def message_id_for(pkey: str) -> str:
@@ -13,9 +15,20 @@ def message_id_for(pkey: str) -> str:
     return f"<{pkey}@{settings.CAMPAIGN_MESSAGE_ID_DOMAIN}>"
 
 
-def email_send(*, pkey: str, to: str, sender_name: str, sender_email: str, rendered: RenderedEmail) -> str:
+def message_send(*, channel: str, pkey: str, recipient: Recipient, rendered: Rendered) -> str:
+    """Send one rendered message on its channel; returns the provider's message id."""
+    if channel == "email":
+        return email_send(pkey=pkey, to=recipient.email, rendered=rendered)
+    raise ApplicationError(f"No {channel} provider is configured on this installation.", code="no_provider")
+
+
+def email_send(*, pkey: str, to: str, rendered: RenderedEmail) -> str:
     """Send one email; returns the provider's message id (the Message-ID for plain SMTP)."""
-    from_email = formataddr((sender_name, sender_email)) if sender_email else settings.DEFAULT_FROM_EMAIL
+    from_email = (
+        formataddr((rendered.sender_name, rendered.sender_email))
+        if rendered.sender_email
+        else settings.DEFAULT_FROM_EMAIL
+    )
     message_id = message_id_for(pkey)
     email = EmailMultiAlternatives(
         subject=rendered.subject,

@@ -7,11 +7,12 @@ from anymail.exceptions import AnymailError
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
+from events.enrichment import TargetingFailed, event_context, event_recipient
 from events.models import Event, EventStatus
 from messages_app.models import MessageStatus, TransactionalMessage
-from messages_app.rendering import email_render
+from messages_app.rendering import message_render
 
-from .channels import email_send
+from .channels import message_send
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +44,17 @@ def event_deliver(*, event_pk: int) -> None:
     if message is None or message.published_version is None:
         _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
         return
-    content = message.published_version.content
+    channel = event.configuration.channel
     try:
-        rendered = email_render(content=content, ctx=event.ctx)
-        provider_id = email_send(
-            pkey=event.pkey,
-            to=event.email,
-            sender_name=content.get("sender_name", ""),
-            sender_email=content.get("sender_email", ""),
-            rendered=rendered,
+        recipient = event_recipient(event=event)
+    except TargetingFailed as exc:
+        _finish(event, EventStatus.TARGETING_FAILED, error=exc.message)
+        return
+    try:
+        rendered = message_render(
+            channel=channel, content=message.published_version.content, context=event_context(event=event)
         )
+        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
     except (ApplicationError, AnymailError, smtplib.SMTPException, OSError) as exc:
         logger.warning("event %s not delivered: %s", event.pkey, exc)
         _finish(event, EventStatus.DELIVERY_FAILED, error=str(exc)[:2000])

@@ -5,7 +5,7 @@ from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from events.models import EventConfiguration, PublicationStatus
 
 from .models import MessageStatus, MessageVersion, TransactionalMessage
-from .rendering import EMAIL_PARTS, content_check, referenced_ctx_fields
+from .rendering import CHANNEL_PARTS, content_check, referenced_ctx_fields
 
 CONTENT_FIELDS = ("sender_name", "sender_email", "subject", "html", "text")
 
@@ -41,12 +41,13 @@ def message_validate(*, message: TransactionalMessage, content: dict) -> list[Fi
         errors.append(FieldError("subject", "The subject is required."))
     if not (content.get("html") or "").strip() and not (content.get("text") or "").strip():
         errors.append(FieldError("html", "Write an HTML or a text content."))
-    syntax = content_check(content=content)
+    channel = message.configuration.channel
+    syntax = content_check(channel=channel, content=content)
     errors.extend(syntax)
     version = message.configuration.published_version
     if version is not None and not syntax:
         known = {field["field_id"] for field in version.structure["fields"]}
-        for part in EMAIL_PARTS:
+        for part in CHANNEL_PARTS[channel]:
             for name in sorted(referenced_ctx_fields(source=content.get(part) or "") - known):
                 errors.append(
                     FieldError(part, f"ctx.{name} is not a field of {message.configuration.event_id}.")

@@ -4,7 +4,7 @@ from campaign.exceptions import ApplicationError, ValidationFailed
 from delivery.services import event_deliver
 from events.models import EventStatus
 from events.services import event_trigger
-from messages_app.rendering import email_render
+from messages_app.rendering import message_render
 from messages_app.services import message_publish, message_update
 from tests.conftest import make_published_event
 
@@ -80,6 +80,46 @@ class TestDeliver:
         with pytest.raises(ValidationFailed, match=r"ctx\.__class__ is not a field"):
             message_publish(message=cart_event.message)
         with pytest.raises(ApplicationError, match="could not be rendered"):
-            email_render(
-                content={"subject": "s", "text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}, ctx=CART
+            message_render(
+                channel="email",
+                content={"subject": "s", "text": "{{ ''.__class__.__mro__[1].__subclasses__() }}"},
+                context={"ctx": CART},
             )
+
+
+def test_profile_based_event_without_targeting_enrichment_ends_targeting_failed(smtp):
+    from events.models import Event, Targeting
+
+    config = make_published_event(event_id="EVTprofileWelcome")
+    config.targeting = Targeting.PROFILE
+    config.save(update_fields=["targeting"])
+    event = Event.objects.create(
+        pkey="profile-event", configuration=config, configuration_version=config.published_version, ctx=CART
+    )
+    event_deliver(event_pk=event.pk)
+    event.refresh_from_db()
+    assert event.status == EventStatus.TARGETING_FAILED
+    assert "targeting enrichment" in event.error
+    assert smtp.messages == []
+
+
+def test_sms_and_push_content_render_with_the_event_context():
+    sms = message_render(
+        channel="sms", content={"sms_text": "Hi {{ ctx.firstName }} <3"}, context={"ctx": CART}
+    )
+    assert sms.text == "Hi Jane <3"
+    push = message_render(
+        channel="push",
+        content={
+            "push_title": "{{ ctx.firstName }}",
+            "push_body": "{{ ctx.lastProduct }} is waiting",
+            "push_deep_link": "shop://cart",
+            "push_custom_data": {"amount": "{{ ctx.cartAmount }}"},
+            "push_badge": 1,
+            "push_sound": "default",
+        },
+        context={"ctx": CART},
+    )
+    assert (push.title, push.body, push.deep_link) == ("Jane", "Jacket is waiting", "shop://cart")
+    assert push.data == {"amount": "$ 125"}
+    assert (push.badge, push.sound) == (1, "default")
