@@ -1,6 +1,7 @@
 import re
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -66,26 +67,73 @@ class EventConfiguration(models.Model):
 
 class FieldType(models.TextChoices):
     TEXT = "text", "Text"
+    INTEGER = "integer", "Integer"
+    DECIMAL = "decimal", "Decimal number"
+    BOOLEAN = "boolean", "Boolean"
+    DATE = "date", "Date"
+    DATETIME = "datetime", "Date and time"
+    EMAIL = "email", "Email address"
+    PHONE = "phone", "Phone number (E.164)"
+    URL = "url", "URL"
+    ENUMERATION = "enumeration", "Enumeration"
+
+
+# The field id whose value selects the message's language variant (SPEC EVT-4).
+LANGUAGE_FIELD_ID = "AC_language"
+FIELD_ID_HELP = "Letters, digits and '_' only, not starting with a digit (e.g. firstName)."
+
+
+class EventCollection(models.Model):
+    """An array of objects under `ctx.<collection_id>`, each item with its own typed fields."""
+
+    configuration = models.ForeignKey(
+        EventConfiguration, on_delete=models.CASCADE, related_name="collections"
+    )
+    collection_id = models.CharField(
+        "ID", max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)]
+    )
+    label = models.CharField(max_length=200)
+    min_items = models.PositiveIntegerField(
+        "minimum items", null=True, blank=True, help_text="Empty: no minimum (the collection may be absent)."
+    )
+    max_items = models.PositiveIntegerField(
+        "maximum items", null=True, blank=True, help_text="Empty: no maximum."
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = "collection"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configuration", "collection_id"], name="unique_collection_id_per_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.collection_id
 
 
 class EventField(models.Model):
-    """A typed field of the event's data structure, sent under `ctx`."""
+    """A typed field of the event's data structure, sent under `ctx` (or in each item of a collection)."""
 
     configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="fields")
-    field_id = models.CharField(
-        "ID",
-        max_length=64,
-        validators=[
-            RegexValidator(
-                FIELD_ID_RE, "Use letters, digits and '_' only, not starting with a digit (e.g. firstName)."
-            )
-        ],
+    # Empty: a field of the event itself; otherwise a field of each item of that collection.
+    collection = models.ForeignKey(
+        EventCollection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="fields",
+        help_text="Empty for a field of the event; a collection for a field of each of its items.",
     )
+    field_id = models.CharField("ID", max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)])
     label = models.CharField(max_length=200)
     type = models.CharField(max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
     max_length = models.PositiveIntegerField(
         null=True, blank=True, help_text="Maximum number of characters (text fields); empty for no limit."
     )
+    allowed_values = models.TextField(blank=True, help_text="Enumerations: the allowed values, one per line.")
     required = models.BooleanField(default=False)
     position = models.PositiveIntegerField(default=0)
 
@@ -93,11 +141,85 @@ class EventField(models.Model):
         ordering = ["position", "pk"]
         verbose_name = "field"
         constraints = [
-            models.UniqueConstraint(fields=["configuration", "field_id"], name="unique_field_id_per_event")
+            models.UniqueConstraint(
+                fields=["configuration", "field_id"],
+                condition=models.Q(collection__isnull=True),
+                name="unique_field_id_per_event",
+            ),
+            models.UniqueConstraint(
+                fields=["collection", "field_id"],
+                condition=models.Q(collection__isnull=False),
+                name="unique_field_id_per_collection",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.field_id
+
+    @property
+    def allowed_values_list(self) -> list[str]:
+        return [line.strip() for line in self.allowed_values.splitlines() if line.strip()]
+
+
+class EnrichmentResource(models.TextChoices):
+    PROFILE = "profile", "Profile"
+
+
+# The profile attributes a join can match on (the Profile model's field names).
+PROFILE_JOIN_FIELDS = [
+    ("email", "Email"),
+    ("mobile_phone", "Mobile phone"),
+    ("external_id", "External ID"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+]
+
+
+class EventEnrichment(models.Model):
+    """Joins the event (or each item of a collection) to one stored profile, by an event field."""
+
+    configuration = models.ForeignKey(
+        EventConfiguration, on_delete=models.CASCADE, related_name="enrichments"
+    )
+    name = models.CharField(
+        max_length=64,
+        validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)],
+        help_text="The templates' variable: {{ name.first_name }}, {{ item.name.first_name }} in items.",
+    )
+    # Empty: the event itself; otherwise each item of this collection is enriched.
+    collection = models.ForeignKey(
+        EventCollection,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="enrichments",
+        help_text="Empty to enrich the event; a collection to enrich each of its items.",
+    )
+    resource = models.CharField(
+        max_length=20, choices=EnrichmentResource.choices, default=EnrichmentResource.PROFILE
+    )
+    event_field = models.CharField(
+        "event field", max_length=64, help_text="The field id (of the event or of the item) holding the key."
+    )
+    profile_field = models.CharField(
+        "profile field", max_length=32, choices=PROFILE_JOIN_FIELDS, default="email"
+    )
+    targeting = models.BooleanField(
+        "targeting enrichment",
+        default=False,
+        help_text="Profile-based configurations: the profile this join finds receives the message.",
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = "enrichment"
+        constraints = [
+            models.UniqueConstraint(fields=["configuration", "name"], name="unique_enrichment_name_per_event")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class EventConfigurationVersion(models.Model):
@@ -105,7 +227,8 @@ class EventConfigurationVersion(models.Model):
 
     configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    # {"fields": [...]} as published, and the JSON Schema of the payload's `ctx` built from it.
+    # {"fields", "collections", "enrichments"} as published (see contract.py), and the JSON Schema
+    # of the payload's `ctx` compiled from it.
     structure = models.JSONField()
     ctx_schema = models.JSONField()
     published_at = models.DateTimeField(auto_now_add=True)
@@ -121,6 +244,42 @@ class EventConfigurationVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.configuration.event_id} v{self.number}"
+
+
+class PublicationLogType(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    # The publish was refused; the previous publication keeps serving.
+    PUBLISH_FAILED = "publish_failed", "Publish failed"
+    UNPUBLISHED = "unpublished", "Unpublished"
+
+
+class PublicationLog(models.Model):
+    """Append-only: one entry per publish or unpublish attempt, with its steps and errors."""
+
+    configuration = models.ForeignKey(
+        EventConfiguration, on_delete=models.CASCADE, related_name="publication_logs"
+    )
+    type = models.CharField(max_length=20, choices=PublicationLogType.choices)
+    version = models.ForeignKey(
+        EventConfigurationVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # [{"step": <text>, "ms": <duration>}] in order, then the errors [{"path", "message"}] if refused.
+    steps = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    duration_ms = models.PositiveIntegerField(default=0)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["configuration", "type", "created_at"], name="publication_log_lookup")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.configuration_id} {self.type} {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class EventStatus(models.TextChoices):

@@ -1,4 +1,18 @@
-from .models import Event, EventConfiguration, PublicationStatus
+from datetime import timedelta
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.utils import timezone
+
+from .models import (
+    Event,
+    EventCollection,
+    EventConfiguration,
+    EventEnrichment,
+    EventField,
+    FieldType,
+    PublicationLog,
+    PublicationStatus,
+)
 
 
 def configuration_published_get(*, event_id: str) -> EventConfiguration | None:
@@ -15,3 +29,71 @@ def event_get(*, event_id: str, pkey: str) -> Event | None:
         .filter(pkey=pkey, configuration__event_id=event_id)
         .first()
     )
+
+
+def _field_structure(field: EventField) -> dict:
+    data = {"field_id": field.field_id, "label": field.label, "type": field.type, "required": field.required}
+    if field.type == FieldType.TEXT:
+        data["max_length"] = field.max_length
+    if field.type == FieldType.ENUMERATION:
+        data["allowed_values"] = field.allowed_values_list
+    return data
+
+
+def configuration_structure(*, config: EventConfiguration) -> dict:
+    """The draft data structure, in the shape frozen into `EventConfigurationVersion.structure`."""
+    fields = list(EventField.objects.filter(configuration=config, collection__isnull=True))
+    collections = EventCollection.objects.filter(configuration=config).prefetch_related(
+        Prefetch("fields", queryset=EventField.objects.order_by("position", "pk"))
+    )
+    enrichments = EventEnrichment.objects.filter(configuration=config).select_related("collection")
+    return {
+        "fields": [_field_structure(field) for field in fields],
+        "collections": [
+            {
+                "collection_id": collection.collection_id,
+                "label": collection.label,
+                "min_items": collection.min_items,
+                "max_items": collection.max_items,
+                "fields": [_field_structure(field) for field in collection.fields.all()],
+            }
+            for collection in collections
+        ],
+        "enrichments": [
+            {
+                "name": enrichment.name,
+                "target": enrichment.collection.collection_id if enrichment.collection else "event",
+                "resource": enrichment.resource,
+                "join": [{"event_field": enrichment.event_field, "profile_field": enrichment.profile_field}],
+                "targeting": enrichment.targeting,
+            }
+            for enrichment in enrichments
+        ],
+    }
+
+
+def configuration_has_unpublished_changes(*, config: EventConfiguration) -> bool:
+    """True when the draft data structure differs from the published one (a new publish is needed)."""
+    version = config.published_version
+    if version is None:
+        return False
+    return configuration_structure(config=config) != version.structure
+
+
+def configuration_latest_events(*, config: EventConfiguration, limit: int = 20) -> list[Event]:
+    return list(Event.objects.filter(configuration=config).order_by("-created_at", "-pk")[:limit])
+
+
+def configuration_publication_logs(*, config: EventConfiguration, limit: int = 50) -> list[PublicationLog]:
+    return list(
+        PublicationLog.objects.filter(configuration=config)
+        .select_related("version", "actor")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def configurations_without_recent_events(*, queryset: QuerySet, days: int) -> QuerySet:
+    """Configurations that received no event in the last `days` days (including never)."""
+    since = timezone.now() - timedelta(days=days)
+    recent = Event.objects.filter(configuration=OuterRef("pk"), created_at__gte=since)
+    return queryset.filter(~Exists(recent))

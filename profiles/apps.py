@@ -2,8 +2,7 @@ from django.apps import AppConfig
 
 
 class ProfilesConfig(AppConfig):
-    """Stored profiles (SPEC PRF-1) for profile-based targeting and enrichment; its models
-    arrive with the event-configuration enrichment work."""
+    """Stored profiles (SPEC PRF-1) for profile-based targeting and enrichment."""
 
     name = "profiles"
     verbose_name = "Profiles"

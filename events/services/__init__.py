@@ -2,8 +2,12 @@
 path (trigger.py)."""
 
 from .configuration import (
+    configuration_deletion_summary,
     event_config_create,
+    event_config_delete,
+    event_config_duplicate,
     event_config_publish,
+    event_config_structure_set,
     event_config_unpublish,
     event_config_update,
     event_id_normalize,
@@ -12,8 +16,12 @@ from .trigger import ADDRESS_KEYS, event_enqueue, event_trigger
 
 __all__ = [
     "ADDRESS_KEYS",
+    "configuration_deletion_summary",
     "event_config_create",
+    "event_config_delete",
+    "event_config_duplicate",
     "event_config_publish",
+    "event_config_structure_set",
     "event_config_unpublish",
     "event_config_update",
     "event_enqueue",

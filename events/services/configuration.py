@@ -1,21 +1,29 @@
+import time
+
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from campaign.exceptions import ApplicationError
+from campaign.exceptions import ApplicationError, ValidationFailed
 
-from ..contract import ctx_schema_build
+from ..contract import ctx_schema_build, structure_check
 from ..models import (
     EVENT_ID_MAX_LENGTH,
     EVENT_ID_PREFIX,
     EVENT_ID_RE,
-    FIELD_ID_RE,
     Channel,
+    EventCollection,
     EventConfiguration,
     EventConfigurationVersion,
+    EventEnrichment,
+    EventField,
+    FieldType,
+    PublicationLog,
+    PublicationLogType,
     PublicationStatus,
     Targeting,
 )
+from ..selectors import configuration_structure
 
 
 def event_id_normalize(raw: str) -> str:
@@ -80,48 +88,81 @@ def event_config_update(*, config: EventConfiguration, user=None, **changes) -> 
     return config
 
 
-def _structure_snapshot(config: EventConfiguration) -> dict:
-    fields = []
-    errors = []
-    for field in config.fields.all():
-        if not FIELD_ID_RE.match(field.field_id):
-            errors.append(
-                f"Field ID {field.field_id!r} must use letters, digits and '_', not starting with a digit."
-            )
-        fields.append(
-            {
-                "field_id": field.field_id,
-                "label": field.label,
-                "type": field.type,
-                "max_length": field.max_length,
-                "required": field.required,
-            }
-        )
-    if errors:
-        raise ApplicationError(" ".join(errors), code="structure_invalid")
-    return {"fields": fields}
+class _Steps:
+    """The publication log's step list, each with the milliseconds since the start."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+        self.items: list[dict] = []
+
+    def elapsed_ms(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+    def add(self, step: str) -> None:
+        self.items.append({"step": step, "ms": self.elapsed_ms()})
 
 
-@transaction.atomic
 def event_config_publish(*, config: EventConfiguration, user=None) -> EventConfigurationVersion:
-    """Freeze the data structure into a new version, open the endpoint, create the message."""
+    """Check the draft data structure, compile it into the contract, freeze both into a new version,
+    open the endpoint on it and create the message. A refused publish changes nothing: the
+    previous publication keeps serving. Either way the attempt is logged."""
+    steps = _Steps()
+    try:
+        with transaction.atomic():
+            version = _publish(config=config, user=user, steps=steps)
+    except ApplicationError as exc:
+        # Logged after the rollback, so the failure is recorded while nothing else changed.
+        steps.add(f"Refused: {exc.message}")
+        PublicationLog.objects.create(
+            configuration=config,
+            type=PublicationLogType.PUBLISH_FAILED,
+            steps=steps.items,
+            errors=[e.as_dict() for e in exc.errors] or [{"path": "", "message": exc.message}],
+            duration_ms=steps.elapsed_ms(),
+            actor=user,
+        )
+        raise
+    return version
+
+
+def _publish(*, config: EventConfiguration, user, steps: _Steps) -> EventConfigurationVersion:
     from messages_app.services import message_ensure_for_configuration
 
     config = EventConfiguration.objects.select_for_update().get(pk=config.pk)
-    structure = _structure_snapshot(config)
+    structure = configuration_structure(config=config)
+    errors = structure_check(structure=structure, targeting=config.targeting)
+    steps.add(
+        f"Data structure checked: {len(structure['fields'])} field(s), "
+        f"{len(structure['collections'])} collection(s), {len(structure['enrichments'])} enrichment(s)"
+    )
+    if errors:
+        raise ValidationFailed(
+            f"{config.event_id} cannot be published: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            code="structure_invalid",
+            errors=errors,
+        )
+    schema = ctx_schema_build(fields=structure["fields"], collections=structure["collections"])
+    steps.add("Contract compiled into the JSON Schema of ctx")
     number = (config.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = EventConfigurationVersion.objects.create(
-        configuration=config,
-        number=number,
-        structure=structure,
-        ctx_schema=ctx_schema_build(fields=structure["fields"]),
-        published_by=user,
+        configuration=config, number=number, structure=structure, ctx_schema=schema, published_by=user
     )
+    steps.add(f"Version {number} frozen")
     config.published_version = version
     config.status = PublicationStatus.PUBLISHED
     config.modified_by = user
     config.save(update_fields=["published_version", "status", "modified_by", "modified_at"])
-    message_ensure_for_configuration(config=config)
+    steps.add("Trigger endpoint serves the new version")
+    message = message_ensure_for_configuration(config=config)
+    steps.add(f"Message {message.message_id} ready")
+    PublicationLog.objects.create(
+        configuration=config,
+        type=PublicationLogType.PUBLISHED,
+        version=version,
+        steps=steps.items,
+        duration_ms=steps.elapsed_ms(),
+        actor=user,
+    )
     return version
 
 
@@ -130,13 +171,175 @@ def event_config_unpublish(*, config: EventConfiguration, user=None) -> EventCon
     """Close the endpoint (later events are refused, not stored) and unpublish the message."""
     from messages_app.services import message_withdraw
 
+    steps = _Steps()
     updated = EventConfiguration.objects.filter(pk=config.pk, status=PublicationStatus.PUBLISHED).update(
         status=PublicationStatus.DRAFT, modified_by=user, modified_at=timezone.now()
     )
     if not updated:
         raise ApplicationError(f"{config.event_id} is not published.", code="not_published")
+    steps.add("Trigger endpoint closed")
     config.refresh_from_db()
     message = getattr(config, "message", None)
     if message is not None:
         message_withdraw(message=message, user=user)
+        steps.add(f"Message {message.message_id} unpublished")
+    PublicationLog.objects.create(
+        configuration=config,
+        type=PublicationLogType.UNPUBLISHED,
+        version=config.published_version,
+        steps=steps.items,
+        duration_ms=steps.elapsed_ms(),
+        actor=user,
+    )
     return config
+
+
+def configuration_deletion_summary(*, config: EventConfiguration) -> list[str]:
+    """What deleting this configuration removes, in the user's words (for the confirmation)."""
+    message = getattr(config, "message", None)
+    summary = [f"The event configuration {config.event_id} and its data structure"]
+    if message is not None:
+        versions = message.versions.count()
+        summary.append(f"Its message {message.message_id} and its {versions} published version(s)")
+    summary.append(f"{config.events.count()} event(s) received and their delivery status")
+    summary.append(f"{config.versions.count()} published version(s) of the data structure")
+    summary.append(f"{config.publication_logs.count()} publication log entr(ies)")
+    return summary
+
+
+@transaction.atomic
+def event_config_delete(*, config: EventConfiguration, user=None) -> None:
+    """Delete a Draft configuration with its message(s), events and logs; a published one is refused."""
+    locked = EventConfiguration.objects.select_for_update().filter(pk=config.pk).first()
+    if locked is None:
+        raise ApplicationError(f"{config.event_id} no longer exists.", code="not_found")
+    if locked.status != PublicationStatus.DRAFT:
+        raise ApplicationError(
+            f"{config.event_id} is published: unpublish it before deleting it.", code="not_draft"
+        )
+    locked.delete()
+
+
+def _field_columns(field: dict) -> dict:
+    return {
+        "field_id": field["field_id"],
+        "label": field.get("label") or field["field_id"],
+        "type": field["type"],
+        "required": bool(field.get("required")),
+        "max_length": field.get("max_length") if field["type"] == FieldType.TEXT else None,
+        "allowed_values": "\n".join(field.get("allowed_values") or []),
+    }
+
+
+@transaction.atomic
+def event_config_structure_set(
+    *, config: EventConfiguration, structure: dict, user=None
+) -> EventConfiguration:
+    """Replace the draft data structure (fields, collections, enrichments) by `structure`.
+    The published version is untouched until the next publish."""
+    errors = structure_check(structure=structure, targeting=config.targeting)
+    if errors:
+        raise ValidationFailed(
+            f"The data structure of {config.event_id} is invalid: "
+            + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            code="structure_invalid",
+            errors=errors,
+        )
+    config.enrichments.all().delete()
+    config.fields.all().delete()
+    config.collections.all().delete()
+    rows = [
+        EventField(configuration=config, position=position, **_field_columns(field))
+        for position, field in enumerate(structure.get("fields") or [])
+    ]
+    collections = {}
+    for position, data in enumerate(structure.get("collections") or []):
+        collection = EventCollection.objects.create(
+            configuration=config,
+            collection_id=data["collection_id"],
+            label=data.get("label") or data["collection_id"],
+            min_items=data.get("min_items"),
+            max_items=data.get("max_items"),
+            position=position,
+        )
+        collections[collection.collection_id] = collection
+        rows.extend(
+            EventField(configuration=config, collection=collection, position=index, **_field_columns(field))
+            for index, field in enumerate(data["fields"])
+        )
+    EventField.objects.bulk_create(rows)
+    EventEnrichment.objects.bulk_create(
+        EventEnrichment(
+            configuration=config,
+            name=data["name"],
+            collection=collections.get(data["target"]),
+            resource=data["resource"],
+            event_field=data["join"][0]["event_field"],
+            profile_field=data["join"][0]["profile_field"],
+            targeting=bool(data.get("targeting")),
+            position=position,
+        )
+        for position, data in enumerate(structure.get("enrichments") or [])
+    )
+    config.modified_by = user
+    config.save(update_fields=["modified_by", "modified_at"])
+    return config
+
+
+def _free_event_id(base: str) -> str:
+    base = base[: EVENT_ID_MAX_LENGTH - 6]
+    candidate, number = f"{base}Copy", 1
+    while EventConfiguration.objects.filter(event_id=candidate).exists():
+        number += 1
+        candidate = f"{base}Copy{number}"
+    return candidate
+
+
+@transaction.atomic
+def event_config_duplicate(
+    *, config: EventConfiguration, user=None, event_id: str | None = None, label: str | None = None
+) -> EventConfiguration:
+    """A new Draft configuration with the same channel, targeting and data structure, plus a Draft
+    copy of its message's content (SPEC EVT-7)."""
+    from messages_app.services import CONTENT_FIELDS, message_ensure_for_configuration, message_update
+
+    copy = event_config_create(
+        event_id=event_id or _free_event_id(config.event_id),
+        label=label or f"Copy of {config.label}",
+        channel=config.channel,
+        targeting=config.targeting,
+        user=user,
+    )
+    _copy_rows(source=config, target=copy)
+    message = message_ensure_for_configuration(config=copy)
+    source_message = getattr(config, "message", None)
+    if source_message is not None:
+        message_update(
+            message=message,
+            user=user,
+            label=f"Copy of {source_message.label}",
+            **{name: getattr(source_message, name) for name in CONTENT_FIELDS},
+        )
+    return copy
+
+
+def _copy_rows(*, source: EventConfiguration, target: EventConfiguration) -> None:
+    collections = {}
+    for collection in source.collections.all():
+        old_pk = collection.pk
+        collection.pk = None
+        collection.configuration = target
+        collection.save()
+        collections[old_pk] = collection
+    fields = list(source.fields.all())
+    for field in fields:
+        field.pk = None
+        field.configuration = target
+        field.collection = collections.get(field.collection_id)
+    EventField.objects.bulk_create(fields)
+    enrichments = list(source.enrichments.all())
+    for enrichment in enrichments:
+        enrichment.pk = None
+        enrichment.configuration = target
+        enrichment.collection = collections.get(enrichment.collection_id)
+    EventEnrichment.objects.bulk_create(enrichments)

@@ -145,10 +145,10 @@ class TestBadBody:
         assert response.status_code == 400
         errors = {e["path"]: e["message"] for e in response.json()["errors"]}
         assert errors == {
-            "ctx.firstName": "Expected string, got int.",
-            "ctx.cartAmount": "At most 100 characters (got 101).",
+            "ctx.firstName": "Expected a text of at most 100 characters; got the number 12.",
+            "ctx.cartAmount": "Expected a text of at most 100 characters; got 101 characters.",
             "ctx.colour": "Unknown field: it is not part of the event's data structure.",
-            "ctx.lastProduct": "This field is required.",
+            "ctx.lastProduct": "This field is required: expected a text of at most 100 characters.",
         }
 
     def test_unparseable_dates_give_400(self, api, cart_event):

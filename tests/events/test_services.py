@@ -90,7 +90,7 @@ class TestPublish:
         second = event_config_publish(config=config)
         first.refresh_from_db()
         assert (first.number, second.number) == (1, 2)
-        assert first.structure == {"fields": []}
+        assert first.structure == {"fields": [], "collections": [], "enrichments": []}
         assert [f["field_id"] for f in second.structure["fields"]] == ["orderId"]
         assert EventConfiguration.objects.get(pk=config.pk).message.pk == message_pk
 
