@@ -1,11 +1,18 @@
 """What the delivery of one event needs from its configuration: who receives it, and the data
-its templates are rendered with (the event's fields, and enrichment data)."""
+its templates are rendered with (the event's fields, and enrichment data).
+
+Everything is read from the structure frozen in the event's own version, so an event keeps the
+meaning it was accepted with even after the configuration is republished.
+"""
 
 from dataclasses import dataclass
 
-from campaign.exceptions import ApplicationError
+from django.db.models.functions import Lower
 
-from .models import Event, Targeting
+from campaign.exceptions import ApplicationError
+from profiles.models import Profile
+
+from .models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 
 
 class TargetingFailed(ApplicationError):
@@ -21,9 +28,87 @@ class Recipient:
     push_platform: str = ""
 
 
+# What templates see of a profile: {{ customer.first_name }}.
+PROFILE_VARIABLES = ("email", "mobile_phone", "external_id", "first_name", "last_name", "language", "attributes")
+
+
+def profile_variables(profile: Profile | None) -> dict:
+    """A profile as template data; empty when the join found none (its variables render empty)."""
+    if profile is None:
+        return {}
+    return {name: getattr(profile, name) for name in PROFILE_VARIABLES}
+
+
+def _key(profile_field: str, value: object) -> str | None:
+    if value is None or value == "" or isinstance(value, dict | list | bool):
+        return None
+    text = str(value)
+    # Email addresses are matched regardless of case, as mailbox providers do.
+    return text.lower() if profile_field == "email" else text
+
+
+def profiles_by_key(*, profile_field: str, values: list) -> dict[str, Profile]:
+    """One profile per join value, in one query; when several profiles match a value, the oldest
+    (lowest id) is taken so that the choice is stable."""
+    keys = {key for key in (_key(profile_field, v) for v in values) if key is not None}
+    if not keys:
+        return {}
+    queryset = Profile.objects.all()
+    if profile_field == "email":
+        queryset = queryset.annotate(join_key=Lower("email")).filter(join_key__in=keys)
+    else:
+        queryset = queryset.filter(**{f"{profile_field}__in": keys})
+    found: dict[str, Profile] = {}
+    for profile in queryset.order_by("pk"):
+        found.setdefault(_key(profile_field, getattr(profile, profile_field)), profile)
+    return found
+
+
+def _join(enrichment: dict) -> tuple[str, str]:
+    condition = enrichment["join"][0]
+    return condition["event_field"], condition["profile_field"]
+
+
+def _enrichments(event: Event) -> list[dict]:
+    return event.configuration_version.structure.get("enrichments", [])
+
+
+def event_context(*, event: Event) -> dict:
+    """The top-level variables of the message's templates for this event: `ctx`, then one variable
+    per event-level enrichment; item-level enrichments are added inside each item of `ctx`."""
+    ctx = dict(event.ctx)
+    context: dict = {"ctx": ctx}
+    for enrichment in _enrichments(event):
+        event_field, profile_field = _join(enrichment)
+        if enrichment["target"] == "event":
+            found = profiles_by_key(profile_field=profile_field, values=[ctx.get(event_field)])
+            context[enrichment["name"]] = profile_variables(found.get(_key(profile_field, ctx.get(event_field))))
+            continue
+        items = [dict(item) for item in ctx.get(enrichment["target"]) or [] if isinstance(item, dict)]
+        found = profiles_by_key(profile_field=profile_field, values=[item.get(event_field) for item in items])
+        for item in items:
+            item[enrichment["name"]] = profile_variables(found.get(_key(profile_field, item.get(event_field))))
+        ctx[enrichment["target"]] = items
+    return context
+
+
+def event_target_profile(*, event: Event) -> Profile:
+    """The profile a profile-based event is sent to, found by its targeting enrichment."""
+    enrichment = next((e for e in _enrichments(event) if e.get("targeting")), None)
+    if enrichment is None:
+        raise TargetingFailed("The published configuration has no targeting enrichment.")
+    event_field, profile_field = _join(enrichment)
+    value = event.ctx.get(event_field)
+    profile = profiles_by_key(profile_field=profile_field, values=[value]).get(_key(profile_field, value))
+    if profile is None:
+        raise TargetingFailed(f"No profile has {profile_field} = {value!r} (ctx.{event_field}).")
+    return profile
+
+
 def event_recipient(*, event: Event) -> Recipient:
     """The addresses to send to; raises TargetingFailed when they cannot be determined."""
-    if event.configuration.targeting == Targeting.EVENT:
+    config = event.configuration
+    if config.targeting == Targeting.EVENT:
         return Recipient(
             email=event.email,
             mobile_phone=event.mobile_phone,
@@ -31,9 +116,27 @@ def event_recipient(*, event: Event) -> Recipient:
             push_application=event.push_application,
             push_platform=event.push_platform,
         )
-    raise TargetingFailed("Profile-based targeting needs a profile targeting enrichment (not available yet).")
+    profile = event_target_profile(event=event)
+    if config.channel == Channel.EMAIL:
+        if not profile.email:
+            raise TargetingFailed(f"The targeted profile {profile.pk} has no email address.")
+        return Recipient(email=profile.email)
+    if config.channel == Channel.SMS:
+        if not profile.mobile_phone:
+            raise TargetingFailed(f"The targeted profile {profile.pk} has no mobile phone.")
+        return Recipient(mobile_phone=profile.mobile_phone)
+    raise TargetingFailed("Profiles hold no push registration yet: push needs an event-based configuration.")
 
 
-def event_context(*, event: Event) -> dict:
-    """The top-level variables of the message's templates for this event."""
-    return {"ctx": event.ctx}
+def event_language(*, event: Event) -> str:
+    """The language selecting the message's variant (SPEC EVT-4): the event's `AC_language`,
+    else the targeted profile's language, else '' (the default variant)."""
+    language = event.ctx.get(LANGUAGE_FIELD_ID)
+    if isinstance(language, str) and language:
+        return language
+    if event.configuration.targeting == Targeting.PROFILE:
+        try:
+            return event_target_profile(event=event).language
+        except TargetingFailed:
+            return ""
+    return ""

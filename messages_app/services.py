@@ -46,7 +46,9 @@ def message_validate(*, message: TransactionalMessage, content: dict) -> list[Fi
     errors.extend(syntax)
     version = message.configuration.published_version
     if version is not None and not syntax:
-        known = {field["field_id"] for field in version.structure["fields"]}
+        known = {field["field_id"] for field in version.structure["fields"]} | {
+            collection["collection_id"] for collection in version.structure.get("collections", [])
+        }
         for part in CHANNEL_PARTS[channel]:
             for name in sorted(referenced_ctx_fields(source=content.get(part) or "") - known):
                 errors.append(

@@ -12,6 +12,7 @@ from ..models import (
     EVENT_ID_PREFIX,
     EVENT_ID_RE,
     Channel,
+    Event,
     EventCollection,
     EventConfiguration,
     EventConfigurationVersion,
@@ -217,6 +218,8 @@ def event_config_delete(*, config: EventConfiguration, user=None) -> None:
         raise ApplicationError(
             f"{config.event_id} is published: unpublish it before deleting it.", code="not_draft"
         )
+    # Events protect the versions they were accepted against: remove them first.
+    Event.objects.filter(configuration=locked).delete()
     locked.delete()
 
 

@@ -115,3 +115,50 @@ class TestPublish:
     def test_unpublishing_a_draft_is_refused(self):
         with pytest.raises(ApplicationError, match="not published"):
             event_config_unpublish(config=EventConfigurationFactory())
+
+
+class TestDeleteAndDuplicate:
+    def test_a_published_configuration_cannot_be_deleted(self, cart_event):
+        from events.services import event_config_delete
+
+        with pytest.raises(ApplicationError, match="unpublish it before deleting it"):
+            event_config_delete(config=cart_event)
+        assert EventConfiguration.objects.filter(pk=cart_event.pk).exists()
+
+    def test_deleting_a_draft_removes_its_message_events_and_logs(self, api, cart_event):
+        from events.models import Event, PublicationLog
+        from events.services import configuration_deletion_summary, event_config_delete
+        from messages_app.models import MessageVersion, TransactionalMessage
+        from tests.conftest import trigger_path
+
+        body = {"email": "jane@example.com", "ctx": {"firstName": "J", "cartAmount": "1", "lastProduct": "x"}}
+        assert api.post(trigger_path("EVTcartAbandonment"), body, format="json").status_code == 202
+        event_config_unpublish(config=cart_event)
+        assert configuration_deletion_summary(config=cart_event) == [
+            "The event configuration EVTcartAbandonment and its data structure",
+            "Its message RTEVTcartAbandonment and its 1 published version(s)",
+            "1 event(s) received and their delivery status",
+            "1 published version(s) of the data structure",
+            "2 publication log entr(ies)",
+        ]
+        event_config_delete(config=cart_event)
+        assert not EventConfiguration.objects.exists()
+        assert not TransactionalMessage.objects.exists() and not MessageVersion.objects.exists()
+        assert not Event.objects.exists() and not PublicationLog.objects.exists()
+
+    def test_duplicate_gives_a_draft_configuration_and_a_draft_message_copy(self, cart_event):
+        from events.selectors import configuration_structure
+        from events.services import event_config_duplicate
+
+        copy = event_config_duplicate(config=cart_event)
+        assert (copy.event_id, copy.label) == ("EVTcartAbandonmentCopy", f"Copy of {cart_event.label}")
+        assert copy.status == PublicationStatus.DRAFT and copy.published_version is None
+        assert configuration_structure(config=copy) == configuration_structure(config=cart_event)
+        assert copy.message.status == MessageStatus.DRAFT
+        assert copy.message.message_id == "RTEVTcartAbandonmentCopy"
+        assert copy.message.subject == cart_event.message.subject
+        assert event_config_duplicate(config=cart_event).event_id == "EVTcartAbandonmentCopy2"
+        # The copy publishes on its own, leaving the original untouched.
+        event_config_publish(config=copy)
+        cart_event.refresh_from_db()
+        assert cart_event.published_version.number == 1
