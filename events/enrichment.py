@@ -29,7 +29,15 @@ class Recipient:
 
 
 # What templates see of a profile: {{ customer.first_name }}.
-PROFILE_VARIABLES = ("email", "mobile_phone", "external_id", "first_name", "last_name", "language", "attributes")
+PROFILE_VARIABLES = (
+    "email",
+    "mobile_phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "language",
+    "attributes",
+)
 
 
 def profile_variables(profile: Profile | None) -> dict:
@@ -82,12 +90,16 @@ def event_context(*, event: Event) -> dict:
         event_field, profile_field = _join(enrichment)
         if enrichment["target"] == "event":
             found = profiles_by_key(profile_field=profile_field, values=[ctx.get(event_field)])
-            context[enrichment["name"]] = profile_variables(found.get(_key(profile_field, ctx.get(event_field))))
+            context[enrichment["name"]] = profile_variables(
+                found.get(_key(profile_field, ctx.get(event_field)))
+            )
             continue
         items = [dict(item) for item in ctx.get(enrichment["target"]) or [] if isinstance(item, dict)]
         found = profiles_by_key(profile_field=profile_field, values=[item.get(event_field) for item in items])
         for item in items:
-            item[enrichment["name"]] = profile_variables(found.get(_key(profile_field, item.get(event_field))))
+            item[enrichment["name"]] = profile_variables(
+                found.get(_key(profile_field, item.get(event_field)))
+            )
         ctx[enrichment["target"]] = items
     return context
 
