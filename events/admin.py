@@ -1,10 +1,43 @@
-from django.contrib import admin
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin
 from campaign.exceptions import ApplicationError
 
-from .models import Event, EventConfiguration, EventField, PublicationStatus
-from .services import event_config_create, event_config_publish, event_config_unpublish, event_config_update
+from .models import (
+    Event,
+    EventCollection,
+    EventConfiguration,
+    EventEnrichment,
+    EventField,
+    PublicationLog,
+    PublicationStatus,
+)
+from .selectors import configuration_has_unpublished_changes, configurations_without_recent_events
+from .services import (
+    configuration_deletion_summary,
+    event_config_create,
+    event_config_delete,
+    event_config_duplicate,
+    event_config_publish,
+    event_config_unpublish,
+    event_config_update,
+)
+from .services.packages import package_export, package_import
+from .services.preview import api_preview_build
 
 
 def _publish(obj, user) -> str:
@@ -20,19 +53,134 @@ def _unpublish(obj, user) -> str:
     return f"{obj.event_id} is unpublished: its endpoint refuses events and its message is unpublished."
 
 
-class EventFieldInline(admin.TabularInline):
+def _duplicate(obj, user) -> str:
+    copy = event_config_duplicate(config=obj, user=user)
+    return f"{obj.event_id} is duplicated into the Draft configuration {copy.event_id} with a Draft message."
+
+
+LINE_BREAK = mark_safe("<br>")
+
+
+def _current_configuration_id(request) -> str | None:
+    match = request.resolver_match
+    return match.kwargs.get("object_id") if match else None
+
+
+class UniqueIdsFormSet(BaseInlineFormSet):
+    """Reports two rows with the same ID (in the same scope) as a form error, not a database error."""
+
+    id_field = "field_id"
+
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data or data.get("DELETE") or not data.get(self.id_field):
+                continue
+            key = (data.get("collection"), data[self.id_field])
+            if key in seen:
+                raise forms.ValidationError(
+                    f"The ID {data[self.id_field]!r} is used twice; IDs must be unique."
+                )
+            seen.add(key)
+
+
+class CollectionLimitedInline(admin.TabularInline):
+    """Inline whose `collection` choices are the collections of the configuration being edited."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "collection":
+            object_id = _current_configuration_id(request)
+            kwargs["queryset"] = EventCollection.objects.filter(configuration_id=object_id or 0)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class EventFieldInline(CollectionLimitedInline):
     model = EventField
+    fk_name = "configuration"
+    formset = UniqueIdsFormSet
     extra = 0
-    fields = ["field_id", "label", "type", "max_length", "required", "position"]
+    fields = [
+        "field_id",
+        "label",
+        "type",
+        "required",
+        "max_length",
+        "allowed_values",
+        "collection",
+        "position",
+    ]
+    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 16})}}
+
+
+class CollectionIdsFormSet(UniqueIdsFormSet):
+    id_field = "collection_id"
+
+
+class EventCollectionInline(admin.TabularInline):
+    model = EventCollection
+    formset = CollectionIdsFormSet
+    extra = 0
+    fields = ["collection_id", "label", "min_items", "max_items", "position"]
+
+
+class EventEnrichmentInline(CollectionLimitedInline):
+    model = EventEnrichment
+    extra = 0
+    fields = ["name", "collection", "resource", "event_field", "profile_field", "targeting", "position"]
+
+
+class PublicationLogInline(admin.TabularInline):
+    model = PublicationLog
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "type", "version", "actor", "duration_ms", "steps_display", "errors_display"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-pk"]
+    verbose_name_plural = "publication log"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("version", "actor")
+
+    @admin.display(description="steps")
+    def steps_display(self, obj):
+        return format_html_join(LINE_BREAK, "{} ({} ms)", ((s["step"], s["ms"]) for s in obj.steps))
+
+    @admin.display(description="errors")
+    def errors_display(self, obj):
+        return format_html_join(LINE_BREAK, "{}: {}", ((e["path"], e["message"]) for e in obj.errors))
+
+
+class NoRecentEventFilter(admin.SimpleListFilter):
+    title = "last event received"
+    parameter_name = "idle_days"
+
+    def lookups(self, request, model_admin):
+        return [(str(days), f"more than {days} days ago (or never)") for days in (1, 7, 30, 90)]
+
+    def queryset(self, request, queryset):
+        if self.value() and self.value().isdigit():
+            return configurations_without_recent_events(queryset=queryset, days=int(self.value()))
+        return queryset
 
 
 @admin.register(EventConfiguration)
 class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
-    list_display = ["__str__", "status", "channel", "targeting", "modified_by", "modified_at"]
-    list_filter = ["status", "channel", "targeting"]
+    change_form_template = "admin/events/eventconfiguration/change_form.html"
+    change_list_template = "admin/events/eventconfiguration/change_list.html"
+    list_display = ["label_and_id", "status", "channel", "targeting", "modified_by", "modified_at"]
+    list_filter = ["status", NoRecentEventFilter]
+    list_select_related = ["modified_by"]
     search_fields = ["label", "event_id"]
-    inlines = [EventFieldInline]
-    actions = ["publish_selected", "unpublish_selected"]
+    inlines = [EventFieldInline, EventCollectionInline, EventEnrichmentInline, PublicationLogInline]
+    actions = ["publish_selected", "unpublish_selected", "export_selected"]
     object_actions = (
         ObjectAction("publish", "Publish", "events.publish_eventconfiguration", _publish),
         ObjectAction(
@@ -43,23 +191,41 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             available=lambda obj: obj.status == PublicationStatus.PUBLISHED,
             confirm="Unpublish? The endpoint will refuse events and the message will be unpublished.",
         ),
+        ObjectAction(
+            "duplicate",
+            "Duplicate",
+            "events.add_eventconfiguration",
+            _duplicate,
+            confirm="Create a Draft copy of this configuration and of its message?",
+        ),
     )
 
+    @admin.display(description="label (ID)", ordering="label")
+    def label_and_id(self, obj):
+        return str(obj)
+
     def get_readonly_fields(self, request, obj=None):
-        always = ["status", "published_version", "modified_by", "modified_at"]
+        always = ["publication", "modified_by", "modified_at"]
         return always if obj is None else ["event_id", "channel", "targeting", *always]
 
     def get_fields(self, request, obj=None):
-        return [
-            "label",
-            "event_id",
-            "channel",
-            "targeting",
-            "status",
-            "published_version",
-            "modified_by",
-            "modified_at",
-        ]
+        return ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
+
+    @admin.display(description="publication")
+    def publication(self, obj):
+        if obj is None or obj.pk is None:
+            return "Draft"
+        if obj.status != PublicationStatus.PUBLISHED or obj.published_version is None:
+            return "Draft: the trigger endpoint refuses events."
+        text = f"Published (version {obj.published_version.number})"
+        if configuration_has_unpublished_changes(config=obj):
+            return format_html(
+                '{}. <strong class="unpublished-changes">Unpublished changes</strong>: the endpoint keeps '
+                "serving version {} until you publish again.",
+                text,
+                obj.published_version.number,
+            )
+        return f"{text}, up to date."
 
     def save_model(self, request, obj, form, change):
         # Domain errors were already turned into form errors by the form's clean().
@@ -81,6 +247,35 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             form = _with_event_id_check(form)
         return form
 
+    # --- Delete: Draft only, through the service, confirming what goes ------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or obj.status == PublicationStatus.DRAFT)
+
+    def get_deleted_objects(self, objs, request):
+        # A summary instead of Django's list of every related row (a configuration can hold
+        # millions of events).
+        summary = []
+        published = []
+        for config in objs:
+            if config.status != PublicationStatus.DRAFT:
+                published.append(f"{config} is published: unpublish it first")
+            summary.extend(configuration_deletion_summary(config=config))
+        perms_needed = (
+            set() if request.user.has_perm("events.delete_eventconfiguration") else {"configuration"}
+        )
+        return summary, {"event configurations": len(objs)}, perms_needed, published
+
+    def delete_model(self, request, obj):
+        event_config_delete(config=obj, user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for config in queryset.order_by("pk"):
+            event_config_delete(config=config, user=request.user)
+
+    # --- Bulk actions ----------------------------------------------------------------------------
+
     @admin.action(description="Publish selected event configurations", permissions=["publish"])
     def publish_selected(self, request, queryset):
         self._run_bulk(request, queryset, _publish)
@@ -88,6 +283,17 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     @admin.action(description="Unpublish selected event configurations", permissions=["publish"])
     def unpublish_selected(self, request, queryset):
         self._run_bulk(request, queryset, _unpublish)
+
+    @admin.action(description="Export selected as a package (JSON)", permissions=["view"])
+    def export_selected(self, request, queryset):
+        document = package_export(configs=queryset.select_related("message").order_by("event_id"))
+        response = HttpResponse(
+            json.dumps(document, indent=2, ensure_ascii=False, cls=DjangoJSONEncoder),
+            content_type="application/json; charset=utf-8",
+        )
+        name = f"message-center-package-{timezone.now():%Y%m%d-%H%M%S}.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
 
     def has_publish_permission(self, request):
         return request.user.has_perm("events.publish_eventconfiguration")
@@ -99,11 +305,92 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             except ApplicationError as exc:
                 self.message_user(request, f"{obj.event_id}: {exc.message}", level="error")
 
+    # --- Extra pages: API preview and package import -----------------------------------------
+
+    def get_urls(self):
+        extra = [
+            path(
+                "<path:object_id>/api-preview/",
+                self.admin_site.admin_view(self.api_preview_view),
+                name="events_eventconfiguration_api_preview",
+            ),
+            path(
+                "import-package/",
+                self.admin_site.admin_view(self.import_package_view),
+                name="events_eventconfiguration_import_package",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "api_preview_url": reverse("admin:events_eventconfiguration_api_preview", args=[object_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def api_preview_view(self, request, object_id):
+        config = get_object_or_404(
+            EventConfiguration.objects.select_related("published_version"), pk=object_id
+        )
+        if not self.has_view_or_change_permission(request, config):
+            raise PermissionDenied
+        preview = api_preview_build(config=config, base_url=request.build_absolute_uri("/"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": config,
+            "title": f"API preview of {config.event_id}",
+            "preview": preview,
+            "events": [
+                {"event": event, "payload": json.dumps(event.ctx, indent=2, ensure_ascii=False)}
+                for event in preview.latest_events
+            ],
+        }
+        return TemplateResponse(request, "admin/events/eventconfiguration/api_preview.html", context)
+
+    def import_package_view(self, request):
+        if not (self.has_add_permission(request) and self.has_change_permission(request)):
+            raise PermissionDenied
+        form = PackageImportForm(request.POST or None, request.FILES or None)
+        errors = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                results = package_import(document=form.cleaned_data["document"], user=request.user)
+            except ApplicationError as exc:
+                errors = exc.errors or []
+                self.message_user(request, "The package was not imported: nothing changed.", messages.ERROR)
+            else:
+                for config, created in results:
+                    state = "created (Draft)" if created else "updated: draft only, publish it to apply"
+                    self.message_user(request, f"{config.event_id} {state}.", messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:events_eventconfiguration_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import a package",
+            "form": form,
+            "errors": errors,
+        }
+        return TemplateResponse(request, "admin/events/eventconfiguration/import_package.html", context)
+
+
+class PackageImportForm(forms.Form):
+    package = forms.FileField(help_text="A JSON package exported by Message Center (docs/packages.md).")
+
+    def clean(self):
+        data = super().clean()
+        upload = data.get("package")
+        if upload is not None:
+            try:
+                data["document"] = json.loads(upload.read().decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise forms.ValidationError(f"The file is not valid JSON: {exc}") from None
+        return data
+
 
 def _with_event_id_check(form_class):
     """Normalise and check the ID (EVT prefix, length, uniqueness) as a form error."""
-    from django import forms
-
     from .services import event_id_normalize
 
     class EventConfigurationAddForm(form_class):

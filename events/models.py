@@ -45,7 +45,10 @@ class EventConfiguration(models.Model):
         "targeting dimension", max_length=10, choices=Targeting.choices, default=Targeting.EVENT
     )
     status = models.CharField(
-        max_length=10, choices=PublicationStatus.choices, default=PublicationStatus.DRAFT
+        "publication status",
+        max_length=10,
+        choices=PublicationStatus.choices,
+        default=PublicationStatus.DRAFT,
     )
     # The version the trigger endpoint validates against; kept after unpublish for history.
     published_version = models.ForeignKey(

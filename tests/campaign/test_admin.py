@@ -31,6 +31,19 @@ def test_revoking_an_integration_from_its_page(client, administrator, credential
     assert Integration.objects.get(pk=pk).revoked_at is not None
 
 
+# The management forms of the configuration page's other inlines (collections, enrichments, log).
+OTHER_INLINES = {
+    f"{prefix}-{name}": value
+    for prefix in ("collections", "enrichments", "publication_logs")
+    for name, value in (
+        ("TOTAL_FORMS", "0"),
+        ("INITIAL_FORMS", "0"),
+        ("MIN_NUM_FORMS", "0"),
+        ("MAX_NUM_FORMS", "1000"),
+    )
+}
+
+
 def test_an_administrator_creates_a_configuration_with_fields_and_publishes_it(client, administrator):
     client.force_login(administrator)
     response = client.post(
@@ -50,6 +63,7 @@ def test_an_administrator_creates_a_configuration_with_fields_and_publishes_it(c
             "fields-0-max_length": "40",
             "fields-0-required": "on",
             "fields-0-position": "0",
+            **OTHER_INLINES,
         },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -76,6 +90,7 @@ def test_the_admin_refuses_a_bad_or_duplicate_id_with_a_form_error(client, admin
         "fields-INITIAL_FORMS": "0",
         "fields-MIN_NUM_FORMS": "0",
         "fields-MAX_NUM_FORMS": "1000",
+        **OTHER_INLINES,
     }
     page = client.post("/admin/events/eventconfiguration/add/", {**base, "event_id": "cartAbandonment"})
     assert "An event configuration with ID EVTcartAbandonment already exists." in page.content.decode()
@@ -101,6 +116,7 @@ def test_a_field_id_with_bad_characters_is_a_form_error(client, administrator, c
         "fields-INITIAL_FORMS": str(len(fields)),
         "fields-MIN_NUM_FORMS": "0",
         "fields-MAX_NUM_FORMS": "1000",
+        **OTHER_INLINES,
     }
     for i, field in enumerate(fields):
         data.update(
