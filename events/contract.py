@@ -103,8 +103,9 @@ def _check_unique(ids: list[str], path: str, errors: list[FieldError]) -> None:
         seen.add(value)
 
 
-def structure_check(*, structure: object, targeting: str) -> list[FieldError]:
-    """Every reason this data structure cannot be published, as (path, message) pairs."""
+def structure_check(*, structure: object, targeting: str, for_publish: bool = True) -> list[FieldError]:
+    """Every reason this data structure cannot be published, as (path, message) pairs. With
+    `for_publish=False` (a draft being stored), a missing targeting enrichment is not yet an error."""
     if not isinstance(structure, dict):
         return [FieldError("structure", "Expected an object with fields, collections and enrichments.")]
     errors: list[FieldError] = []
@@ -148,12 +149,18 @@ def structure_check(*, structure: object, targeting: str) -> list[FieldError]:
         "fields",
         errors,
     )
-    _check_enrichments(enrichments, scopes, required, targeting, errors)
+    _check_enrichments(enrichments, scopes, required, targeting, errors, for_publish=for_publish)
     return errors
 
 
 def _check_enrichments(
-    enrichments: list, scopes: dict, required: dict, targeting: str, errors: list[FieldError]
+    enrichments: list,
+    scopes: dict,
+    required: dict,
+    targeting: str,
+    errors: list[FieldError],
+    *,
+    for_publish: bool,
 ) -> None:
     names: list[str] = []
     targeting_paths: list[str] = []
@@ -217,7 +224,7 @@ def _check_enrichments(
                     )
                 )
     _check_unique(names, "enrichments", errors)
-    if targeting == Targeting.PROFILE and not targeting_paths:
+    if targeting == Targeting.PROFILE and not targeting_paths and for_publish:
         errors.append(
             FieldError(
                 "enrichments",

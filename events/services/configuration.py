@@ -240,7 +240,7 @@ def event_config_structure_set(
 ) -> EventConfiguration:
     """Replace the draft data structure (fields, collections, enrichments) by `structure`.
     The published version is untouched until the next publish."""
-    errors = structure_check(structure=structure, targeting=config.targeting)
+    errors = structure_check(structure=structure, targeting=config.targeting, for_publish=False)
     if errors:
         raise ValidationFailed(
             f"The data structure of {config.event_id} is invalid: "

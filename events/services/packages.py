@@ -67,7 +67,9 @@ def _check_entry(entry: object, path: str) -> list[FieldError]:
     else:
         errors.extend(
             FieldError(f"{path}.structure.{e.path}", e.message)
-            for e in structure_check(structure=entry.get("structure"), targeting=entry["targeting"])
+            for e in structure_check(
+                structure=entry.get("structure"), targeting=entry["targeting"], for_publish=False
+            )
         )
     message = entry.get("message")
     if message is not None:

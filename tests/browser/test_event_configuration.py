@@ -33,6 +33,9 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     page.fill("#id_fields-0-label", "First name")
     page.fill("#id_fields-0-max_length", "30")
     page.check("#id_fields-0-required")
+    page.get_by_text("Add another field").click()
+    page.fill("#id_fields-1-field_id", "customerId")
+    page.fill("#id_fields-1-label", "Customer ID")
     page.get_by_text("Add another collection").click()
     page.fill("#id_collections-0-collection_id", "items")
     page.fill("#id_collections-0-label", "Items")
@@ -40,13 +43,17 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 
-    # The collection exists now: give its items a price.
+    # The collection exists now: give its items a price; join the customer's profile.
     page.get_by_text("Add another field").click()
-    page.fill("#id_fields-1-field_id", "price")
-    page.fill("#id_fields-1-label", "Price")
-    page.select_option("#id_fields-1-type", "decimal")
-    page.select_option("#id_fields-1-collection", label="items")
-    page.check("#id_fields-1-required")
+    page.fill("#id_fields-2-field_id", "price")
+    page.fill("#id_fields-2-label", "Price")
+    page.select_option("#id_fields-2-type", "decimal")
+    page.select_option("#id_fields-2-collection", label="items")
+    page.check("#id_fields-2-required")
+    page.get_by_text("Add another enrichment").click()
+    page.fill("#id_enrichments-0-name", "customer")
+    page.fill("#id_enrichments-0-event_field", "customerId")
+    page.select_option("#id_enrichments-0-profile_field", "external_id")
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
 
@@ -64,6 +71,7 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     curl = page.locator("pre.curl").inner_text()
     body = json.loads(page.locator("pre.sample-body").inner_text())
     assert body["ctx"]["items"][0] == {"price": 19.99}
+    assert body["ctx"]["customerId"] == "Customer ID"
 
     # The developer pastes the curl with the integration's credentials: the endpoint accepts it.
     credentials = integration_create(name="Shop website")
@@ -101,3 +109,12 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     expect(page.locator("table.latest-events")).to_contain_text("Pending")
     config = EventConfiguration.objects.get(event_id="EVTorderConfirmation")
     assert Event.objects.filter(configuration=config).count() == 1
+    assert config.published_version.structure["enrichments"] == [
+        {
+            "name": "customer",
+            "target": "event",
+            "resource": "profile",
+            "join": [{"event_field": "customerId", "profile_field": "external_id"}],
+            "targeting": False,
+        }
+    ]

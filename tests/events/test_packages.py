@@ -98,3 +98,29 @@ def test_a_file_that_is_not_a_package_is_refused(tmp_path, db):
     path.write_text("{not json")
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_package", str(path))
+
+
+def test_a_profile_based_draft_without_targeting_yet_can_be_imported_but_not_published(tmp_path, db):
+    from campaign.exceptions import ValidationFailed
+    from events.services import event_config_publish
+
+    document = {
+        "format": "message-center/package",
+        "version": 1,
+        "configurations": [
+            {
+                "event_id": "EVTwip",
+                "label": "Work in progress",
+                "channel": "email",
+                "targeting": "profile",
+                "structure": {"fields": [{"field_id": "customerId", "type": "text", "label": "Customer"}]},
+                "message": None,
+            }
+        ],
+    }
+    path = tmp_path / "wip.json"
+    path.write_text(json.dumps(document))
+    call_command("import_package", str(path))
+    config = EventConfiguration.objects.get(event_id="EVTwip")
+    with pytest.raises(ValidationFailed, match="needs a profile enrichment chosen as targeting enrichment"):
+        event_config_publish(config=config)
