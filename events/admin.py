@@ -26,7 +26,12 @@ from .models import (
     PublicationLog,
     PublicationStatus,
 )
-from .selectors import configuration_has_unpublished_changes, configurations_without_recent_events
+from .selectors import (
+    configuration_has_unpublished_changes,
+    configuration_publish_problems,
+    configuration_structure,
+    configurations_without_recent_events,
+)
 from .services import (
     configuration_deletion_summary,
     event_config_create,
@@ -205,11 +210,22 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         return str(obj)
 
     def get_readonly_fields(self, request, obj=None):
-        always = ["publication", "modified_by", "modified_at"]
+        always = ["publication", "publish_check", "modified_by", "modified_at"]
         return always if obj is None else ["event_id", "channel", "targeting", *always]
 
     def get_fields(self, request, obj=None):
-        return ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
+        fields = ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
+        return fields if obj is None else [*fields[:5], "publish_check", *fields[5:]]
+
+    @admin.display(description="before publishing")
+    def publish_check(self, obj):
+        errors = configuration_publish_problems(config=obj, structure=configuration_structure(config=obj))
+        if not errors:
+            return "The data structure is ready to publish."
+        return format_html(
+            '<ul class="publish-problems">{}</ul>',
+            format_html_join("", "<li><code>{}</code>: {}</li>", ((e.path, e.message) for e in errors)),
+        )
 
     @admin.display(description="publication")
     def publication(self, obj):

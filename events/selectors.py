@@ -3,7 +3,11 @@ from datetime import timedelta
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
+from campaign.exceptions import FieldError
+
+from .contract import structure_check
 from .models import (
+    Channel,
     Event,
     EventCollection,
     EventConfiguration,
@@ -12,6 +16,7 @@ from .models import (
     FieldType,
     PublicationLog,
     PublicationStatus,
+    Targeting,
 )
 
 
@@ -70,6 +75,16 @@ def configuration_structure(*, config: EventConfiguration) -> dict:
             for enrichment in enrichments
         ],
     }
+
+
+def configuration_publish_problems(*, config: EventConfiguration, structure: dict) -> list[FieldError]:
+    """Every reason publishing this data structure would be refused (empty: ready to publish)."""
+    errors = structure_check(structure=structure, targeting=config.targeting)
+    if config.targeting == Targeting.PROFILE and config.channel == Channel.PUSH:
+        errors.append(
+            FieldError("targeting", "Profiles hold no push registration yet: push needs real-time events.")
+        )
+    return errors
 
 
 def configuration_has_unpublished_changes(*, config: EventConfiguration) -> bool:

@@ -24,7 +24,7 @@ from ..models import (
     PublicationStatus,
     Targeting,
 )
-from ..selectors import configuration_structure
+from ..selectors import configuration_publish_problems, configuration_structure
 
 
 def event_id_normalize(raw: str) -> str:
@@ -131,7 +131,7 @@ def _publish(*, config: EventConfiguration, user, steps: _Steps) -> EventConfigu
 
     config = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     structure = configuration_structure(config=config)
-    errors = structure_check(structure=structure, targeting=config.targeting)
+    errors = configuration_publish_problems(config=config, structure=structure)
     steps.add(
         f"Data structure checked: {len(structure['fields'])} field(s), "
         f"{len(structure['collections'])} collection(s), {len(structure['enrichments'])} enrichment(s)"

@@ -70,6 +70,9 @@ def test_unpublished_changes_are_shown_until_republished(admin_client, order):
 
 def test_a_refused_publish_is_reported_and_logged(admin_client, order):
     EventField.objects.create(configuration=order, field_id="bad id", label="Bad")
+    assert "The field ID &#x27;bad id&#x27; must use letters" in page(
+        admin_client, f"{BASE}/{order.pk}/change/"
+    )
     response = admin_client.post(f"{BASE}/{order.pk}/action/publish/", follow=True)
     text = response.content.decode()
     assert "EVTorderConfirmation cannot be published" in text

@@ -252,6 +252,11 @@ class TestPublishRefusals:
         assert config.status == PublicationStatus.PUBLISHED
         assert config.published_version.structure["enrichments"][0]["targeting"] is True
 
+    def test_profile_based_push_is_refused(self):
+        config = EventConfigurationFactory(targeting="profile", channel="push")
+        with pytest.raises(ValidationFailed, match="push needs real-time events"):
+            event_config_publish(config=config)
+
     def test_a_collection_inside_a_collection_is_refused(self):
         nested = {
             "fields": [],
