@@ -49,7 +49,7 @@ def test_the_list_shows_the_columns_and_filters_by_idle_days(admin_client, order
         "Channel",
         "Targeting dimension",
         "Modified by",
-        "Modified at",
+        "Last modified",
     ):
         assert header.lower() in listing.lower()
     idle = page(admin_client, f"{BASE}/?idle_days=30")
