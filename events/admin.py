@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import F
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -42,7 +43,7 @@ from .services import (
     event_config_update,
 )
 from .services.packages import package_export, package_import
-from .services.preview import api_preview_build
+from .services.preview import api_preview_build, event_payload
 
 
 def _publish(obj, user) -> str:
@@ -116,7 +117,20 @@ class EventFieldInline(CollectionLimitedInline):
         "collection",
         "position",
     ]
-    formfield_overrides = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 16})}}
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 14})},
+        models.PositiveIntegerField: {"widget": forms.NumberInput(attrs={"style": "width: 4em"})},
+    }
+
+    def get_queryset(self, request):
+        # The event's own fields first, then each collection's, in their order.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("collection")
+            .order_by(F("collection__position").asc(nulls_first=True), "collection_id", "position", "pk")
+        )
 
 
 class CollectionIdsFormSet(UniqueIdsFormSet):
@@ -359,7 +373,12 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             "title": f"API preview of {config.event_id}",
             "preview": preview,
             "events": [
-                {"event": event, "payload": json.dumps(event.ctx, indent=2, ensure_ascii=False)}
+                {
+                    "event": event,
+                    "payload": json.dumps(
+                        event_payload(event=event, config=config), indent=2, ensure_ascii=False
+                    ),
+                }
                 for event in preview.latest_events
             ],
         }

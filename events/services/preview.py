@@ -47,6 +47,15 @@ class ApiPreview:
         )
 
 
+def event_payload(*, event: Event, config: EventConfiguration) -> dict:
+    """The event as it was sent: its addresses (event-based) and its ctx, without the dates."""
+    payload = {}
+    if config.targeting == Targeting.EVENT:
+        payload.update({key: getattr(event, attribute) for key, attribute in ADDRESS_KEYS[config.channel]})
+    payload["ctx"] = event.ctx
+    return payload
+
+
 def trigger_url_path(*, event_id: str) -> str:
     org = settings.CAMPAIGN_ORGANIZATION
     return f"/{org}/campaign/mc{org}/{event_id}"

@@ -93,7 +93,7 @@ def test_api_preview_shows_endpoint_headers_sample_and_latest_events(admin_clien
     assert "X-Api-Key: &lt;CLIENT_ID&gt;" in text and "Authorization: Bearer &lt;ACCESS_TOKEN&gt;" in text
     assert "curl -X POST" in text and "Simulated" not in text
     assert text.index(second.json()["PKey"]) < text.index(first.json()["PKey"])
-    assert "&quot;Zoe&quot;" in text
+    assert "&quot;Zoe&quot;" in text and "&quot;email&quot;: &quot;b@example.com&quot;" in text
 
     event_config_unpublish(config=order)
     assert "Simulated: EVTorderConfirmation is not published" in page(
