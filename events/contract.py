@@ -309,12 +309,16 @@ def ctx_schema_build(*, fields: list[dict], collections: list[dict] = ()) -> dic
 
 # --- Validating a payload ----------------------------------------------------------------------
 
+# Each check applies to texts only, as JSON Schema formats do: `type` already refuses other values,
+# and null is allowed for optional fields.
 FORMATS = FormatChecker(formats=())
 
 
 @FORMATS.checks("date")
 def _is_date(value: object) -> bool:
-    if not isinstance(value, str) or not _DATE_RE.match(value):
+    if not isinstance(value, str):
+        return True
+    if not _DATE_RE.match(value):
         return False
     try:
         date.fromisoformat(value)
@@ -325,7 +329,9 @@ def _is_date(value: object) -> bool:
 
 @FORMATS.checks("date-time")
 def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str) or not _DATETIME_RE.match(value):
+    if not isinstance(value, str):
+        return True
+    if not _DATETIME_RE.match(value):
         return False
     try:
         datetime.fromisoformat(value.replace("z", "Z"))
@@ -336,6 +342,8 @@ def _is_datetime(value: object) -> bool:
 
 @FORMATS.checks("email")
 def _is_email(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
     try:
         validate_email(value)
     except DjangoValidationError:
@@ -348,6 +356,8 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 @FORMATS.checks("uri")
 def _is_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
     try:
         _url_validator(value)
     except DjangoValidationError:

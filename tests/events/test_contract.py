@@ -110,6 +110,11 @@ class TestFieldTypes:
             ("shipping", "standard"),
             ("giftWrap", None),  # optional fields may be null
             ("shipping", None),
+            ("deliveryDate", None),
+            ("orderedAt", None),
+            ("replyTo", None),
+            ("phone", None),
+            ("trackingUrl", None),
         ],
     )
     def test_boundary_and_valid_values_are_accepted(self, api, order, field, value):
@@ -148,6 +153,12 @@ class TestFieldTypes:
                 "Expected one of 'standard', 'express'; the text 'overnight' is not valid.",
             ),
             ("shipping", "Express", "Expected one of 'standard', 'express'"),
+            (
+                "deliveryDate",
+                20261201,
+                "Expected a date (YYYY-MM-DD, e.g. 2026-12-01); got the number 20261201.",
+            ),
+            ("replyTo", ["a@example.com"], "Expected an email address; got a list."),
         ],
     )
     def test_invalid_values_are_refused_naming_the_field_and_the_problem(
