@@ -248,6 +248,8 @@ def event_config_structure_set(
             code="structure_invalid",
             errors=errors,
         )
+    # Serialised with publish, which reads the structure under the same lock.
+    EventConfiguration.objects.select_for_update().filter(pk=config.pk).first()
     config.enrichments.all().delete()
     config.fields.all().delete()
     config.collections.all().delete()
