@@ -106,7 +106,7 @@ def test_delete_is_offered_only_in_draft_and_confirms_what_goes(admin_client, or
     event_config_unpublish(config=order)
     confirmation = page(admin_client, f"{BASE}/{order.pk}/delete/")
     assert "Its message RTEVTorderConfirmation" in confirmation
-    assert "0 event(s) received" in confirmation
+    assert "0 events received" in confirmation
     admin_client.post(f"{BASE}/{order.pk}/delete/", {"post": "yes"})
     assert not EventConfiguration.objects.exists()
 

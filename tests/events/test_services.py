@@ -136,10 +136,10 @@ class TestDeleteAndDuplicate:
         event_config_unpublish(config=cart_event)
         assert configuration_deletion_summary(config=cart_event) == [
             "The event configuration EVTcartAbandonment and its data structure",
-            "Its message RTEVTcartAbandonment and its 1 published version(s)",
-            "1 event(s) received and their delivery status",
-            "1 published version(s) of the data structure",
-            "2 publication log entr(ies)",
+            "Its message RTEVTcartAbandonment and its 1 published version",
+            "1 event received, with delivery status",
+            "1 published version of the data structure",
+            "2 publication log entries",
         ]
         event_config_delete(config=cart_event)
         assert not EventConfiguration.objects.exists()
