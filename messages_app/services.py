@@ -33,7 +33,7 @@ from .rendering import (
     message_render,
     template_sources,
 )
-from .sms import MAX_SEGMENTS_WARNING, sms_length
+from .sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
 
@@ -151,13 +151,14 @@ def message_warnings(*, message: TransactionalMessage, content: dict) -> list[Fi
             for k, v in (content.get("variants") or {}).items()
         ]
         for part, text in texts:
-            length = sms_length(text)
+            length = sms_length(sms_fixed_text(text))
             if length.segments > MAX_SEGMENTS_WARNING:
                 warnings.append(
                     FieldError(
                         part,
-                        f"{length.units} {length.encoding} characters make {length.segments} SMS segments "
-                        f"(before personalisation); many operators refuse more than {MAX_SEGMENTS_WARNING}.",
+                        f"{length.units} {length.encoding} characters before personalisation make "
+                        f"{length.segments} SMS segments; many operators refuse more than "
+                        f"{MAX_SEGMENTS_WARNING}.",
                     )
                 )
             elif length.encoding == "UCS-2" and text:
@@ -318,7 +319,7 @@ def message_resume(*, message: TransactionalMessage, user=None) -> int:
 # --- Test profiles, preview and proofs --------------------------------------------------------
 
 
-def test_profile_errors(*, message: TransactionalMessage, profile: TestProfile) -> list[FieldError]:
+def message_test_profile_errors(*, message: TransactionalMessage, profile: TestProfile) -> list[FieldError]:
     """The test profile's address and event data checked against the channel and data structure."""
     errors: list[FieldError] = []
     channel = message.configuration.channel
@@ -328,9 +329,12 @@ def test_profile_errors(*, message: TransactionalMessage, profile: TestProfile) 
     if version is not None:
         # AC_language picks the language variant; it is not a field of the data structure.
         ctx = {k: v for k, v in profile.event_data.items() if k != "AC_language"}
+        # dict.fromkeys: ctx_validate repeats a missing required field once per missing field.
         errors.extend(
-            FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
-            for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
+            dict.fromkeys(
+                FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
+                for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
+            )
         )
     if profile.usage != TestProfileUsage.RENDERING:
         problem = _address_problem(channel=channel, address=profile.address)
@@ -352,10 +356,13 @@ def _address_problem(*, channel: str, address: str) -> str | None:
     return None
 
 
-def test_profile_save(*, profile: TestProfile) -> TestProfile:
-    errors = test_profile_errors(message=profile.message, profile=profile)
+def message_test_profile_save(*, profile: TestProfile) -> TestProfile:
+    errors = message_test_profile_errors(message=profile.message, profile=profile)
     if errors:
-        raise ValidationFailed("The test profile is not valid.", errors=errors)
+        raise ValidationFailed(
+            "The test profile is not valid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            errors=errors,
+        )
     profile.save()
     return profile
 
@@ -381,7 +388,7 @@ def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None
             f"{profile.name} is a rendering profile: it is used for previews, never sent to.",
             code="rendering_profile",
         )
-    errors = test_profile_errors(message=message, profile=profile)
+    errors = message_test_profile_errors(message=message, profile=profile)
     if errors:
         raise ValidationFailed(
             f"{profile.name} cannot receive proofs: " + "; ".join(f"{e.path}: {e.message}" for e in errors),

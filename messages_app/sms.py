@@ -1,7 +1,11 @@
 """SMS length: GSM 03.38 (7-bit) when every character fits, else UCS-2; the same rules as the
 admin's live counter (static/messages_app/sms_counter.js)."""
 
+import re
 from dataclasses import dataclass
+
+# Template tags are not sent: the fixed text is what can be counted before personalisation.
+TEMPLATE_TAG_RE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 GSM7_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
@@ -31,3 +35,8 @@ def sms_length(text: str) -> SmsLength:
     if units <= single:
         return SmsLength(encoding, units, 1 if units else 0, single)
     return SmsLength(encoding, units, -(-units // multi), multi)
+
+
+def sms_fixed_text(source: str) -> str:
+    """The SMS template without its tags: the text sent whatever the personalisation."""
+    return TEMPLATE_TAG_RE.sub("", source)
