@@ -5,6 +5,27 @@ from events.models import PushPlatform
 
 from .rendering import MissingValuePolicy
 
+# The draft fields frozen into a version (the content keys the worker and senders read).
+CONTENT_FIELDS = (
+    "sender_name",
+    "sender_email",
+    "reply_to",
+    "subject",
+    "preheader",
+    "html",
+    "text",
+    "sms_text",
+    "push_title",
+    "push_body",
+    "push_deep_link",
+    "push_custom_data",
+    "push_badge",
+    "push_sound",
+    "locale",
+    "missing_value_policy",
+    "missing_value_default",
+)
+
 
 class MessageStatus(models.TextChoices):
     # Being edited; events of its configuration are not sent (routingFailed).
@@ -75,7 +96,8 @@ class TransactionalMessage(models.Model):
     class Meta:
         ordering = ["label"]
         permissions = [
-            ("publish_transactionalmessage", "Can publish and unpublish transactional messages"),
+            ("publish_transactionalmessage", "Can publish transactional messages and roll back versions"),
+            ("unpublish_transactionalmessage", "Can unpublish transactional messages and their event"),
             ("pause_transactionalmessage", "Can pause and resume transactional messages"),
             ("send_proof_transactionalmessage", "Can preview and send proofs of transactional messages"),
         ]

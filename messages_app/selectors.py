@@ -2,7 +2,8 @@ import difflib
 import json
 from dataclasses import dataclass
 
-from .models import MessageVersion, TransactionalMessage
+from .models import CONTENT_FIELDS, MessageVersion, TransactionalMessage
+from .rendering import VARIANT_PARTS
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,14 @@ def _lines(value: object) -> list[str]:
 
 
 def _flatten(content: dict) -> dict[str, object]:
-    """Content keys in display order; each language variant's parts as `variants.<lang>.<part>`."""
-    flat = {key: value for key, value in content.items() if key != "variants"}
+    """Content keys in display order (PostgreSQL's jsonb does not keep the saved order); each
+    language variant's parts as `variants.<lang>.<part>`."""
+    flat = {key: content[key] for key in CONTENT_FIELDS if key in content}
+    flat.update({key: value for key, value in content.items() if key not in flat and key != "variants"})
     for language, variant in sorted((content.get("variants") or {}).items()):
-        flat.update({f"variants.{language}.{part}": value for part, value in variant.items()})
+        flat.update(
+            {f"variants.{language}.{part}": variant[part] for part in VARIANT_PARTS if part in variant}
+        )
     return flat
 
 

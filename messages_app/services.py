@@ -16,6 +16,7 @@ from events.models import Channel, Event, EventConfiguration, EventStatus, Publi
 
 from .analysis import structure_shapes, template_check
 from .models import (
+    CONTENT_FIELDS,
     MessageStatus,
     MessageVariant,
     MessageVersion,
@@ -39,26 +40,6 @@ logger = logging.getLogger(__name__)
 
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
-# The draft fields frozen into a version (the content keys the worker and senders read).
-CONTENT_FIELDS = (
-    "sender_name",
-    "sender_email",
-    "reply_to",
-    "subject",
-    "preheader",
-    "html",
-    "text",
-    "sms_text",
-    "push_title",
-    "push_body",
-    "push_deep_link",
-    "push_custom_data",
-    "push_badge",
-    "push_sound",
-    "locale",
-    "missing_value_policy",
-    "missing_value_default",
-)
 # Proofs have their own Message-ID domain part prefix, so they are never taken for events.
 PROOF_PKEY_PREFIX = "proof-"
 
