@@ -14,7 +14,9 @@ from campaign.exceptions import FieldError
 
 from .rendering import BoundedSandbox
 
+# The templates as written (without the bounding rewrite), knowing the filters of the renderer.
 _env = ImmutableSandboxedEnvironment()
+_env.filters.update(BoundedSandbox().filters)
 _globals = set(BoundedSandbox().globals)
 
 

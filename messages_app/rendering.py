@@ -444,7 +444,8 @@ def content_check(*, channel: str, content: dict) -> list[FieldError]:
     errors = []
     for path, source in template_sources(channel=channel, content=content):
         try:
-            _env(html=path.split(".")[-1] in HTML_PARTS).parse(source)
+            # Compiling, not only parsing: an unknown filter or test is an error here too.
+            _env(html=path.split(".")[-1] in HTML_PARTS).compile(source)
         except TemplateSyntaxError as exc:
             errors.append(FieldError(path, f"line {exc.lineno}: {exc.message}"))
     return errors

@@ -132,3 +132,10 @@ class TestSms:
         assert warning.path == "sms_text"
         assert warning.message.startswith("501 GSM-7 characters before personalisation make 4 SMS segments")
         assert message_publish(message=sms_event.message).content["sms_text"].startswith("xxx")
+
+
+def test_an_unknown_filter_is_refused_and_locale_filters_are_known(cart_event):
+    message_update(
+        message=cart_event.message, text="{{ ctx.cartAmount|format_currency('USD') }}\n{{ ctx.x|shout }}"
+    )
+    assert errors_of(cart_event.message) == [("text", "line 2: No filter named 'shout'.")]
