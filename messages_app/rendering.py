@@ -149,6 +149,14 @@ class _Bound(NodeTransformer):
         )
         return node
 
+    def visit_EvalContextModifier(self, node: nodes.EvalContextModifier):
+        # `{% autoescape false %}` would print event data as raw HTML.
+        raise TemplateSyntaxError(
+            "autoescape cannot be turned off: event data is always escaped", node.lineno
+        )
+
+    visit_ScopedEvalContextModifier = visit_EvalContextModifier
+
     def visit_Concat(self, node: nodes.Concat) -> nodes.Call:
         node = self.generic_visit(node)
         return nodes.Call(
@@ -193,9 +201,9 @@ SAFE_STR_METHODS = frozenset(
     }
 )
 SAFE_CONTAINER_METHODS = frozenset({"index", "count"})
-# Filters removed: they pad to any width (center, indent, format), or turn event text into
-# links (urlize), or are noise for messages (lipsum is a global, removed below).
-REMOVED_FILTERS = ("center", "indent", "format", "wordwrap", "urlize", "pprint")
+# Filters removed: they pad to any width (center, indent, format), turn event text into links
+# (urlize) or into unescaped HTML (safe), or show Python's view of objects (pprint).
+REMOVED_FILTERS = ("center", "indent", "format", "wordwrap", "urlize", "safe", "pprint")
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
@@ -477,16 +485,6 @@ def locale_check(*, locale: str) -> str | None:
     return None
 
 
-def referenced_ctx_fields(*, source: str) -> set[str]:
-    """The `ctx.<name>` attributes a template reads (static analysis, no render)."""
-    tree = _analysis_env.parse(source)
-    return {
-        node.attr
-        for node in tree.find_all(nodes.Getattr)
-        if isinstance(node.node, nodes.Name) and node.node.name == "ctx"
-    }
-
-
 # --- Rendering ----------------------------------------------------------------------------
 
 
@@ -656,6 +654,3 @@ def message_render(*, channel: str, content: dict, context: dict) -> Rendered:
         sound=content.get("push_sound", ""),
         language=language,
     )
-
-
-_analysis_env = ImmutableSandboxedEnvironment()

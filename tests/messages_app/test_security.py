@@ -100,6 +100,7 @@ class TestBoundedRender:
             render("{{ 'a'|center(999999999) }}")
 
 
+@pytest.mark.django_db
 class TestEventDataInHtml:
     def test_event_html_and_script_are_escaped(self):
         hostile = '<script>alert(1)</script><img src=x onerror="alert(2)">'
@@ -114,6 +115,16 @@ class TestEventDataInHtml:
             '<a href="{{ ctx.url }}">x</a>', ctx={"url": '" onclick="alert(1)'}, part="html", channel="email"
         )
         assert html == '<a href="&#34; onclick=&#34;alert(1)">x</a>'
+
+    def test_escaping_cannot_be_turned_off(self, cart_event):
+        with pytest.raises(ApplicationError, match="No filter named 'safe'"):
+            render("{{ ctx.name|safe }}", ctx={"name": "<script>"}, part="html", channel="email")
+        message_update(
+            message=cart_event.message,
+            html="<p>\n{% autoescape false %}{{ ctx.firstName }}{% endautoescape %}",
+        )
+        with pytest.raises(ValidationFailed, match="html: line 2: autoescape cannot be turned off"):
+            message_publish(message=cart_event.message)
 
     def test_urls_in_event_text_are_not_turned_into_links(self):
         html = render(
