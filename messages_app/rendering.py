@@ -325,8 +325,14 @@ def _bounded_filter(func):
 LOCALE_VAR = "mc_locale"
 
 
-def _locale(context) -> str:
-    return context.get(LOCALE_VAR) or DEFAULT_LOCALE
+@lru_cache(maxsize=256)
+def _babel_locale(code: str) -> Locale:
+    # Parsing a locale code costs more than formatting the value: once per locale per process.
+    return Locale.parse(code)
+
+
+def _locale(context) -> Locale:
+    return _babel_locale(context.get(LOCALE_VAR) or DEFAULT_LOCALE)
 
 
 def _as_decimal(value) -> Decimal:

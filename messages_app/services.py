@@ -2,6 +2,7 @@ import logging
 import re
 import smtplib
 import uuid
+from dataclasses import replace
 
 from anymail.exceptions import AnymailError
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,7 +12,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
+from delivery.channels import message_send
 from events.contract import ctx_validate
+from events.enrichment import Recipient
 from events.models import Channel, Event, EventConfiguration, EventStatus, PublicationStatus
 
 from .analysis import structure_shapes, template_check
@@ -29,6 +32,8 @@ from .models import (
 from .rendering import (
     VARIANT_PARTS,
     MissingValuePolicy,
+    Rendered,
+    RenderedEmail,
     content_check,
     locale_check,
     message_render,
@@ -348,7 +353,7 @@ def message_test_profile_save(*, profile: TestProfile) -> TestProfile:
     return profile
 
 
-def message_preview(*, message: TransactionalMessage, profile: TestProfile | None):
+def message_preview(*, message: TransactionalMessage, profile: TestProfile | None) -> Rendered:
     """The draft rendered with a test profile's event data (what a proof would send)."""
     data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
     return message_render(
@@ -359,9 +364,6 @@ def message_preview(*, message: TransactionalMessage, profile: TestProfile | Non
 def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None) -> ProofSend:
     """Render the draft with the test profile's data and send it through the real channel to the
     profile's address. Recorded as a ProofSend, never as an event: it counts in no report."""
-    from delivery.channels import message_send
-    from events.enrichment import Recipient
-
     if profile.message_id != message.pk:
         raise ApplicationError("This test profile belongs to another message.", code="wrong_profile")
     if profile.usage == TestProfileUsage.RENDERING:
@@ -413,7 +415,5 @@ def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None
     return proof
 
 
-def _proof_subject(rendered):
-    from dataclasses import replace
-
+def _proof_subject(rendered: RenderedEmail) -> RenderedEmail:
     return replace(rendered, subject=f"[Proof] {rendered.subject}")
