@@ -197,7 +197,13 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         channel = obj.configuration.channel if obj else Channel.EMAIL
         content = [
-            (name, {**options, "description": TEMPLATE_HELP}) for name, options in CHANNEL_FIELDSETS[channel]
+            (
+                name,
+                {**options, "description": TEMPLATE_HELP}
+                if "mc-template" in options.get("classes", [])
+                else options,
+            )
+            for name, options in CHANNEL_FIELDSETS[channel]
         ]
         return [
             (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
