@@ -43,6 +43,8 @@ from .sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
 
+# Rows per UPDATE when resuming: bounded statements, few round trips for large backlogs.
+RESUME_BATCH = 1000
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 # Proofs have their own Message-ID domain part prefix, so they are never taken for events.
@@ -290,14 +292,19 @@ def message_resume(*, message: TransactionalMessage, user=None) -> int:
         processed_at=now,
         updated_at=now,
     )
-    queued = []
-    for pk in waiting.order_by("created_at", "pk").values_list("pk", flat=True):
-        # Conditional: an event moved by someone else in the meantime is left alone.
-        if Event.objects.filter(pk=pk, status=EventStatus.PAUSED).update(
+    # Locked in arrival order, so that nothing else moves them between the read and the update.
+    queued = list(waiting.order_by("created_at", "pk").select_for_update().values_list("pk", "scheduled"))
+    for start in range(0, len(queued), RESUME_BATCH):
+        batch = [pk for pk, _ in queued[start : start + RESUME_BATCH]]
+        Event.objects.filter(pk__in=batch, status=EventStatus.PAUSED).update(
             status=EventStatus.PENDING, updated_at=now
-        ):
-            queued.append(pk)
-    transaction.on_commit(lambda: [event_enqueue(event_pk=pk) for pk in queued], robust=True)
+        )
+
+    def enqueue() -> None:
+        for pk, scheduled in queued:
+            event_enqueue(event_pk=pk, eta=scheduled)
+
+    transaction.on_commit(enqueue, robust=True)
     message.refresh_from_db()
     return len(queued)
 
