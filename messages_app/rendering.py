@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from functools import lru_cache, wraps
 
 import css_inline
 import html2text
@@ -27,6 +27,7 @@ from jinja2 import (
     ChainableUndefined,
     TemplateError,
     TemplateSyntaxError,
+    Undefined,
     UndefinedError,
     nodes,
     pass_context,
@@ -325,6 +326,19 @@ def _bounded_filter(func):
 LOCALE_VAR = "mc_locale"
 
 
+def _keeps_missing(func):
+    """A missing value goes through the filter unchanged, so that printing it applies the
+    message's missing-value policy (fail, empty or default) instead of a formatting error."""
+
+    @wraps(func)
+    def wrapper(context, value, *args, **kwargs):
+        if value is None or isinstance(value, Undefined):
+            return value
+        return func(context, value, *args, **kwargs)
+
+    return wrapper
+
+
 @lru_cache(maxsize=256)
 def _babel_locale(code: str) -> Locale:
     # Parsing a locale code costs more than formatting the value: once per locale per process.
@@ -357,6 +371,7 @@ def _as_datetime(value) -> datetime | date:
 
 
 @pass_context
+@_keeps_missing
 def format_date(context, value, format="medium"):
     moment = _as_datetime(value)
     day = moment.date() if isinstance(moment, datetime) else moment
@@ -364,6 +379,7 @@ def format_date(context, value, format="medium"):
 
 
 @pass_context
+@_keeps_missing
 def format_datetime(context, value, format="medium", tz=None):
     moment = _as_datetime(value)
     if not isinstance(moment, datetime):
@@ -373,11 +389,13 @@ def format_datetime(context, value, format="medium", tz=None):
 
 
 @pass_context
+@_keeps_missing
 def format_number(context, value, format=None):
     return babel_numbers.format_decimal(_as_decimal(value), format=format, locale=_locale(context))
 
 
 @pass_context
+@_keeps_missing
 def format_currency(context, value, currency="EUR", format=None):
     return babel_numbers.format_currency(
         _as_decimal(value), str(currency).upper(), format=format, locale=_locale(context)
@@ -385,6 +403,7 @@ def format_currency(context, value, currency="EUR", format=None):
 
 
 @pass_context
+@_keeps_missing
 def format_percent(context, value, format=None):
     return babel_numbers.format_percent(_as_decimal(value), format=format, locale=_locale(context))
 

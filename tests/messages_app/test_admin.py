@@ -148,3 +148,18 @@ def test_versions_page_diff_and_rollback(client, marketer, cart_event):
     assert (
         cart_event.message.published_version.content["subject"] == "{{ ctx.firstName }}, your cart is waiting"
     )
+
+
+def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
+    structure_extend(
+        cart_event,
+        collections=[CART_ITEMS],
+        enrichments=[
+            {"name": "customer", "target": "ctx", "resource": "profile"},
+            {"name": "product", "target": "items", "resource": "product"},
+        ],
+    )
+    client.force_login(marketer)
+    page = client.get(change_url(cart_event.message)).content.decode()
+    assert 'data-insert="{{ customer. }}"' in page
+    assert 'data-insert="{{ item.product. }}"' in page

@@ -222,3 +222,32 @@ class TestSmsAndPush:
     def test_sms_length(self, text, encoding, units, segments):
         length = sms_length(text)
         assert (length.encoding, length.units, length.segments) == (encoding, units, segments)
+
+
+def test_each_template_of_a_version_is_compiled_once_per_process():
+    from messages_app import rendering
+
+    content = {"subject": "Cached {{ ctx.firstName }}", "html": "<p>{{ ctx.total }}</p>", "text": "t"}
+    rendering._compiled.cache_clear()
+    for _ in range(5):
+        message_render(channel="email", content=content, context={"ctx": CART})
+    info = rendering._compiled.cache_info()
+    assert (info.misses, info.hits) == (3, 12)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("empty", "Total: , on "), ("default", "Total: n/a, on n/a")]
+)
+def test_a_missing_value_through_a_locale_filter_follows_the_policy(policy, expected):
+    rendered = email(
+        ctx={"total": None},
+        text="Total: {{ ctx.total|format_currency('EUR') }}, on {{ ctx.absent|format_date }}",
+        missing_value_policy=policy,
+        missing_value_default="n/a",
+    )
+    assert rendered.text == expected
+
+
+def test_a_missing_value_through_a_locale_filter_fails_with_the_fail_policy():
+    with pytest.raises(ApplicationError, match="total is missing"):
+        email(ctx={}, text="{{ ctx.total|format_currency('EUR') }}", missing_value_policy="fail")
