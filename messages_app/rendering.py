@@ -294,26 +294,32 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 def _bounded_filter(func):
     """Refuse size arguments beyond the bounds before the filter allocates, and check its result."""
     pass_arg = getattr(func, "jinja_pass_arg", None)
+    too_long = f"a value longer than {MAX_VALUE_CHARS} characters"
 
     def bounded(*args, **kwargs):
         _tick()
-        # The filtered value comes after the context argument, if any; the rest are arguments.
-        arguments = args[2:] if pass_arg is not None else args[1:]
-        for value in (*arguments, *kwargs.values()):
-            _check_size(value)
-            if isinstance(value, int) and abs(value) > MAX_VALUE_CHARS:
+        # The context argument (if any), the filtered value, then the filter's own arguments.
+        head, positional = (args[:1], args[1:]) if pass_arg is not None else ((), args)
+        value, arguments = positional[0], positional[1:]
+        for argument in (*arguments, *kwargs.values()):
+            _check_size(argument)
+            if isinstance(argument, int) and abs(argument) > MAX_VALUE_CHARS:
                 raise TemplateLimitExceeded("a filter argument too large")
         if func.__name__ == "do_join":
-            items = args[-2] if pass_arg is not None else args[0]
-            separator = kwargs.get("d", args[-1] if len(arguments) else "")
-            if isinstance(items, list | tuple) and len(str(separator)) * len(items) > MAX_VALUE_CHARS:
-                raise TemplateLimitExceeded(f"a value longer than {MAX_VALUE_CHARS} characters")
-        if func.__name__ == "do_replace" and len(arguments) >= 3:
-            value, old, new = args[-3], args[-2], args[-1]
-            grows = (len(str(value)) + 1) * max(len(str(new)) - len(str(old)), 0)
-            if len(str(value)) + grows > MAX_VALUE_CHARS:
-                raise TemplateLimitExceeded(f"a value longer than {MAX_VALUE_CHARS} characters")
-        return _check_size(func(*args, **kwargs))
+            if not isinstance(value, str | dict) and hasattr(value, "__iter__"):
+                value = list(_bounded_iter(value))
+                positional = (value, *arguments)
+            separator = str(kwargs.get("d", arguments[0] if arguments else ""))
+            if isinstance(value, list) and len(separator) * len(value) > MAX_VALUE_CHARS:
+                raise TemplateLimitExceeded(too_long)
+        if func.__name__ == "do_replace":
+            text = str(value)
+            old = str(kwargs.get("old", arguments[0] if arguments else ""))
+            new = str(kwargs.get("new", arguments[1] if len(arguments) > 1 else ""))
+            occurrences = len(text) + 1 if old == "" else text.count(old)
+            if len(text) + occurrences * max(len(new) - len(old), 0) > MAX_VALUE_CHARS:
+                raise TemplateLimitExceeded(too_long)
+        return _check_size(func(*head, *positional, **kwargs))
 
     if pass_arg is not None:
         bounded.jinja_pass_arg = pass_arg

@@ -251,3 +251,8 @@ def test_a_missing_value_through_a_locale_filter_follows_the_policy(policy, expe
 def test_a_missing_value_through_a_locale_filter_fails_with_the_fail_policy():
     with pytest.raises(ApplicationError, match="total is missing"):
         email(ctx={}, text="{{ ctx.total|format_currency('EUR') }}", missing_value_policy="fail")
+
+
+def test_ordinary_filters_still_work_within_the_bounds():
+    source = "{{ ctx.firstName|replace('J', 'j') }}: {{ ctx['items']|map(attribute='name')|join(', ') }}"
+    assert email(text=source).text == "jane: Jacket, Scarf, Boots"

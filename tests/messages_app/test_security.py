@@ -80,6 +80,8 @@ class TestBoundedRender:
             ("{% macro f(s) %}{{ f(s ~ s) }}{% endmacro %}{{ f('ab') }}", "longer than"),
             ("{{ range(100)|join('x' * 100000) }}", "longer than"),
             ("{{ 'x'|replace('', 'y' * 100000) }}", "longer than"),
+            ("{{ ('x' * 100000)|replace('', 'y' * 100000) }}", "longer than"),
+            ("{{ range(1000)|map('string')|join('x' * 100000) }}", "longer than"),
             ("{{ [1]|batch(999999999, 'x')|list }}", "argument too large"),
             ("{% set x = 'x' * 100000 %}{% for i in range(1000) %}{{ x }}{% endfor %}", "output longer"),
             ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "maximum recursion depth"),
