@@ -47,6 +47,7 @@ MAX_ITERATIONS = 50_000  # loop iterations and calls, summed over the whole rend
 MAX_RANGE = 1_000  # range() in a template: item lists come from the event, not from range
 MAX_RENDER_SECONDS = 2.0
 MAX_INT_BITS = 256
+MAX_FILTER_INT = 10_000  # a width, count or indent given to a filter (truncate(255), batch(3), ...)
 
 DEFAULT_LOCALE = "en"
 
@@ -106,8 +107,25 @@ def _tick() -> None:
         budget.tick()
 
 
+def _weight(value: object, limit: int = MAX_VALUE_CHARS) -> int:
+    """Characters and items of a value, nested ones included; stops counting past `limit`.
+
+    Lengths alone are not enough: a list of 1,000 references to one 100,000-character string is
+    short, but printing or joining it builds 100 million characters."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list | tuple | set | dict):
+        total = len(value)
+        for item in value.items() if isinstance(value, dict) else value:
+            total += _weight(item, limit - total)
+            if total > limit:
+                break
+        return total
+    return 1
+
+
 def _check_size(value: object) -> object:
-    if isinstance(value, str | list | tuple | dict | set) and len(value) > MAX_VALUE_CHARS:
+    if isinstance(value, str | list | tuple | dict | set) and _weight(value) > MAX_VALUE_CHARS:
         raise TemplateLimitExceeded(f"a value longer than {MAX_VALUE_CHARS} characters or items")
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise TemplateLimitExceeded("a number too large")
@@ -279,14 +297,14 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
                 if (
                     isinstance(seq, sequences)
                     and isinstance(times, int)
-                    and len(seq) * times > MAX_VALUE_CHARS
+                    and _weight(seq) * times > MAX_VALUE_CHARS
                 ):
                     raise too_long
             both_ints = isinstance(left, int) and isinstance(right, int)
             if both_ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
                 raise TemplateLimitExceeded("a number too large")
         both_sequences = isinstance(left, sequences) and isinstance(right, sequences)
-        if operator == "+" and both_sequences and len(left) + len(right) > MAX_VALUE_CHARS:
+        if operator == "+" and both_sequences and _weight(left) + _weight(right) > MAX_VALUE_CHARS:
             raise too_long
         return _check_size(super().call_binop(context, operator, left, right))
 
@@ -303,14 +321,14 @@ def _bounded_filter(func):
         value, arguments = positional[0], positional[1:]
         for argument in (*arguments, *kwargs.values()):
             _check_size(argument)
-            if isinstance(argument, int) and abs(argument) > MAX_VALUE_CHARS:
+            if isinstance(argument, int) and abs(argument) > MAX_FILTER_INT:
                 raise TemplateLimitExceeded("a filter argument too large")
         if func.__name__ == "do_join":
             if not isinstance(value, str | dict) and hasattr(value, "__iter__"):
                 value = list(_bounded_iter(value))
                 positional = (value, *arguments)
             separator = str(kwargs.get("d", arguments[0] if arguments else ""))
-            if isinstance(value, list) and len(separator) * len(value) > MAX_VALUE_CHARS:
+            if isinstance(value, list) and len(separator) * len(value) + _weight(value) > MAX_VALUE_CHARS:
                 raise TemplateLimitExceeded(too_long)
         if func.__name__ == "do_replace":
             text = str(value)
