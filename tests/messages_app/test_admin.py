@@ -163,3 +163,53 @@ def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
     page = client.get(change_url(cart_event.message)).content.decode()
     assert 'data-insert="{{ customer. }}"' in page
     assert 'data-insert="{{ item.product. }}"' in page
+
+
+def channel_event(channel, event_id, **content):
+    from events.models import Channel
+    from tests.conftest import make_published_event
+
+    config = make_published_event(event_id=event_id, content=None, publish_message=False)
+    config.channel = getattr(Channel, channel)
+    config.save(update_fields=["channel"])
+    message_update(message=config.message, **content)
+    return config
+
+
+def test_sms_preview_shows_the_text_and_its_segments(client, marketer):
+    config = channel_event("SMS", "EVTsmsPreview", sms_text="Hi {{ ctx.firstName }}, code ready")
+    add_profile(config.message, address="+33612345678")
+    client.force_login(marketer)
+    page = client.get(
+        f"/admin/messages_app/transactionalmessage/{config.message.pk}/preview/"
+    ).content.decode()
+    assert '<div class="mc-bubble" id="mc-preview-sms">Hi Jane, code ready</div>' in page
+    assert "19 characters · GSM-7 · 1 segment(s)" in page
+
+
+def test_push_preview_shows_a_notification_mock_up(client, marketer):
+    config = channel_event(
+        "PUSH",
+        "EVTpushPreview",
+        push_title="{{ ctx.firstName }}",
+        push_body="Your {{ ctx.lastProduct }} is waiting",
+        push_deep_link="shop://cart",
+        push_badge=2,
+    )
+    add_profile(config.message, address="device-token-1")
+    client.force_login(marketer)
+    page = client.get(
+        f"/admin/messages_app/transactionalmessage/{config.message.pk}/preview/"
+    ).content.decode()
+    assert "<strong>Jane</strong>Your Jacket is waiting" in page
+    assert "shop://cart" in page
+
+
+def test_a_refused_proof_is_reported_and_recorded(client, marketer, cart_event, smtp):
+    profile = add_profile(cart_event.message)
+    smtp.refuse.add("jane.proof@example.com")
+    client.force_login(marketer)
+    url = f"/admin/messages_app/transactionalmessage/{cart_event.message.pk}/preview/"
+    page = client.post(url, {"profile": profile.pk}, follow=True).content.decode()
+    assert "The proof was not sent:" in page and "jane.proof@example.com" in page
+    assert ProofSend.objects.get().status == "failed"
