@@ -232,8 +232,9 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         for name in REMOVED_FILTERS:
             self.filters.pop(name, None)
-        self.filters = {name: _bounded_filter(func) for name, func in self.filters.items()}
-        self.filters.update(LOCALE_FILTERS)
+        self.filters = {
+            name: _bounded_filter(func) for name, func in {**self.filters, **LOCALE_FILTERS}.items()
+        }
         self.globals.pop("lipsum", None)
         self.globals.update(
             range=_bounded_range, mc_bounded_iter=_bounded_iter, mc_bounded_concat=_bounded_concat
@@ -377,9 +378,13 @@ def _as_decimal(value) -> Decimal:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a number")
     try:
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
+    # Event data is untrusted: 1e999999999 would be written out as a billion digits.
+    if not number.is_finite() or abs(number.adjusted()) > 30:
+        raise ValueError(f"{str(value)[:40]!r} is not a number in the usual range")
+    return number
 
 
 def _as_datetime(value) -> datetime | date:

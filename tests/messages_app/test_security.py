@@ -43,6 +43,11 @@ class TestTemplateInjection:
         assert settings.SECRET_KEY not in output
         assert "<class" not in output and "function" not in output and "module" not in output
 
+    @pytest.mark.parametrize("number", ["1e999999999", "-1E+400000", "NaN", "Infinity"])
+    def test_an_extreme_number_from_the_event_is_refused_not_written_out(self, number):
+        with pytest.raises(ApplicationError, match="is not a number in the usual range"):
+            render("{{ ctx.price|format_currency('EUR') }}", ctx={"price": number})
+
     def test_a_dict_method_is_not_reachable_through_event_data(self):
         assert render("{{ ctx.clear }}{{ ctx.pop }}", ctx={"a": "1"}) == ""
 
