@@ -658,12 +658,13 @@ def _email_html(html: str, preheader: str) -> str:
     return html
 
 
-def message_render(*, channel: str, content: dict, context: dict) -> Rendered:
+def message_render(*, channel: str, content: dict, context: dict, language: str | None = None) -> Rendered:
     """Render a version's content for one event. `context` holds the template's top-level
-    variables: `ctx` (the event's fields, `ctx.AC_language` choosing the language variant) and
-    the enrichment data."""
+    variables: `ctx` (the event's fields) and the enrichment data. The language variant is chosen
+    by `language` when given (e.g. a targeted profile's language), else by `ctx.AC_language`."""
     ctx = context.get("ctx") if isinstance(context.get("ctx"), dict) else {}
-    content, language, locale = variant_select(content=content, language=ctx.get("AC_language"))
+    wanted = language if language is not None else ctx.get("AC_language")
+    content, language, locale = variant_select(content=content, language=wanted)
     policy = content.get("missing_value_policy") or MissingValuePolicy.EMPTY
     default = content.get("missing_value_default") or ""
     variables = {**context, LOCALE_VAR: locale.replace("-", "_")}

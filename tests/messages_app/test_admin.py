@@ -155,7 +155,7 @@ def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
         cart_event,
         collections=[CART_ITEMS],
         enrichments=[
-            {"name": "customer", "target": "ctx", "resource": "profile"},
+            {"name": "customer", "target": "event", "resource": "profile"},
             {"name": "product", "target": "items", "resource": "product"},
         ],
     )

@@ -113,6 +113,15 @@ class TestLanguageVariants:
         assert rendered.subject == "Ihre Bestellung"
         assert rendered.text == "Total 1.234,5"  # the default text, in the variant's locale
 
+    def test_a_language_given_by_the_caller_wins_over_ac_language(self):
+        rendered = message_render(
+            channel="email",
+            content=self.CONTENT,
+            context={"ctx": {**CART, "AC_language": "fr"}},
+            language="de-AT",
+        )
+        assert rendered.subject == "Ihre Bestellung"
+
     def test_an_unknown_or_absent_language_falls_back_to_the_default(self):
         assert self.render("es").subject == "Your order"
         assert self.render(None).subject == "Your order"

@@ -62,7 +62,7 @@ class TestUnknownVariables:
             cart_event,
             collections=[CART_ITEMS],
             enrichments=[
-                {"name": "customer", "target": "ctx", "resource": "profile"},
+                {"name": "customer", "target": "event", "resource": "profile"},
                 {"name": "product", "target": "items", "resource": "product"},
             ],
         )
