@@ -49,6 +49,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
         "delivery.view_capturedemail",
+        # Message authoring (issue 5)
+        "messages_app.unpublish_transactionalmessage",
+        "messages_app.pause_transactionalmessage",
+        "messages_app.send_proof_transactionalmessage",
+        "messages_app.view_messagevariant",
+        "messages_app.add_messagevariant",
+        "messages_app.change_messagevariant",
+        "messages_app.delete_messagevariant",
+        "messages_app.view_testprofile",
+        "messages_app.add_testprofile",
+        "messages_app.change_testprofile",
+        "messages_app.delete_testprofile",
+        "messages_app.view_proofsend",
     ],
     MARKETERS: [
         "messages_app.view_transactionalmessage",
@@ -56,6 +69,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
         "delivery.view_capturedemail",
+        # Message authoring (issue 5); unpublishing closes the event's endpoint: administrators only.
+        "messages_app.pause_transactionalmessage",
+        "messages_app.send_proof_transactionalmessage",
+        "messages_app.view_messagevariant",
+        "messages_app.add_messagevariant",
+        "messages_app.change_messagevariant",
+        "messages_app.delete_messagevariant",
+        "messages_app.view_testprofile",
+        "messages_app.add_testprofile",
+        "messages_app.change_testprofile",
+        "messages_app.delete_testprofile",
+        "messages_app.view_proofsend",
     ],
 }
 

@@ -1,14 +1,53 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+from campaign.exceptions import ApplicationError
+from events.models import Channel
 
-from .models import MessageStatus, MessageVersion, TransactionalMessage
-from .services import CONTENT_FIELDS, message_publish, message_unpublish, message_update
+from .models import (
+    MessageStatus,
+    MessageVariant,
+    MessageVersion,
+    ProofSend,
+    ProofStatus,
+    TestProfile,
+    TransactionalMessage,
+)
+from .rendering import RenderedEmail, RenderedPush, RenderedSms
+from .selectors import message_picker_fields, version_diff
+from .services import (
+    CONTENT_FIELDS,
+    message_pause,
+    message_preview,
+    message_publish,
+    message_resume,
+    message_rollback,
+    message_test_profile_errors,
+    message_unpublish,
+    message_update,
+    message_warnings,
+    proof_send,
+)
+from .sms import sms_length
+
+PERM_PUBLISH = "messages_app.publish_transactionalmessage"
+PERM_UNPUBLISH = "messages_app.unpublish_transactionalmessage"
+PERM_PAUSE = "messages_app.pause_transactionalmessage"
+PERM_PROOF = "messages_app.send_proof_transactionalmessage"
 
 
 def _publish(obj, user) -> str:
     version = message_publish(message=obj, user=user)
-    return f"{obj.message_id} is published (version {version.number}): new events are sent with it."
+    warnings = message_warnings(message=obj, content=version.content)
+    note = "".join(f" Warning: {w.path}: {w.message}" for w in warnings)
+    return f"{obj.message_id} is published (version {version.number}): new events are sent with it.{note}"
 
 
 def _unpublish(obj, user) -> str:
@@ -16,17 +55,105 @@ def _unpublish(obj, user) -> str:
     return f"{obj.message_id} is unpublished, and so is its event configuration."
 
 
+def _pause(obj, user) -> str:
+    message_pause(message=obj, user=user)
+    return f"{obj.message_id} is paused: new events are kept until you resume it or they expire."
+
+
+def _resume(obj, user) -> str:
+    count = message_resume(message=obj, user=user)
+    return f"{obj.message_id} is resumed: {count} kept event(s) are being sent with the live version."
+
+
+CHANNEL_FIELDSETS = {
+    Channel.EMAIL: [
+        ("Sender", {"fields": ["sender_name", "sender_email", "reply_to"]}),
+        ("Email content", {"fields": ["subject", "preheader", "html", "text"], "classes": ["mc-template"]}),
+    ],
+    Channel.SMS: [("SMS content", {"fields": ["sms_text"], "classes": ["mc-template"]})],
+    Channel.PUSH: [
+        (
+            "Push notification",
+            {
+                "fields": [
+                    "push_title",
+                    "push_body",
+                    "push_deep_link",
+                    "push_custom_data",
+                    "push_badge",
+                    "push_sound",
+                ],
+                "classes": ["mc-template"],
+            },
+        )
+    ],
+}
+VARIANT_FIELDS = {
+    Channel.EMAIL: ["language", "subject", "preheader", "html", "text"],
+    Channel.SMS: ["language", "sms_text"],
+    Channel.PUSH: ["language", "push_title", "push_body"],
+}
+TEMPLATE_HELP = (
+    "Personalise with the field picker, e.g. {{ ctx.firstName }}; {{ ctx.total|format_currency('EUR') }}, "
+    "{{ ctx.date|format_date('long') }} and {{ ctx.n|format_number }} follow the locale. Values are escaped "
+    "in the HTML content. Changes are sent only after you publish."
+)
+
+
+class MessageVariantInline(admin.StackedInline):
+    model = MessageVariant
+    extra = 0
+    classes = ["mc-template"]
+
+    def get_fields(self, request, obj=None):
+        return VARIANT_FIELDS[obj.configuration.channel] if obj else ["language"]
+
+
+PROFILE_FIELDS = ["name", "usage", "address", "push_application", "push_platform", "event_data"]
+
+
+class TestProfileForm(forms.ModelForm):
+    class Meta:
+        model = TestProfile
+        fields = PROFILE_FIELDS
+        widgets = {"event_data": forms.Textarea(attrs={"rows": 4, "cols": 60})}
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors or self.instance.message_id is None:
+            return cleaned
+        values = {name: cleaned.get(name, getattr(self.instance, name)) for name in PROFILE_FIELDS}
+        candidate = TestProfile(message=self.instance.message, **values)
+        for error in message_test_profile_errors(message=self.instance.message, profile=candidate):
+            field = error.path.split(".")[0]
+            self.add_error(field if field in self.fields else None, f"{error.path}: {error.message}")
+        return cleaned
+
+
+class TestProfileInline(admin.StackedInline):
+    model = TestProfile
+    form = TestProfileForm
+    extra = 0
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and obj.configuration.channel == Channel.PUSH:
+            return PROFILE_FIELDS
+        return ["name", "usage", "address", "event_data"]
+
+
 class MessageVersionInline(admin.TabularInline):
     model = MessageVersion
     extra = 0
-    fields = ["number", "published_at", "published_by", "subject_display"]
+    fields = ["number", "published_at", "published_by", "restored_from", "summary"]
     readonly_fields = fields
     can_delete = False
     show_change_link = False
+    verbose_name_plural = "published versions"
 
-    @admin.display(description="subject")
-    def subject_display(self, obj):
-        return obj.content.get("subject", "")
+    @admin.display(description="subject / text")
+    def summary(self, obj):
+        content = obj.content
+        return content.get("subject") or content.get("sms_text") or content.get("push_title") or ""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -34,36 +161,60 @@ class MessageVersionInline(admin.TabularInline):
 
 @admin.register(TransactionalMessage)
 class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
-    list_display = ["__str__", "status", "live_version", "modified_by", "modified_at"]
-    list_filter = ["status"]
+    change_form_template = "admin/messages_app/transactionalmessage/change_form.html"
+    list_display = ["__str__", "channel", "status", "live_version", "modified_by", "modified_at"]
+    list_filter = ["status", "configuration__channel"]
     search_fields = ["label", "message_id"]
-    list_select_related = ["published_version", "modified_by"]
+    list_select_related = ["published_version", "modified_by", "configuration"]
     readonly_fields = ["message_id", "event_display", "status", "live_version", "modified_by", "modified_at"]
-    fieldsets = [
-        (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
-        ("Sender", {"fields": ["sender_name", "sender_email"]}),
-        (
-            "Content",
-            {
-                "fields": ["subject", "html", "text"],
-                "description": "Personalise with the event's fields, e.g. {{ ctx.firstName }}. "
-                "Values are escaped in the HTML content. Changes are sent only after you publish.",
-            },
-        ),
-        ("History", {"fields": ["modified_by", "modified_at"]}),
-    ]
-    inlines = [MessageVersionInline]
+    inlines = [MessageVariantInline, TestProfileInline, MessageVersionInline]
     object_actions = (
-        ObjectAction("publish", "Publish", "messages_app.publish_transactionalmessage", _publish),
+        ObjectAction("publish", "Publish", PERM_PUBLISH, _publish),
+        ObjectAction(
+            "pause",
+            "Pause",
+            PERM_PAUSE,
+            _pause,
+            available=lambda obj: obj.status == MessageStatus.PUBLISHED,
+        ),
+        ObjectAction(
+            "resume",
+            "Resume",
+            PERM_PAUSE,
+            _resume,
+            available=lambda obj: obj.status == MessageStatus.PAUSED,
+        ),
         ObjectAction(
             "unpublish",
             "Unpublish",
-            "messages_app.publish_transactionalmessage",
+            PERM_UNPUBLISH,
             _unpublish,
-            available=lambda obj: obj.status == MessageStatus.PUBLISHED,
+            available=lambda obj: obj.status in (MessageStatus.PUBLISHED, MessageStatus.PAUSED),
             confirm="Unpublish? Its event configuration is unpublished too and its endpoint refuses events.",
         ),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        channel = obj.configuration.channel if obj else Channel.EMAIL
+        content = [
+            (
+                name,
+                {**options, "description": TEMPLATE_HELP}
+                if "mc-template" in options.get("classes", [])
+                else options,
+            )
+            for name, options in CHANNEL_FIELDSETS[channel]
+        ]
+        return [
+            (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
+            *content,
+            ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
+            ("History", {"fields": ["modified_by", "modified_at"]}),
+        ]
+
+    @admin.display(description="channel")
+    def channel(self, obj):
+        return obj.configuration.get_channel_display()
 
     @admin.display(description="event")
     def event_display(self, obj):
@@ -73,6 +224,9 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     @admin.display(description="live version")
     def live_version(self, obj):
         return f"v{obj.published_version.number}" if obj.published_version else "-"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("configuration__published_version")
 
     def has_add_permission(self, request):
         # Messages are created by publishing their event configuration.
@@ -84,3 +238,190 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if obj is not None:
+            extra.update(
+                picker_fields=[vars(entry) for entry in message_picker_fields(message=obj)],
+                channel=obj.configuration.channel,
+                can_preview=request.user.has_perm(PERM_PROOF),
+                preview_url=reverse("admin:messages_app_transactionalmessage_preview", args=[obj.pk]),
+                versions_url=reverse("admin:messages_app_transactionalmessage_versions", args=[obj.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    # --- Preview, proofs and versions -------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/preview/",
+                view(self.preview_view),
+                name="messages_app_transactionalmessage_preview",
+            ),
+            path(
+                "<int:object_id>/preview/frame/",
+                view(self.preview_frame_view),
+                name="messages_app_transactionalmessage_preview_frame",
+            ),
+            path(
+                "<int:object_id>/versions/",
+                view(self.versions_view),
+                name="messages_app_transactionalmessage_versions",
+            ),
+            path(
+                "<int:object_id>/versions/<int:number>/rollback/",
+                view(self.rollback_view),
+                name="messages_app_transactionalmessage_rollback",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _message(self, request, object_id, permission: str) -> TransactionalMessage:
+        if not request.user.has_perm(permission):
+            raise PermissionDenied
+        return get_object_or_404(
+            self.get_queryset(request).select_related("configuration__published_version"), pk=object_id
+        )
+
+    def _chosen_profile(self, request, message) -> TestProfile | None:
+        profiles = list(message.test_profiles.all())
+        wanted = request.POST.get("profile") or request.GET.get("profile")
+        return next((p for p in profiles if str(p.pk) == wanted), profiles[0] if profiles else None)
+
+    def preview_view(self, request, object_id):
+        message = self._message(request, object_id, PERM_PROOF)
+        profile = self._chosen_profile(request, message)
+        url = reverse("admin:messages_app_transactionalmessage_preview", args=[message.pk])
+        if request.method == "POST":
+            if profile is None:
+                self.message_user(request, "Add a test profile to send a proof.", messages.ERROR)
+            else:
+                try:
+                    proof = proof_send(message=message, profile=profile, user=request.user)
+                except ApplicationError as exc:
+                    self.message_user(request, exc.message, messages.ERROR)
+                else:
+                    if proof.status == ProofStatus.SENT:
+                        self.message_user(request, f"Proof sent to {proof.address}.", messages.SUCCESS)
+                    else:
+                        self.message_user(request, f"The proof was not sent: {proof.error}", messages.ERROR)
+            return HttpResponseRedirect(f"{url}?profile={profile.pk if profile else ''}")
+        rendered, error = None, ""
+        try:
+            rendered = message_preview(message=message, profile=profile)
+        except ApplicationError as exc:
+            error = exc.message
+        sms = sms_length(rendered.text) if isinstance(rendered, RenderedSms) else None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": message,
+            "title": f"Preview of {message.label}",
+            "profiles": message.test_profiles.all(),
+            "profile": profile,
+            "rendered": rendered,
+            "error": error,
+            "channel": message.configuration.channel,
+            "is_email": isinstance(rendered, RenderedEmail),
+            "is_push": isinstance(rendered, RenderedPush),
+            "sms": sms,
+            "frame_url": reverse("admin:messages_app_transactionalmessage_preview_frame", args=[message.pk])
+            + f"?profile={profile.pk if profile else ''}",
+            "proofs": message.proofs.select_related("sent_by")[:10],
+            "change_url": reverse("admin:messages_app_transactionalmessage_change", args=[message.pk]),
+        }
+        return TemplateResponse(request, "admin/messages_app/preview.html", context)
+
+    def preview_frame_view(self, request, object_id):
+        """The email's HTML alone, for the preview's sandboxed iframe: no script runs, nothing is
+        fetched from the network, whatever the template or the test data hold."""
+        message = self._message(request, object_id, PERM_PROOF)
+        try:
+            rendered = message_preview(message=message, profile=self._chosen_profile(request, message))
+            html = rendered.html if isinstance(rendered, RenderedEmail) else ""
+        except ApplicationError as exc:
+            html = format_html("<p>{}</p>", exc.message)
+        response = HttpResponse(html, content_type="text/html; charset=utf-8")
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+        )
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        return response
+
+    def versions_view(self, request, object_id):
+        message = self._message(request, object_id, "messages_app.view_messageversion")
+        versions = list(message.versions.select_related("published_by"))
+        by_number = {v.number: v for v in versions}
+        new = by_number.get(_int(request.GET.get("new"))) or (versions[0] if versions else None)
+        old = by_number.get(_int(request.GET.get("old"))) or (versions[1] if len(versions) > 1 else new)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": message,
+            "title": f"Versions of {message.label}",
+            "versions": versions,
+            "old": old,
+            "new": new,
+            "diff": version_diff(old=old, new=new) if old and new else [],
+            "live_number": message.published_version.number if message.published_version else None,
+            "can_rollback": request.user.has_perm(PERM_PUBLISH),
+            "change_url": reverse("admin:messages_app_transactionalmessage_change", args=[message.pk]),
+        }
+        return TemplateResponse(request, "admin/messages_app/versions.html", context)
+
+    def rollback_view(self, request, object_id, number):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        message = self._message(request, object_id, PERM_PUBLISH)
+        try:
+            version = message_rollback(message=message, number=number, user=request.user)
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Version {number} is live again as version {version.number}; the draft now holds it.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(
+            reverse("admin:messages_app_transactionalmessage_versions", args=[message.pk])
+        )
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@admin.register(ProofSend)
+class ProofSendAdmin(admin.ModelAdmin):
+    list_display = ["sent_at", "message", "address", "status", "sent_by"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["message", "sent_by"]
+    readonly_fields = [
+        "message",
+        "test_profile",
+        "channel",
+        "address",
+        "status",
+        "provider_message_id",
+        "error",
+        "sent_at",
+        "sent_by",
+        "content",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

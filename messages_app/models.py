@@ -1,12 +1,39 @@
 from django.conf import settings
 from django.db import models
 
+from events.models import PushPlatform
+
+from .rendering import MissingValuePolicy
+
+# The draft fields frozen into a version (the content keys the worker and senders read).
+CONTENT_FIELDS = (
+    "sender_name",
+    "sender_email",
+    "reply_to",
+    "subject",
+    "preheader",
+    "html",
+    "text",
+    "sms_text",
+    "push_title",
+    "push_body",
+    "push_deep_link",
+    "push_custom_data",
+    "push_badge",
+    "push_sound",
+    "locale",
+    "missing_value_policy",
+    "missing_value_default",
+)
+
 
 class MessageStatus(models.TextChoices):
     # Being edited; events of its configuration are not sent (routingFailed).
     DRAFT = "draft", "Draft"
     # Live: events are rendered with the published version.
     PUBLISHED = "published", "Published"
+    # Published but held: new events are stored `paused` until resume (or their expiration).
+    PAUSED = "paused", "Paused"
 
 
 class TransactionalMessage(models.Model):
@@ -18,11 +45,44 @@ class TransactionalMessage(models.Model):
     )
     label = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=MessageStatus.choices, default=MessageStatus.DRAFT)
-    sender_name = models.CharField(max_length=200, blank=True)
-    sender_email = models.EmailField(blank=True, help_text="Empty: the platform's default sender.")
+    sender_name = models.CharField("brand name", max_length=200, blank=True)
+    sender_email = models.EmailField(
+        "sender address", blank=True, help_text="Empty: the platform's default sender."
+    )
+    reply_to = models.EmailField("reply-to address", blank=True)
     subject = models.CharField(max_length=998, blank=True)
+    preheader = models.CharField(
+        max_length=255, blank=True, help_text="The summary shown after the subject in the inbox."
+    )
     html = models.TextField("HTML content", blank=True)
-    text = models.TextField("text content", blank=True)
+    text = models.TextField(
+        "text content", blank=True, help_text="Empty: generated from the HTML content when sending."
+    )
+    sms_text = models.TextField("SMS text", blank=True)
+    push_title = models.CharField("title", max_length=255, blank=True)
+    push_body = models.TextField("body", blank=True)
+    push_deep_link = models.CharField(
+        "deep link", max_length=2000, blank=True, help_text="e.g. myshop://cart/{{ ctx.cartId }}"
+    )
+    push_custom_data = models.JSONField(
+        "custom data", default=dict, blank=True, help_text='An object of texts, e.g. {"screen": "cart"}.'
+    )
+    push_badge = models.PositiveIntegerField("badge", null=True, blank=True)
+    push_sound = models.CharField("sound", max_length=100, blank=True)
+    locale = models.CharField(
+        max_length=20,
+        default="en",
+        help_text="Language and country for dates, numbers and currencies, e.g. en_US, fr_FR, de_DE.",
+    )
+    missing_value_policy = models.CharField(
+        "when a value is missing",
+        max_length=10,
+        choices=MissingValuePolicy.choices,
+        default=MissingValuePolicy.EMPTY,
+    )
+    missing_value_default = models.CharField(
+        "default text", max_length=200, blank=True, help_text="Used for a missing value with that policy."
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
@@ -35,7 +95,12 @@ class TransactionalMessage(models.Model):
 
     class Meta:
         ordering = ["label"]
-        permissions = [("publish_transactionalmessage", "Can publish and unpublish transactional messages")]
+        permissions = [
+            ("publish_transactionalmessage", "Can publish transactional messages and roll back versions"),
+            ("unpublish_transactionalmessage", "Can unpublish transactional messages and their event"),
+            ("pause_transactionalmessage", "Can pause and resume transactional messages"),
+            ("send_proof_transactionalmessage", "Can preview and send proofs of transactional messages"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.message_id})"
@@ -47,6 +112,8 @@ class MessageVersion(models.Model):
     message = models.ForeignKey(TransactionalMessage, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
     content = models.JSONField()
+    # Set when this version was published by rolling back to an older one.
+    restored_from = models.PositiveIntegerField(null=True, blank=True)
     published_at = models.DateTimeField(auto_now_add=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -60,3 +127,98 @@ class MessageVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message.message_id} v{self.number}"
+
+
+class MessageVariant(models.Model):
+    """The content of one language, chosen by the event's `AC_language`; empty parts fall back
+    to the default content."""
+
+    message = models.ForeignKey(TransactionalMessage, on_delete=models.CASCADE, related_name="variants")
+    language = models.CharField(
+        max_length=20, help_text="The AC_language value it answers, e.g. fr or fr_CA; also its locale."
+    )
+    subject = models.CharField(max_length=998, blank=True)
+    preheader = models.CharField(max_length=255, blank=True)
+    html = models.TextField("HTML content", blank=True)
+    text = models.TextField("text content", blank=True)
+    sms_text = models.TextField("SMS text", blank=True)
+    push_title = models.CharField("push title", max_length=255, blank=True)
+    push_body = models.TextField("push body", blank=True)
+
+    class Meta:
+        ordering = ["language"]
+        verbose_name = "language variant"
+        constraints = [
+            models.UniqueConstraint(fields=["message", "language"], name="unique_variant_language")
+        ]
+
+    def __str__(self) -> str:
+        return self.language
+
+
+class TestProfileUsage(models.TextChoices):
+    # Receives proofs.
+    PROOF = "proof", "Proof"
+    # Only for previews: never sent to.
+    RENDERING = "rendering", "Rendering"
+    # A seed address checking deliverability; receives proofs too.
+    TRAP = "trap", "Trap"
+
+
+class TestProfile(models.Model):
+    """A fictitious recipient with the event data to personalise previews and proofs with."""
+
+    message = models.ForeignKey(TransactionalMessage, on_delete=models.CASCADE, related_name="test_profiles")
+    name = models.CharField(max_length=200)
+    address = models.CharField(
+        max_length=4096,
+        blank=True,
+        help_text="Email address, mobile phone (E.164, e.g. +33612345678) or push registration token.",
+    )
+    push_application = models.CharField(max_length=255, blank=True)
+    push_platform = models.CharField(max_length=4, choices=PushPlatform.choices, blank=True)
+    usage = models.CharField(max_length=10, choices=TestProfileUsage.choices, default=TestProfileUsage.PROOF)
+    event_data = models.JSONField(
+        "event data used for personalisation",
+        default=dict,
+        blank=True,
+        help_text='The event\'s ctx as JSON, e.g. {"firstName": "Jane"}; checked against the data structure.',
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["message", "name"], name="unique_test_profile_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProofStatus(models.TextChoices):
+    # Accepted by the channel's provider.
+    SENT = "sent", "Sent"
+    # Refused by the provider, or the content could not be rendered.
+    FAILED = "failed", "Failed"
+
+
+class ProofSend(models.Model):
+    """A proof sent to a test profile: kept apart from events, so it never counts in reports."""
+
+    message = models.ForeignKey(TransactionalMessage, on_delete=models.CASCADE, related_name="proofs")
+    test_profile = models.ForeignKey(TestProfile, null=True, on_delete=models.SET_NULL, related_name="+")
+    channel = models.CharField(max_length=10)
+    address = models.CharField(max_length=4096)
+    content = models.JSONField()
+    status = models.CharField(max_length=10, choices=ProofStatus.choices)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-sent_at", "-pk"]
+        indexes = [models.Index(fields=["message", "-sent_at"], name="proof_latest_per_message")]
+
+    def __str__(self) -> str:
+        return f"proof of {self.message.message_id} to {self.address}"

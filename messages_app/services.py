@@ -1,13 +1,54 @@
+import logging
+import re
+import smtplib
+import uuid
+from dataclasses import replace
+
+from anymail.exceptions import AnymailError
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-from events.models import EventConfiguration, PublicationStatus
+from delivery.channels import message_send
+from events.contract import ctx_validate
+from events.enrichment import Recipient
+from events.models import Channel, Event, EventConfiguration, EventStatus, PublicationStatus
 
-from .models import MessageStatus, MessageVersion, TransactionalMessage
-from .rendering import CHANNEL_PARTS, content_check, referenced_ctx_fields
+from .analysis import structure_shapes, template_check
+from .models import (
+    CONTENT_FIELDS,
+    MessageStatus,
+    MessageVariant,
+    MessageVersion,
+    ProofSend,
+    ProofStatus,
+    TestProfile,
+    TestProfileUsage,
+    TransactionalMessage,
+)
+from .rendering import (
+    VARIANT_PARTS,
+    MissingValuePolicy,
+    Rendered,
+    RenderedEmail,
+    content_check,
+    locale_check,
+    message_render,
+    template_sources,
+)
+from .sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
-CONTENT_FIELDS = ("sender_name", "sender_email", "subject", "html", "text")
+logger = logging.getLogger(__name__)
+
+# Rows per UPDATE when resuming: bounded statements, few round trips for large backlogs.
+RESUME_BATCH = 1000
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+# Proofs have their own Message-ID domain part prefix, so they are never taken for events.
+PROOF_PKEY_PREFIX = "proof-"
 
 
 def message_ensure_for_configuration(*, config: EventConfiguration) -> TransactionalMessage:
@@ -31,61 +72,166 @@ def message_update(*, message: TransactionalMessage, user=None, **content) -> Tr
     return message
 
 
-def _content_snapshot(message: TransactionalMessage) -> dict:
-    return {name: getattr(message, name) for name in CONTENT_FIELDS}
+def message_content(*, message: TransactionalMessage) -> dict:
+    """The draft as version content: the message's fields and its language variants."""
+    content = {name: getattr(message, name) for name in CONTENT_FIELDS}
+    content["variants"] = {
+        variant.language: {part: getattr(variant, part) for part in VARIANT_PARTS}
+        for variant in message.variants.all()
+    }
+    return content
 
 
 def message_validate(*, message: TransactionalMessage, content: dict) -> list[FieldError]:
-    errors = []
-    if not (content.get("subject") or "").strip():
-        errors.append(FieldError("subject", "The subject is required."))
-    if not (content.get("html") or "").strip() and not (content.get("text") or "").strip():
-        errors.append(FieldError("html", "Write an HTML or a text content."))
-    channel = message.configuration.channel
+    """Why this content cannot be published: required parts, syntax, and every variable it reads
+    checked against the published data structure (static analysis, no trial render)."""
+    config = message.configuration
+    channel = config.channel
+    errors: list[FieldError] = []
+    if channel == Channel.EMAIL:
+        if not (content.get("subject") or "").strip():
+            errors.append(FieldError("subject", "The subject is required."))
+        if not (content.get("html") or "").strip() and not (content.get("text") or "").strip():
+            errors.append(FieldError("html", "Write an HTML or a text content."))
+        for name in ("sender_email", "reply_to"):
+            if content.get(name):
+                try:
+                    validate_email(content[name])
+                except DjangoValidationError:
+                    errors.append(FieldError(name, f"{content[name]!r} is not a valid email address."))
+    elif channel == Channel.SMS:
+        if not (content.get("sms_text") or "").strip():
+            errors.append(FieldError("sms_text", "The SMS text is required."))
+    elif channel == Channel.PUSH:
+        if not (content.get("push_body") or "").strip():
+            errors.append(FieldError("push_body", "The push body is required."))
+        custom = content.get("push_custom_data")
+        if not isinstance(custom, dict) or not all(isinstance(v, str) for v in custom.values()):
+            errors.append(
+                FieldError("push_custom_data", 'Expected an object of texts, e.g. {"screen": "cart"}.')
+            )
+    locale_problem = locale_check(locale=content.get("locale") or "")
+    if locale_problem:
+        errors.append(FieldError("locale", locale_problem))
+    for language in content.get("variants") or {}:
+        problem = locale_check(locale=language)
+        if problem:
+            errors.append(FieldError(f"variants.{language}", problem))
+    if content.get("missing_value_policy") not in {value for value, _ in MissingValuePolicy.choices}:
+        errors.append(FieldError("missing_value_policy", "Choose fail, empty or default."))
     syntax = content_check(channel=channel, content=content)
     errors.extend(syntax)
-    version = message.configuration.published_version
+    version = config.published_version
     if version is not None and not syntax:
-        known = {field["field_id"] for field in version.structure["fields"]} | {
-            collection["collection_id"] for collection in version.structure.get("collections", [])
-        }
-        for part in CHANNEL_PARTS[channel]:
-            for name in sorted(referenced_ctx_fields(source=content.get(part) or "") - known):
-                errors.append(
-                    FieldError(part, f"ctx.{name} is not a field of {message.configuration.event_id}.")
-                )
+        shapes = structure_shapes(structure=version.structure, event_id=config.event_id)
+        for part, source in template_sources(channel=channel, content=content):
+            errors.extend(template_check(part=part, source=source, shapes=shapes))
     return errors
 
 
-@transaction.atomic
-def message_publish(*, message: TransactionalMessage, user=None) -> MessageVersion:
-    """Validate the draft and freeze it into a new immutable version that the worker renders."""
-    message = (
+def message_warnings(*, message: TransactionalMessage, content: dict) -> list[FieldError]:
+    """What may surprise the marketer without blocking the publish (SMS length)."""
+    warnings = []
+    if message.configuration.channel == Channel.SMS:
+        texts = [("sms_text", content.get("sms_text") or "")]
+        texts += [
+            (f"variants.{k}.sms_text", v.get("sms_text") or "")
+            for k, v in (content.get("variants") or {}).items()
+        ]
+        for part, text in texts:
+            length = sms_length(sms_fixed_text(text))
+            if length.segments > MAX_SEGMENTS_WARNING:
+                warnings.append(
+                    FieldError(
+                        part,
+                        f"{length.units} {length.encoding} characters before personalisation make "
+                        f"{length.segments} SMS segments; many operators refuse more than "
+                        f"{MAX_SEGMENTS_WARNING}.",
+                    )
+                )
+            elif length.encoding == "UCS-2" and text:
+                warnings.append(
+                    FieldError(
+                        part, f"Characters outside GSM-7 make it UCS-2: {length.per_segment} per segment."
+                    )
+                )
+    return warnings
+
+
+def _validation_failed(errors: list[FieldError]) -> ValidationFailed:
+    return ValidationFailed(
+        "The message cannot be published: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+        errors=errors,
+    )
+
+
+def _locked(message: TransactionalMessage) -> TransactionalMessage:
+    return (
         TransactionalMessage.objects.select_for_update(of=("self",))
         .select_related("configuration__published_version")
         .get(pk=message.pk)
     )
+
+
+def _freeze(
+    *, message: TransactionalMessage, content: dict, user, restored_from: int | None = None
+) -> MessageVersion:
     if message.configuration.status != PublicationStatus.PUBLISHED:
         raise ApplicationError(
             f"Publish the event configuration {message.configuration.event_id} first.",
             code="configuration_not_published",
         )
-    content = _content_snapshot(message)
     errors = message_validate(message=message, content=content)
     if errors:
-        raise ValidationFailed(
-            "The message cannot be published: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
-            errors=errors,
-        )
+        raise _validation_failed(errors)
     number = (message.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     version = MessageVersion.objects.create(
-        message=message, number=number, content=content, published_by=user
+        message=message, number=number, content=content, published_by=user, restored_from=restored_from
     )
     message.published_version = version
-    message.status = MessageStatus.PUBLISHED
+    # A paused message stays paused: publishing changes what resume will send.
+    if message.status == MessageStatus.DRAFT:
+        message.status = MessageStatus.PUBLISHED
     message.modified_by = user
     message.save(update_fields=["published_version", "status", "modified_by", "modified_at"])
     return version
+
+
+@transaction.atomic
+def message_publish(*, message: TransactionalMessage, user=None) -> MessageVersion:
+    """Validate the draft and freeze it into a new immutable version that the worker renders."""
+    message = _locked(message)
+    return _freeze(message=message, content=message_content(message=message), user=user)
+
+
+@transaction.atomic
+def message_rollback(*, message: TransactionalMessage, number: int, user=None) -> MessageVersion:
+    """Publish an older version's content again, as a new version; the draft becomes that content
+    so that the next edit starts from what is live."""
+    message = _locked(message)
+    old = message.versions.filter(number=number).first()
+    if old is None:
+        raise ApplicationError(f"{message.message_id} has no version {number}.", code="version_not_found")
+    version = _freeze(message=message, content=old.content, user=user, restored_from=number)
+    draft = {name: old.content[name] for name in CONTENT_FIELDS if name in old.content}
+    for name, value in draft.items():
+        setattr(message, name, value)
+    message.save(update_fields=[*draft, "modified_at"])
+    message.variants.all().delete()
+    MessageVariant.objects.bulk_create(
+        MessageVariant(message=message, language=language, **{p: v.get(p, "") for p in VARIANT_PARTS})
+        for language, v in (old.content.get("variants") or {}).items()
+    )
+    return version
+
+
+def _paused_events_fail(*, message: TransactionalMessage) -> None:
+    Event.objects.filter(configuration_id=message.configuration_id, status=EventStatus.PAUSED).update(
+        status=EventStatus.ROUTING_FAILED,
+        error="The message was unpublished while the event waited for resume.",
+        processed_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
 
 
 def message_withdraw(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
@@ -94,6 +240,7 @@ def message_withdraw(*, message: TransactionalMessage, user=None) -> Transaction
     message.published_version = None
     message.modified_by = user
     message.save(update_fields=["status", "published_version", "modified_by", "modified_at"])
+    _paused_events_fail(message=message)
     return message
 
 
@@ -102,7 +249,7 @@ def message_unpublish(*, message: TransactionalMessage, user=None) -> Transactio
     """Unpublish the message, and with it its event configuration (its endpoint closes)."""
     from events.services import event_config_unpublish
 
-    if message.status != MessageStatus.PUBLISHED:
+    if message.status not in (MessageStatus.PUBLISHED, MessageStatus.PAUSED):
         raise ApplicationError(f"{message.message_id} is not published.", code="not_published")
     if message.configuration.status == PublicationStatus.PUBLISHED:
         event_config_unpublish(config=message.configuration, user=user)
@@ -110,3 +257,170 @@ def message_unpublish(*, message: TransactionalMessage, user=None) -> Transactio
         message_withdraw(message=message, user=user)
     message.refresh_from_db()
     return message
+
+
+def message_pause(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
+    """Hold the message: new events are stored `paused` until resume or their expiration."""
+    paused = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PUBLISHED).update(
+        status=MessageStatus.PAUSED, modified_by=user, modified_at=timezone.now()
+    )
+    if not paused:
+        raise ApplicationError(
+            f"{message.message_id} is not published: only a live message can be paused.", code="not_published"
+        )
+    message.refresh_from_db()
+    return message
+
+
+@transaction.atomic
+def message_resume(*, message: TransactionalMessage, user=None) -> int:
+    """Put the message back on the air and process the events kept while paused, in arrival
+    order, with the latest published version; the expired ones become `tooOld`. Returns how
+    many events were queued."""
+    from events.services import event_enqueue
+
+    resumed = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PAUSED).update(
+        status=MessageStatus.PUBLISHED, modified_by=user, modified_at=timezone.now()
+    )
+    if not resumed:
+        raise ApplicationError(f"{message.message_id} is not paused.", code="not_paused")
+    now = timezone.now()
+    waiting = Event.objects.filter(configuration_id=message.configuration_id, status=EventStatus.PAUSED)
+    waiting.filter(expiration__lt=now).update(
+        status=EventStatus.TOO_OLD,
+        error="Expired while the message was paused.",
+        processed_at=now,
+        updated_at=now,
+    )
+    # Locked in arrival order, so that nothing else moves them between the read and the update.
+    queued = list(waiting.order_by("created_at", "pk").select_for_update().values_list("pk", "scheduled"))
+    for start in range(0, len(queued), RESUME_BATCH):
+        batch = [pk for pk, _ in queued[start : start + RESUME_BATCH]]
+        Event.objects.filter(pk__in=batch, status=EventStatus.PAUSED).update(
+            status=EventStatus.PENDING, updated_at=now
+        )
+
+    def enqueue() -> None:
+        for pk, scheduled in queued:
+            event_enqueue(event_pk=pk, eta=scheduled)
+
+    transaction.on_commit(enqueue, robust=True)
+    message.refresh_from_db()
+    return len(queued)
+
+
+# --- Test profiles, preview and proofs --------------------------------------------------------
+
+
+def message_test_profile_errors(*, message: TransactionalMessage, profile: TestProfile) -> list[FieldError]:
+    """The test profile's address and event data checked against the channel and data structure."""
+    errors: list[FieldError] = []
+    channel = message.configuration.channel
+    if not isinstance(profile.event_data, dict):
+        return [FieldError("event_data", "Expected an object holding the event's fields.")]
+    version = message.configuration.published_version
+    if version is not None:
+        # AC_language picks the language variant; it is not a field of the data structure.
+        ctx = {k: v for k, v in profile.event_data.items() if k != "AC_language"}
+        # dict.fromkeys: ctx_validate repeats a missing required field once per missing field.
+        errors.extend(
+            dict.fromkeys(
+                FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
+                for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
+            )
+        )
+    if profile.usage != TestProfileUsage.RENDERING:
+        problem = _address_problem(channel=channel, address=profile.address)
+        if problem:
+            errors.append(FieldError("address", problem))
+    return errors
+
+
+def _address_problem(*, channel: str, address: str) -> str | None:
+    if not address:
+        return "The address is required to receive proofs."
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(address)
+        except DjangoValidationError:
+            return f"{address!r} is not a valid email address."
+    if channel == Channel.SMS and not E164_RE.match(address):
+        return f"{address!r} is not in E.164 form (+, country code and number, e.g. +33612345678)."
+    return None
+
+
+def message_test_profile_save(*, profile: TestProfile) -> TestProfile:
+    errors = message_test_profile_errors(message=profile.message, profile=profile)
+    if errors:
+        raise ValidationFailed(
+            "The test profile is not valid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            errors=errors,
+        )
+    profile.save()
+    return profile
+
+
+def message_preview(*, message: TransactionalMessage, profile: TestProfile | None) -> Rendered:
+    """The draft rendered with a test profile's event data (what a proof would send)."""
+    data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
+    return message_render(
+        channel=message.configuration.channel, content=message_content(message=message), context={"ctx": data}
+    )
+
+
+def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None) -> ProofSend:
+    """Render the draft with the test profile's data and send it through the real channel to the
+    profile's address. Recorded as a ProofSend, never as an event: it counts in no report."""
+    if profile.message_id != message.pk:
+        raise ApplicationError("This test profile belongs to another message.", code="wrong_profile")
+    if profile.usage == TestProfileUsage.RENDERING:
+        raise ApplicationError(
+            f"{profile.name} is a rendering profile: it is used for previews, never sent to.",
+            code="rendering_profile",
+        )
+    errors = message_test_profile_errors(message=message, profile=profile)
+    if errors:
+        raise ValidationFailed(
+            f"{profile.name} cannot receive proofs: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            errors=errors,
+        )
+    channel = message.configuration.channel
+    content = message_content(message=message)
+    recipient = {
+        Channel.EMAIL: Recipient(email=profile.address),
+        Channel.SMS: Recipient(mobile_phone=profile.address),
+        Channel.PUSH: Recipient(
+            push_token=profile.address,
+            push_application=profile.push_application,
+            push_platform=profile.push_platform,
+        ),
+    }[channel]
+    proof = ProofSend(
+        message=message,
+        test_profile=profile,
+        channel=channel,
+        address=profile.address,
+        content=content,
+        sent_by=user,
+    )
+    try:
+        rendered = message_render(channel=channel, content=content, context={"ctx": profile.event_data})
+        if channel == Channel.EMAIL:
+            rendered = _proof_subject(rendered)
+        provider_id = message_send(
+            channel=channel,
+            pkey=f"{PROOF_PKEY_PREFIX}{uuid.uuid4().hex}",
+            recipient=recipient,
+            rendered=rendered,
+        )
+    except (ApplicationError, AnymailError, smtplib.SMTPException, OSError) as exc:
+        logger.warning("proof of %s to %s not sent: %s", message.message_id, profile.address, exc)
+        proof.status, proof.error = ProofStatus.FAILED, str(getattr(exc, "message", exc))[:2000]
+    else:
+        proof.status, proof.provider_message_id = ProofStatus.SENT, provider_id[:255]
+    proof.save()
+    return proof
+
+
+def _proof_subject(rendered: RenderedEmail) -> RenderedEmail:
+    return replace(rendered, subject=f"[Proof] {rendered.subject}")

@@ -58,6 +58,9 @@ def test_a_marketer_cannot_publish_an_event_configuration(client, marketer, cart
     assert EventConfiguration.objects.get(pk=cart_event.pk).status == PublicationStatus.DRAFT
 
 
+EMPTY_INLINE = {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}
+
+
 def test_a_marketer_edits_and_publishes_a_message_but_sees_no_admin_only_action(client, marketer, cart_event):
     message = cart_event.message
     client.force_login(marketer)
@@ -78,6 +81,13 @@ def test_a_marketer_edits_and_publishes_a_message_but_sees_no_admin_only_action(
         "versions-MAX_NUM_FORMS": "1000",
         "versions-0-id": str(message.published_version.pk),
         "versions-0-message": str(message.pk),
+        "locale": "en",
+        "missing_value_policy": "empty",
+        **{
+            f"{prefix}-{key}": value
+            for prefix in ("variants", "test_profiles")
+            for key, value in EMPTY_INLINE.items()
+        },
     }
     assert client.post(url, form).status_code == 302
     response = client.post(
