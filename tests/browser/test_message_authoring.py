@@ -76,7 +76,7 @@ def test_a_marketer_builds_previews_proofs_and_publishes_a_cart_email(login_page
     page.fill("#id_test_profiles-1-event_data", '{"firstName": "Zoe", "items": []}')
     page.click("input[name=_continue]")
     expect(page.locator("#id_test_profiles-1-event_data_error")).to_contain_text(
-        "event_data.cartAmount: This field is required."
+        "event_data.cartAmount: This field is required: expected a text of at most 100 characters."
     )
     page.fill("#id_test_profiles-1-event_data", json.dumps({**CART, "firstName": "Zoe", "items": []}))
     page.click("input[name=_continue]")

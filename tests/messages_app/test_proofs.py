@@ -25,9 +25,9 @@ class TestTestProfiles:
             profile(cart_event, event_data={"firstName": 12, "coupon": "X"})
         assert [(e.path, e.message) for e in caught.value.errors] == [
             ("event_data.coupon", "Unknown field: it is not part of the event's data structure."),
-            ("event_data.cartAmount", "This field is required."),
-            ("event_data.lastProduct", "This field is required."),
-            ("event_data.firstName", "Expected string, got int."),
+            ("event_data.cartAmount", "This field is required: expected a text of at most 100 characters."),
+            ("event_data.lastProduct", "This field is required: expected a text of at most 100 characters."),
+            ("event_data.firstName", "Expected a text of at most 100 characters; got the number 12."),
         ]
 
     def test_the_address_must_suit_the_channel(self, cart_event):
