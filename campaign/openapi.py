@@ -4,6 +4,7 @@ per published event, built from the JSON Schema of its published data structure.
 import copy
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
@@ -23,6 +24,19 @@ WHEN_SCHEMA = {
     "nullable": True,
     "description": "ISO 8601; the T may be a space; UTC when no offset is given.",
 }
+
+
+class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Both headers together, as ACS expects them."""
+
+    target_class = "campaign.authentication.IntegrationAuthentication"
+    name = ["ApiKey", "Bearer"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "The client id."},
+            {"type": "http", "scheme": "bearer", "description": "The integration's token."},
+        ]
 
 
 class StaffOrIntegration(BasePermission):
@@ -64,6 +78,10 @@ def per_event_schemas(result, generator, request, public):
     """drf-spectacular post-processing hook: add each published event's path and request schema."""
     from events.models import EventConfiguration, PublicationStatus
 
+    # The URL patterns tolerate a trailing slash; the documented paths are ACS's, without it.
+    result["paths"] = {
+        (path.rstrip("/") if path != "/" else path): item for path, item in result["paths"].items()
+    }
     org = settings.CAMPAIGN_ORGANIZATION
     generic = result["paths"].get(f"/{org}/campaign/mc{org}/{{event_id}}", {}).get("post")
     if generic is None:

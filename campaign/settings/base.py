@@ -249,13 +249,6 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "campaign.openapi.per_event_schemas",
 ]
-SPECTACULAR_SETTINGS["SECURITY"] = [{"ApiKey": [], "Bearer": []}]
-SPECTACULAR_SETTINGS["APPEND_COMPONENTS"] = {
-    "securitySchemes": {
-        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
-        "Bearer": {"type": "http", "scheme": "bearer"},
-    }
-}
 # Hourly purge of idempotency keys past their retention (run `celery -A campaign beat`).
 CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-purge": {"task": "campaign.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
