@@ -21,6 +21,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "campaign.add_integration",
         "campaign.change_integration",
         "campaign.revoke_integration",
+        "campaign.view_callbackattempt",
         "events.view_eventconfiguration",
         "events.add_eventconfiguration",
         "events.change_eventconfiguration",

@@ -226,12 +226,13 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
             "The event does not match its published data structure.", errors=checked.errors
         )
     event = _event_build(config, checked.fields, integration, now)
-    with transaction.atomic():
-        event.save(force_insert=True)
-        if event.status == EventStatus.PENDING:
-            transaction.on_commit(lambda: events_enqueue_or_withdraw(events=[event]))
-        elif event.status == EventStatus.TOO_OLD:
-            _final_status_notify(event)
+    # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
+    # hot path. Inside a caller's transaction, on_commit still waits for its commit.
+    event.save(force_insert=True)
+    if event.status == EventStatus.PENDING:
+        transaction.on_commit(lambda: events_enqueue_or_withdraw(events=[event]))
+    elif event.status == EventStatus.TOO_OLD:
+        _final_status_notify(event)
     return event
 
 
