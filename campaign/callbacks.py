@@ -13,6 +13,7 @@ import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import time
@@ -24,6 +25,7 @@ from django.db import transaction
 
 from .models import CallbackAttempt, CallbackAttemptResult
 
+logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-MC-Signature"
 
 

@@ -1,8 +1,10 @@
 """The ACS-compatible trigger API: one view per operation, thin, calling the services."""
 
 import json
+import logging
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -21,6 +23,8 @@ from . import selectors
 from .models import Event, Targeting
 from .services import ADDRESS_KEYS, event_trigger, events_trigger_batch
 from .services.trigger import integration_scope_check
+
+logger = logging.getLogger(__name__)
 
 
 class BodyTooLarge(ApplicationError):
@@ -206,12 +210,16 @@ class IntegrationApiView(APIView):
             self.idempotency_claim = None
             if 200 <= response.status_code < 300:
                 response.render()
-            idempotency_finish(
-                claim=claim,
-                status=response.status_code,
-                content_type=response.get("Content-Type", "application/json"),
-                body=bytes(response.content) if 200 <= response.status_code < 300 else b"",
-            )
+            try:
+                idempotency_finish(
+                    claim=claim,
+                    status=response.status_code,
+                    content_type=response.get("Content-Type", "application/json"),
+                    body=bytes(response.content) if 200 <= response.status_code < 300 else b"",
+                )
+            except DatabaseError:
+                # The answer stands; the key stays in flight and is taken over after IN_FLIGHT_TIMEOUT.
+                logger.warning("could not record the answer of Idempotency-Key %s", claim.key, exc_info=True)
         return response
 
 

@@ -253,3 +253,5 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
 CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-purge": {"task": "campaign.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
 }
+# The fan-out of accepted batches runs where events are processed (exact names win over patterns).
+CELERY_TASK_ROUTES["campaign.tasks.events_enqueue_batch"] = {"queue": "transactional"}

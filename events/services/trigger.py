@@ -275,24 +275,41 @@ def _final_status_notify(event: Event) -> None:
 
 
 def events_enqueue_or_withdraw(*, events: list[Event]) -> None:
-    """Publish committed `pending` events to the transactional queue. If the broker refuses, delete
-    the events still `pending` (nothing was sent) and raise 503, so that the caller retries."""
-    from campaign.celery import app
+    """Publish committed `pending` events to the transactional queue: one task per event, or for a
+    batch one fan-out task that publishes them from the worker. If the broker refuses, delete the
+    events still `pending` (nothing was sent) and raise 503, so that the caller retries."""
+    from campaign.tasks import events_enqueue_batch
 
-    from ..tasks import event_process
-
-    now = timezone.now()
     try:
-        with app.producer_or_acquire() as producer:
-            for event in events:
-                eta = event.scheduled if event.scheduled and event.scheduled > now else None
-                event_process.apply_async(args=[event.pk], eta=eta, producer=producer)
+        if len(events) == 1:
+            _publish(events[0].pk, events[0].scheduled)
+        else:
+            events_enqueue_batch.apply_async(args=[[e.pk for e in events]])
     except Exception as exc:
         logger.warning("broker unavailable, withdrawing %d event(s): %s", len(events), exc)
         Event.objects.filter(pk__in=[e.pk for e in events], status=EventStatus.PENDING).delete()
         raise BrokerUnavailable(
             "The queue is temporarily unavailable; nothing was stored, retry later."
         ) from exc
+
+
+def _publish(event_pk: int, scheduled: datetime | None, producer=None) -> None:
+    from ..tasks import event_process
+
+    eta = scheduled if scheduled and scheduled > timezone.now() else None
+    event_process.apply_async(args=[event_pk], eta=eta, producer=producer)
+
+
+def events_enqueue_each(*, event_pks: list[int]) -> None:
+    """Publish one processing task per `pending` event (the fan-out of a batch), on one connection."""
+    from campaign.celery import app
+
+    pending = Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING).values_list(
+        "pk", "scheduled"
+    )
+    with app.producer_or_acquire() as producer:
+        for pk, scheduled in pending.order_by("pk"):
+            _publish(pk, scheduled, producer)
 
 
 def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:

@@ -4,9 +4,7 @@ targets (SSRF) and never following a redirect."""
 
 import hashlib
 import hmac
-import http.server
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -17,41 +15,12 @@ from campaign.models import CallbackAttempt
 from campaign.services import integration_callback_secret_rotate
 from campaign.tasks import callback_send
 from events.models import Event
+from tests.api.receivers import Receiver
 from tests.conftest import trigger_path
 
 pytestmark = pytest.mark.django_db
 
 BODY = {"email": "jane@example.com", "ctx": {"firstName": "Jane", "cartAmount": "$ 5", "lastProduct": "Hat"}}
-
-
-class Receiver:
-    """An HTTP server on loopback recording each request; answers `status` (and `location`)."""
-
-    def __init__(self, status=200, location=None):
-        self.requests = []
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.requests.append((self.path, dict(self.headers), body))
-                self.send_response(receiver.status)
-                if location:
-                    self.send_header("Location", location)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.status = status
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/mc"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
