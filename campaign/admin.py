@@ -3,7 +3,7 @@ from django.db import models
 from django.utils.html import format_html
 
 from .admin_actions import ObjectAction, ObjectActionsMixin
-from .models import CallbackAttempt, Integration
+from .models import CallbackAttempt, IdempotencyKey, Integration
 from .services import integration_callback_secret_rotate, integration_create, integration_revoke
 
 
@@ -106,6 +106,26 @@ class CallbackAttemptAdmin(admin.ModelAdmin):
     list_select_related = ["integration", "event"]
     search_fields = ["event__pkey", "url"]
     readonly_fields = [f.name for f in CallbackAttempt._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Keys kept for replay (API-6), read-only; purged after their retention."""
+
+    list_display = ["created_at", "integration", "key", "response_status"]
+    list_select_related = ["integration"]
+    search_fields = ["key"]
+    fields = ["integration", "key", "request_hash", "response_status", "response_content_type", "created_at"]
+    readonly_fields = fields
 
     def has_add_permission(self, request):
         return False

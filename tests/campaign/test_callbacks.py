@@ -137,3 +137,47 @@ class TestSsrf:
         callback_send.apply(args=[event.pk])
         attempt = CallbackAttempt.objects.get()
         assert attempt.result == "refused"
+
+
+def test_administrators_read_the_callback_and_idempotency_logs(
+    client, administrator, marketer, api, cart_event
+):
+    api.post(trigger_path("EVTcartAbandonment"), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
+    client.force_login(administrator)
+    assert client.get("/admin/campaign/callbackattempt/").status_code == 200
+    page = client.get("/admin/campaign/idempotencykey/")
+    assert page.status_code == 200 and "k-1" in page.content.decode()
+    client.force_login(marketer)
+    assert client.get("/admin/campaign/idempotencykey/").status_code == 403
+
+
+def test_an_administrator_scopes_credentials_and_sets_the_callback_in_the_admin(
+    client, administrator, api, credentials
+):
+    from tests.conftest import make_published_event
+
+    cart = make_published_event()
+    other = make_published_event(event_id="EVTother")
+    integration = credentials.integration
+    client.force_login(administrator)
+    response = client.post(
+        f"/admin/campaign/integration/{integration.pk}/change/",
+        {
+            "name": integration.name,
+            "allowed_events": [other.pk],
+            "rate_limit": "50",
+            "callback_url": "https://hooks.example.com/mc",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    integration.refresh_from_db()
+    assert (integration.all_events, integration.rate_limit, integration.callback_url) == (
+        False,
+        50,
+        "https://hooks.example.com/mc",
+    )
+    assert api.post(trigger_path(cart.event_id), BODY, format="json").status_code == 403
+    assert api.post(trigger_path(other.event_id), BODY, format="json").status_code == 202
+    client.post(f"/admin/campaign/integration/{integration.pk}/action/rotate_callback_secret/")
+    integration.refresh_from_db()
+    assert len(integration.callback_secret) == 64
