@@ -219,16 +219,14 @@ class TestDependenciesDown:
         assert not Event.objects.exists()
 
     def test_broker_down_gives_503_and_nothing_is_stored(self, api, cart_event, monkeypatch):
-        # Nothing listens on port 1: the broker is unreachable (CELERY_BROKER_URL wins over the conf).
+        # Nothing listens on port 1: the broker is unreachable (the environment wins over the conf).
         monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-        monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
-        monkeypatch.setattr(celery_app, "_pool", None)
-        monkeypatch.setattr(celery_app.amqp, "_producer_pool", None)
+        celery_app._pool = celery_app.amqp._producer_pool = None
         try:
             response = api.post(PATH, BODY, format="json")
         finally:
-            celery_app._pool = None
-            celery_app.amqp._producer_pool = None
+            monkeypatch.undo()
+            celery_app._pool = celery_app.amqp._producer_pool = None
         assert_error(response, 503, "service_unavailable")
         assert response["Retry-After"]
         assert not Event.objects.exists()

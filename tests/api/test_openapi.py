@@ -97,6 +97,7 @@ def test_schemathesis_finds_no_5xx(live_server, credentials, tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # schemathesis keeps a cache folder where it runs
     )
     assert completed.returncode == 0, completed.stdout[-6000:] + completed.stderr[-2000:]
     # The per-event operation (its request schema from the published structure) was exercised.
