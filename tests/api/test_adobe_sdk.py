@@ -26,7 +26,7 @@ def sdk():
             pytest.fail("node and `npm ci --prefix tests/sdk` are needed for the Adobe SDK test")
         pytest.skip("Adobe's SDK is not installed: npm ci --prefix tests/sdk")
 
-    def call(base_url, credentials, event_id, body):
+    def call(base_url, credentials, event_id, body, style=""):
         completed = subprocess.run(
             [
                 NODE,
@@ -37,6 +37,7 @@ def sdk():
                 credentials.token,
                 event_id,
                 json.dumps(body),
+                style,
             ],
             capture_output=True,
             text=True,
@@ -48,13 +49,14 @@ def sdk():
     return call
 
 
-def test_adobes_sdk_sends_an_event_and_reads_its_status(sdk, live_server, credentials, cart_event):
+@pytest.mark.parametrize("style", ["", "mac"], ids=["tenant", "mac_tenant"])
+def test_adobes_sdk_sends_an_event_and_reads_its_status(sdk, live_server, credentials, cart_event, style):
     body = {
         "email": "jane@example.com",
         "ctx": {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Leather jacket"},
         "scheduled": "2030-12-01 08:00:00Z",
     }
-    completed = sdk(live_server.url, credentials, "EVTcartAbandonment", body)
+    completed = sdk(live_server.url, credentials, "EVTcartAbandonment", body, style)
     assert completed.returncode == 0, completed.stderr
     answer = json.loads(completed.stdout)
     event = Event.objects.get()
