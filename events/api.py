@@ -162,6 +162,13 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class _ReplayAnswer(Exception):
+    """Carries a stored Idempotency-Key answer out of `initial` to `handle_exception`."""
+
+    def __init__(self, replay: Replay):
+        self.replay = replay
+
+
 class IntegrationApiView(APIView):
     """Credentials (401), body size (413), media type (415), rate limit (429) and Idempotency-Key."""
 
@@ -221,11 +228,6 @@ class IntegrationApiView(APIView):
                 # The answer stands; the key stays in flight and is taken over after IN_FLIGHT_TIMEOUT.
                 logger.warning("could not record the answer of Idempotency-Key %s", claim.key, exc_info=True)
         return response
-
-
-class _ReplayAnswer(Exception):
-    def __init__(self, replay: Replay):
-        self.replay = replay
 
 
 class TriggerApi(IntegrationApiView):
