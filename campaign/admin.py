@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils.html import format_html
 
 from .admin_actions import ObjectAction, ObjectActionsMixin
-from .models import Integration
-from .services import integration_create, integration_revoke
+from .models import CallbackAttempt, IdempotencyKey, Integration
+from .services import integration_callback_secret_rotate, integration_create, integration_revoke
 
 
 def _revoke(obj, user) -> str:
@@ -11,12 +12,38 @@ def _revoke(obj, user) -> str:
     return f"{obj} is revoked: its token no longer works."
 
 
+def _rotate_callback_secret(obj, user) -> str:
+    integration_callback_secret_rotate(integration=obj)
+    return f"New callback secret for {obj}: update the receiver to verify signatures with it."
+
+
 @admin.register(Integration)
 class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_display = ["name", "client_id", "token_hint_display", "status_display", "created_at", "created_by"]
     search_fields = ["name", "client_id"]
-    readonly_fields = ["client_id", "token_hint_display", "status_display", "created_at", "created_by"]
-    fields = ["name", *readonly_fields]
+    readonly_fields = [
+        "client_id",
+        "token_hint_display",
+        "status_display",
+        "created_at",
+        "created_by",
+        "callback_secret",
+    ]
+    fields = [
+        "name",
+        "client_id",
+        "token_hint_display",
+        "status_display",
+        "created_at",
+        "created_by",
+        "all_events",
+        "allowed_events",
+        "rate_limit",
+        "callback_url",
+        "callback_secret",
+    ]
+    filter_horizontal = ["allowed_events"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     object_actions = (
         ObjectAction(
             "revoke",
@@ -25,6 +52,14 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             _revoke,
             available=lambda obj: obj.is_active,
             confirm="Revoke these credentials? Calls using them will be refused at once.",
+        ),
+        ObjectAction(
+            "rotate_callback_secret",
+            "New callback secret",
+            "campaign.change_integration",
+            _rotate_callback_secret,
+            available=lambda obj: obj.is_active,
+            confirm="Replace the callback signing secret? Signatures made with the old one stop matching.",
         ),
     )
 
@@ -45,7 +80,7 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name"])
+            obj.save(update_fields=["name", "all_events", "rate_limit", "callback_url"])
             return
         issued = integration_create(name=obj.name, user=request.user)
         obj.pk = issued.integration.pk
@@ -60,3 +95,43 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             ),
             messages.WARNING,
         )
+
+
+@admin.register(CallbackAttempt)
+class CallbackAttemptAdmin(admin.ModelAdmin):
+    """The append-only log of status callbacks: read-only."""
+
+    list_display = ["created_at", "integration", "event", "event_status", "result", "response_status"]
+    list_filter = ["result", "event_status"]
+    list_select_related = ["integration", "event"]
+    search_fields = ["event__pkey", "url"]
+    readonly_fields = [f.name for f in CallbackAttempt._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin):
+    """Keys kept for replay (API-6), read-only; purged after their retention."""
+
+    list_display = ["created_at", "integration", "key", "response_status"]
+    list_select_related = ["integration"]
+    search_fields = ["key"]
+    fields = ["integration", "key", "request_hash", "response_status", "response_content_type", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

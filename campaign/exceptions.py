@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -67,7 +67,10 @@ _DRF_CODES = {
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return error_response(status=exc.status, code=exc.code, message=exc.message, errors=exc.errors)
+        headers = {"Retry-After": "5"} if exc.status == 503 else None
+        return error_response(
+            status=exc.status, code=exc.code, message=exc.message, errors=exc.errors, headers=headers
+        )
     if isinstance(exc, Http404):
         return error_response(status=404, code="not_found", message="Not found.")
     if isinstance(exc, PermissionDenied):
@@ -90,5 +93,11 @@ def api_exception_handler(exc, context):
             code="service_unavailable",
             message="The service is temporarily unavailable; retry later.",
             headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, DataError):
+        # A value the database cannot hold that validation let through: the caller's input, not a crash.
+        logger.warning("value refused by the database: %s", exc)
+        return error_response(
+            status=400, code="invalid_value", message="A value is out of the accepted range."
         )
     return None

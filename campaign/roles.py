@@ -21,6 +21,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "campaign.add_integration",
         "campaign.change_integration",
         "campaign.revoke_integration",
+        "campaign.view_callbackattempt",
+        "campaign.view_idempotencykey",
         "events.view_eventconfiguration",
         "events.add_eventconfiguration",
         "events.change_eventconfiguration",

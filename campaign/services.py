@@ -65,3 +65,10 @@ def integration_authenticate(*, client_id: str, token: str) -> Integration | Non
     if integration is None or not hmac.compare_digest(integration.token_hash, token_digest(token)):
         return None
     return integration
+
+
+def integration_callback_secret_rotate(*, integration: Integration) -> Integration:
+    """A new HMAC secret for status callbacks; the receiver must switch to it."""
+    integration.callback_secret = secrets.token_hex(32)
+    integration.save(update_fields=["callback_secret"])
+    return integration

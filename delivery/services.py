@@ -6,6 +6,7 @@ import smtplib
 from anymail.exceptions import AnymailError
 from django.utils import timezone
 
+from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
 from events.enrichment import TargetingFailed, event_context, event_recipient
 from events.models import Event, EventStatus
@@ -21,6 +22,7 @@ def _finish(event: Event, status: str, **fields) -> None:
     Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
         status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
     )
+    event_status_changed(event_pk=event.pk)
 
 
 def event_deliver(*, event_pk: int) -> None:

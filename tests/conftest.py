@@ -215,6 +215,8 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_server.port),
+        # Status callbacks of the end-to-end tests go to receivers on loopback.
+        "CAMPAIGN_CALLBACK_ALLOW_PRIVATE": "true",
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(
@@ -226,7 +228,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
             "campaign",
             "worker",
             "-Q",
-            "transactional",
+            "transactional,callbacks",
             "--concurrency",
             "2",
             "--loglevel",

@@ -210,3 +210,48 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"events.tasks.*": {"queue": "transactional"}}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# --- Trigger API (issue 4) ---------------------------------------------------------
+# Largest accepted body of one event, and of a batch call (413 above).
+CAMPAIGN_API_MAX_BODY_BYTES = env_int("CAMPAIGN_API_MAX_BODY_BYTES", 64 * 1024)
+CAMPAIGN_API_MAX_BATCH_BODY_BYTES = env_int("CAMPAIGN_API_MAX_BATCH_BODY_BYTES", 16 * 1024 * 1024)
+CAMPAIGN_API_MAX_BATCH_EVENTS = env_int("CAMPAIGN_API_MAX_BATCH_EVENTS", 1000)
+# How long an event without `expiration` stays valid before it becomes tooOld (seconds; 0: forever).
+CAMPAIGN_EVENT_DEFAULT_VALIDITY = env_int("CAMPAIGN_EVENT_DEFAULT_VALIDITY", 3 * 24 * 3600)
+# Requests per second per credential (0: unlimited); an integration may set its own.
+CAMPAIGN_API_RATE_LIMIT = env_int("CAMPAIGN_API_RATE_LIMIT", 1000)
+# Redis holding the rate-limit counters: the broker's Redis by default. Without Redis (local runs
+# on the file-system broker) the counters live in each process's memory (Django's local cache).
+CAMPAIGN_RATE_LIMIT_REDIS_URL = env(
+    "CAMPAIGN_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
+)
+# Idempotency keys are kept at least this long (hours), then purged.
+CAMPAIGN_IDEMPOTENCY_KEY_HOURS = env_int("CAMPAIGN_IDEMPOTENCY_KEY_HOURS", 24)
+# Status callbacks: timeout (seconds), attempts, and whether loopback/private/link-local targets
+# are allowed (development only: it opens the door to SSRF).
+CAMPAIGN_CALLBACK_TIMEOUT = env_int("CAMPAIGN_CALLBACK_TIMEOUT", 5)
+CAMPAIGN_CALLBACK_MAX_ATTEMPTS = env_int("CAMPAIGN_CALLBACK_MAX_ATTEMPTS", 8)
+CAMPAIGN_CALLBACK_ALLOW_PRIVATE = env_bool("CAMPAIGN_CALLBACK_ALLOW_PRIVATE", False)
+CELERY_TASK_ROUTES["campaign.tasks.*"] = {"queue": "callbacks"}
+
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Message Center trigger API",
+    "DESCRIPTION": "ACS-compatible transactional messaging trigger API (see the README for statuses).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "campaign.openapi.per_event_schemas",
+]
+# Hourly purge of idempotency keys past their retention (run `celery -A campaign beat`).
+CELERY_BEAT_SCHEDULE = {
+    "idempotency-keys-purge": {"task": "campaign.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
+}
+# The fan-out of accepted batches runs where events are processed (exact names win over patterns).
+CELERY_TASK_ROUTES["campaign.tasks.events_enqueue_batch"] = {"queue": "transactional"}

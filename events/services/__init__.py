@@ -12,7 +12,7 @@ from .configuration import (
     event_config_update,
     event_id_normalize,
 )
-from .trigger import ADDRESS_KEYS, event_enqueue, event_trigger
+from .trigger import ADDRESS_KEYS, event_enqueue, event_trigger, events_trigger_batch
 
 __all__ = [
     "ADDRESS_KEYS",
@@ -27,4 +27,5 @@ __all__ = [
     "event_enqueue",
     "event_id_normalize",
     "event_trigger",
+    "events_trigger_batch",
 ]

@@ -1,21 +1,37 @@
-"""The trigger path: validate one event against the published contract, store it, enqueue it."""
+"""The trigger path: validate events against the published contract, store them, enqueue them.
+
+Answers when a dependency is down (API-5 503): the event is committed first, then published to the
+broker. If publishing fails, the event is withdrawn (deleted while still `pending`) and the caller
+gets 503 with nothing stored, so retrying is always safe and never duplicates a message. The
+alternative, keeping it for the sweeper, would answer 503 for an event that is nevertheless sent,
+and a retrying caller (ACS integrations retry on 5xx) would then get two messages.
+"""
 
 import logging
 import re
 import secrets
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from campaign.exceptions import FieldError, NotFoundError, ValidationFailed
+from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
 
-from .. import selectors
 from ..contract import ctx_validate
-from ..models import Channel, Event, EventStatus, PushPlatform, Targeting
+from ..models import (
+    Channel,
+    Event,
+    EventConfiguration,
+    EventStatus,
+    PublicationStatus,
+    PushPlatform,
+    Targeting,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +48,21 @@ ADDRESS_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 PAYLOAD_KEYS = {"ctx", "scheduled", "expiration"}
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# Dates far from now are mistakes; the bounds also keep offsets and the default validity from
+# overflowing what Python and the database can hold.
+MIN_YEAR, MAX_YEAR = 1970, 9000
+# The status of a message whose events must wait (issue 5 adds it to MessageStatus).
+MESSAGE_PAUSED = "paused"
+
+
+class EventNotAllowed(ApplicationError):
+    status = 403
+    code = "event_not_allowed"
+
+
+class BrokerUnavailable(ApplicationError):
+    status = 503
+    code = "service_unavailable"
 
 
 def _address_error(key: str, value: object) -> str | None:
@@ -47,11 +78,13 @@ def _address_error(key: str, value: object) -> str | None:
     if not isinstance(value, str):
         return f"Expected a string, got {type(value).__name__}."
     if key == "email":
+        if len(value) > 254:
+            return "At most 254 characters."
         try:
             validate_email(value)
         except DjangoValidationError:
             return f"{value!r} is not a valid email address."
-        return None if len(value) <= 254 else "At most 254 characters."
+        return None
     if key == "mobilePhone" and not E164_RE.match(value):
         return f"{value!r} is not in E.164 form (+, country code and number, e.g. +33612345678)."
     if key == "pushPlatform" and value not in PushPlatform.values:
@@ -64,64 +97,224 @@ def _address_error(key: str, value: object) -> str | None:
 
 
 def _parse_when(payload: dict, key: str, errors: list[FieldError]) -> datetime | None:
+    """An ISO 8601 date and time, with `T` or a space between date and time; UTC when no offset."""
     raw = payload.get(key)
     if raw in (None, ""):
         return None
-    value = parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        value = parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:
+        value = None
     if value is None:
         errors.append(FieldError(key, "Expected an ISO 8601 date and time, e.g. 2026-12-01 08:00:00Z."))
         return None
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+    if not timezone.is_aware(value):
+        value = value.replace(tzinfo=UTC)
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        errors.append(FieldError(key, f"Expected a year between {MIN_YEAR} and {MAX_YEAR}."))
+        return None
+    return value
 
 
-def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
-    """Validate one event against the published contract, store it `pending`, enqueue it after commit."""
-    config = selectors.configuration_published_get(event_id=event_id)
-    if config is None or config.published_version is None:
-        raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
+def _default_expiration(start: datetime) -> datetime | None:
+    validity = settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY
+    if not validity:
+        return None
+    try:
+        return start + timedelta(seconds=validity)
+    except OverflowError:
+        return None
+
+
+@dataclass
+class Checked:
+    """One payload validated into the values of its Event row, or its errors."""
+
+    fields: dict = field(default_factory=dict)
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def event_payload_check(*, config: EventConfiguration, payload: object, now: datetime) -> Checked:
+    """Validate one payload against the published contract; never raises for bad input."""
     if not isinstance(payload, dict):
-        raise ValidationFailed("The body must be a JSON object.", code="invalid_body")
-
-    version = config.published_version
+        return Checked(errors=[FieldError("", "Expected a JSON object (the event).")])
     errors: list[FieldError] = []
     address_keys = ADDRESS_KEYS[config.channel] if config.targeting == Targeting.EVENT else ()
     allowed = PAYLOAD_KEYS | {key for key, _ in address_keys}
-    errors.extend(FieldError(key, "Unknown field.") for key in payload if key not in allowed)
-    addresses = {}
+    errors.extend(FieldError(str(key), "Unknown field.") for key in payload if key not in allowed)
+    values: dict = {}
     for key, attribute in address_keys:
         problem = _address_error(key, payload.get(key))
         if problem:
             errors.append(FieldError(key, problem))
         else:
-            addresses[attribute] = payload[key]
+            values[attribute] = payload[key]
     scheduled = _parse_when(payload, "scheduled", errors)
     expiration = _parse_when(payload, "expiration", errors)
+    if scheduled and expiration and expiration <= scheduled:
+        errors.append(FieldError("expiration", "Must be later than scheduled."))
     ctx = payload.get("ctx", {})
     if not isinstance(ctx, dict):
         errors.append(FieldError("ctx", "Expected an object holding the event's fields."))
     else:
-        errors.extend(ctx_validate(schema=version.ctx_schema, ctx=ctx))
+        errors.extend(ctx_validate(schema=config.published_version.ctx_schema, ctx=ctx))
     if errors:
-        raise ValidationFailed("The event does not match its published data structure.", errors=errors)
+        return Checked(errors=errors)
+    if expiration is None:
+        expiration = _default_expiration(scheduled or now)
+    values.update(ctx=ctx, scheduled=scheduled, expiration=expiration)
+    return Checked(fields=values)
 
-    with transaction.atomic():
-        event = Event.objects.create(
-            pkey=secrets.token_urlsafe(18),
-            configuration=config,
-            configuration_version=version,
-            integration=integration,
-            **addresses,
-            ctx=ctx,
-            scheduled=scheduled,
-            expiration=expiration,
-            status=EventStatus.PENDING,
+
+def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfiguration:
+    """The published configuration the caller may trigger: 404 when unknown or unpublished
+    (nothing stored), 403 when these credentials are not allowed for it."""
+    config = (
+        EventConfiguration.objects.select_related("published_version", "message")
+        .filter(event_id=event_id, status=PublicationStatus.PUBLISHED)
+        .first()
+    )
+    if config is None or config.published_version is None:
+        raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
+    integration_scope_check(integration=integration, configuration=config)
+    return config
+
+
+def integration_scope_check(*, integration, configuration: EventConfiguration) -> None:
+    """403 unless these credentials may use this event (all events, or the listed ones)."""
+    if integration is None or integration.all_events:
+        return
+    if not integration.allowed_events.filter(pk=configuration.pk).exists():
+        raise EventNotAllowed(f"These credentials are not allowed to use {configuration.event_id}.")
+
+
+def _initial_status(config: EventConfiguration, fields: dict, now: datetime) -> str:
+    if fields["expiration"] is not None and fields["expiration"] <= now:
+        return EventStatus.TOO_OLD
+    message = getattr(config, "message", None)
+    if message is not None and message.status == MESSAGE_PAUSED:
+        return EventStatus.PAUSED
+    return EventStatus.PENDING
+
+
+def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
+    status = _initial_status(config, fields, now)
+    extra = {}
+    if status == EventStatus.TOO_OLD:
+        extra = {"processed_at": now, "error": "Expired before it could be processed."}
+    return Event(
+        pkey=secrets.token_urlsafe(18),
+        configuration=config,
+        configuration_version=config.published_version,
+        integration=integration,
+        status=status,
+        **fields,
+        **extra,
+    )
+
+
+def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
+    """Validate one event, store it (`pending`, `paused` when its message is paused, `tooOld` when
+    already expired) and enqueue it after commit; 503 with nothing stored when the broker is down."""
+    config = configuration_for_trigger(event_id=event_id, integration=integration)
+    if not isinstance(payload, dict):
+        raise ValidationFailed("The body must be a JSON object.", code="invalid_body")
+    now = timezone.now()
+    checked = event_payload_check(config=config, payload=payload, now=now)
+    if checked.errors:
+        raise ValidationFailed(
+            "The event does not match its published data structure.", errors=checked.errors
         )
-        transaction.on_commit(lambda: event_enqueue(event_pk=event.pk, eta=scheduled), robust=True)
+    event = _event_build(config, checked.fields, integration, now)
+    # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
+    # hot path. Inside a caller's transaction, on_commit still waits for its commit.
+    event.save(force_insert=True)
+    if event.status == EventStatus.PENDING:
+        transaction.on_commit(lambda: events_enqueue_or_withdraw(events=[event]))
+    elif event.status == EventStatus.TOO_OLD:
+        _final_status_notify(event)
     return event
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    index: int
+    event: Event | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> list[BatchItem]:
+    """Validate each payload on its own; store every valid one in one transaction (all or none),
+    enqueue them after commit. Invalid items are answered with their errors and stored nowhere."""
+    config = configuration_for_trigger(event_id=event_id, integration=integration)
+    now = timezone.now()
+    items: list[BatchItem] = []
+    for index, payload in enumerate(payloads):
+        checked = event_payload_check(config=config, payload=payload, now=now)
+        if checked.errors:
+            items.append(BatchItem(index=index, errors=checked.errors))
+        else:
+            items.append(BatchItem(index=index, event=_event_build(config, checked.fields, integration, now)))
+    events = [item.event for item in items if item.event is not None]
+    if events:
+        with transaction.atomic():
+            Event.objects.bulk_create(events)
+            pending = [e for e in events if e.status == EventStatus.PENDING]
+            if pending:
+                transaction.on_commit(lambda: events_enqueue_or_withdraw(events=pending))
+            for event in events:
+                if event.status == EventStatus.TOO_OLD:
+                    _final_status_notify(event)
+    return items
+
+
+def _final_status_notify(event: Event) -> None:
+    from campaign.callbacks import event_status_changed
+
+    event_status_changed(event_pk=event.pk)
+
+
+def events_enqueue_or_withdraw(*, events: list[Event]) -> None:
+    """Publish committed `pending` events to the transactional queue: one task per event, or for a
+    batch one fan-out task that publishes them from the worker. If the broker refuses, delete the
+    events still `pending` (nothing was sent) and raise 503, so that the caller retries."""
+    from campaign.tasks import events_enqueue_batch
+
+    try:
+        if len(events) == 1:
+            _publish(events[0].pk, events[0].scheduled)
+        else:
+            events_enqueue_batch.apply_async(args=[[e.pk for e in events]])
+    except Exception as exc:
+        logger.warning("broker unavailable, withdrawing %d event(s): %s", len(events), exc)
+        Event.objects.filter(pk__in=[e.pk for e in events], status=EventStatus.PENDING).delete()
+        raise BrokerUnavailable(
+            "The queue is temporarily unavailable; nothing was stored, retry later."
+        ) from exc
+
+
+def _publish(event_pk: int, scheduled: datetime | None, producer=None) -> None:
+    from ..tasks import event_process
+
+    eta = scheduled if scheduled and scheduled > timezone.now() else None
+    event_process.apply_async(args=[event_pk], eta=eta, producer=producer)
+
+
+def events_enqueue_each(*, event_pks: list[int]) -> None:
+    """Publish one processing task per `pending` event (the fan-out of a batch), on one connection."""
+    from campaign.celery import app
+
+    pending = Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING).values_list(
+        "pk", "scheduled"
+    )
+    with app.producer_or_acquire() as producer:
+        for pk, scheduled in pending.order_by("pk"):
+            _publish(pk, scheduled, producer)
+
+
 def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:
-    """Hand the event to the transactional queue; if the broker refuses, the event stays stored `pending`."""
+    """Hand the event to the transactional queue; if the broker refuses, the event stays stored `pending`
+    (for the sweeper that re-enqueues lost events)."""
     from ..tasks import event_process
 
     try:

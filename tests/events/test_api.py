@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -32,7 +34,10 @@ class TestTrigger:
         assert body["href"] == f"mcacme/EVTcartAbandonment/{event.pkey}"
         assert body["serverUrl"] == "http://testserver"
         assert body["type"] == "email"
-        assert body["scheduled"] is None and body["expiration"] is None
+        assert body["scheduled"] is None
+        # Without `expiration`, the default validity from settings applies.
+        expiration = datetime.fromisoformat(body["expiration"])
+        assert abs(expiration - (event.created_at + timedelta(days=3))) < timedelta(minutes=1)
 
     def test_pkeys_are_unguessable_and_unique(self, api, cart_event):
         keys = {post(api, trigger_path("EVTcartAbandonment")).json()["PKey"] for _ in range(5)}
@@ -156,7 +161,7 @@ class TestBadBody:
         assert response.json()["errors"][0]["path"] == "scheduled"
 
     def test_non_json_media_type_gives_415(self, api, cart_event):
-        response = api.post(trigger_path("EVTcartAbandonment"), "email=x", content_type="text/plain")
+        response = api.post(trigger_path("EVTcartAbandonment"), "<event/>", content_type="application/xml")
         assert response.status_code == 415
         assert response.json()["code"] == "unsupported_media_type"
 

@@ -1,0 +1,130 @@
+"""The OpenAPI 3 description served by the app: the generated operations, plus one request schema
+per published event, built from the JSON Schema of its published data structure."""
+
+import copy
+
+from django.conf import settings
+from django.db import DatabaseError
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import BasePermission
+
+from .authentication import IntegrationAuthentication
+
+ADDRESS_SCHEMAS = {
+    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "mobilePhone": {"type": "string", "pattern": r"^\+[1-9][0-9]{6,14}$"},
+    "registrationToken": {"type": "string", "minLength": 1, "maxLength": 4096},
+    "application": {"type": "string", "minLength": 1, "maxLength": 255},
+    "pushPlatform": {"type": "string", "enum": ["gcm", "apns"]},
+}
+WHEN_SCHEMA = {
+    "type": "string",
+    "format": "date-time",
+    "nullable": True,
+    "description": "ISO 8601; the T may be a space; UTC when no offset is given.",
+}
+
+
+class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):
+    """Both headers together, as ACS expects them."""
+
+    target_class = "campaign.authentication.IntegrationAuthentication"
+    name = ["ApiKey", "Bearer"]
+
+    def get_security_definition(self, auto_schema):
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "The client id."},
+            {"type": "http", "scheme": "bearer", "description": "The integration's token."},
+        ]
+
+
+class StaffOrIntegration(BasePermission):
+    """API credentials, or a logged-in admin user (for the docs pages)."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.auth is not None:
+            return True
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff)
+
+
+def event_request_schema(*, configuration) -> dict:
+    from events.models import Targeting
+    from events.services import ADDRESS_KEYS
+
+    version = configuration.published_version
+    address_keys = (
+        [key for key, _ in ADDRESS_KEYS[configuration.channel]]
+        if configuration.targeting == Targeting.EVENT
+        else []
+    )
+    ctx = copy.deepcopy(version.ctx_schema)
+    return {
+        "type": "object",
+        "title": f"{configuration.event_id} v{version.number}",
+        "properties": {
+            **{key: ADDRESS_SCHEMAS[key] for key in address_keys},
+            "ctx": ctx,
+            "scheduled": WHEN_SCHEMA,
+            "expiration": WHEN_SCHEMA,
+        },
+        "required": [*address_keys, *(["ctx"] if ctx.get("required") else [])],
+        "additionalProperties": False,
+    }
+
+
+def per_event_schemas(result, generator, request, public):
+    """drf-spectacular post-processing hook: add each published event's path and request schema."""
+    from events.models import EventConfiguration, PublicationStatus
+
+    # The URL patterns tolerate a trailing slash; the documented paths are ACS's, without it.
+    result["paths"] = {
+        (path.rstrip("/") if path != "/" else path): item for path, item in result["paths"].items()
+    }
+    org = settings.CAMPAIGN_ORGANIZATION
+    generic = result["paths"].get(f"/{org}/campaign/mc{org}/{{event_id}}", {}).get("post")
+    if generic is None:
+        return result
+    try:
+        configurations = list(
+            EventConfiguration.objects.select_related("published_version")
+            .filter(status=PublicationStatus.PUBLISHED, published_version__isnull=False)
+            .order_by("event_id")
+        )
+    except DatabaseError:
+        # Generated without a database (drf-spectacular's system check, `manage.py spectacular`):
+        # the generic operations only.
+        return result
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for configuration in configurations:
+        name = f"Event_{configuration.event_id}"
+        schemas[name] = event_request_schema(configuration=configuration)
+        operation = copy.deepcopy(generic)
+        operation["operationId"] = f"event_trigger_{configuration.event_id}"
+        operation["summary"] = f"Trigger {configuration.label} ({configuration.event_id})"
+        operation["parameters"] = [p for p in operation.get("parameters", []) if p.get("name") != "event_id"]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+        result["paths"][f"/{org}/campaign/mc{org}/{configuration.event_id}"] = {"post": operation}
+    return result
+
+
+class _DocsAccess:
+    authentication_classes = [SessionAuthentication, IntegrationAuthentication]
+    permission_classes = [StaffOrIntegration]
+
+
+class OpenApiSchemaView(_DocsAccess, SpectacularAPIView):
+    pass
+
+
+class SwaggerView(_DocsAccess, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(_DocsAccess, SpectacularRedocView):
+    pass
