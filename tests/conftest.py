@@ -128,15 +128,20 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Keeps every message received; refuses recipients listed in `refuse` with 550."""
+    """Keeps every message received; refuses recipients listed in `refuse` with 550, and answers
+    451 to a recipient of `defer` as many times as its count says."""
 
     def __init__(self):
         self.messages = []
         self.refuse = set()
+        self.defer = {}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 Mailbox unavailable"
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -168,6 +173,7 @@ def smtp(smtp_server, settings):
     """The loopback SMTP server, emptied, with Django's SMTP backend pointed at it."""
     smtp_server.messages.clear()
     smtp_server.refuse.clear()
+    smtp_server.defer.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = smtp_server.port

@@ -207,6 +207,61 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"events.tasks.*": {"queue": "transactional"}}
+# Queue topology (README "Workers"): transactional events on their own queue and worker pool;
+# bulk sends and housekeeping (the sweeper) on others, so they can never delay an event.
+CELERY_TASK_ROUTES = {
+    "events.tasks.*": {"queue": "transactional"},
+    "delivery.tasks.bulk_*": {"queue": "bulk"},
+    "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# --- Delivery (SPEC section 4) -----------------------------------------------------------
+# Validity of an event without an `expiration`: retries stop there and the event ends tooOld.
+DELIVERY_DEFAULT_VALIDITY_SECONDS = env_int("DELIVERY_DEFAULT_VALIDITY_SECONDS", 302400)  # 3.5 days
+# Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**(n-1))).
+DELIVERY_RETRY_BASE_SECONDS = float(env("DELIVERY_RETRY_BASE_SECONDS", "30"))
+DELIVERY_RETRY_MAX_SECONDS = float(env("DELIVERY_RETRY_MAX_SECONDS", "3600"))
+# Processing errors (render, configuration) are retried this many times, then deliveryFailed.
+DELIVERY_PROCESSING_MAX_ATTEMPTS = env_int("DELIVERY_PROCESSING_MAX_ATTEMPTS", 5)
+# An event `processing` (or due `pending`) for longer than the lease is taken as lost and the
+# sweeper enqueues it again. Longer than the slowest send (timeouts below) plus a queue backlog.
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
+DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 60)
+DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500)
+DELIVERY_SWEEP_MAX_BATCHES = env_int("DELIVERY_SWEEP_MAX_BATCHES", 20)
+# Soft bounces (deferred feedback) an address may collect before it goes to quarantine.
+DELIVERY_SOFT_BOUNCE_THRESHOLD = env_int("DELIVERY_SOFT_BOUNCE_THRESHOLD", 3)
+DELIVERY_HTTP_TIMEOUT = float(env("DELIVERY_HTTP_TIMEOUT", "10"))
+
+# SMS: Twilio's Messages REST API when an account is configured, else the local capture.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = env("TWILIO_FROM", "")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_STATUS_CALLBACK = env("TWILIO_STATUS_CALLBACK", "")
+TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com")
+DELIVERY_SMS_BACKEND = env(
+    "DELIVERY_SMS_BACKEND",
+    "delivery.channels.sms.TwilioBackend" if TWILIO_ACCOUNT_SID else "delivery.channels.sms.CaptureBackend",
+)
+# Push: FCM HTTP v1 with a service account (JSON key file or its content), else the local capture.
+FCM_SERVICE_ACCOUNT_FILE = env("FCM_SERVICE_ACCOUNT_FILE", "")
+FCM_SERVICE_ACCOUNT_JSON = env("FCM_SERVICE_ACCOUNT_JSON", "")
+FCM_PROJECT_ID = env("FCM_PROJECT_ID", "")
+FCM_API_URL = env("FCM_API_URL", "https://fcm.googleapis.com")
+DELIVERY_PUSH_BACKEND = env(
+    "DELIVERY_PUSH_BACKEND",
+    "delivery.channels.push.FcmBackend"
+    if FCM_SERVICE_ACCOUNT_FILE or FCM_SERVICE_ACCOUNT_JSON
+    else "delivery.channels.push.CaptureBackend",
+)
+
+CELERY_BEAT_SCHEDULE = {
+    "delivery-sweep": {
+        "task": "delivery.tasks.delivery_sweep",
+        "schedule": DELIVERY_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
+    },
+}
