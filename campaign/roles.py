@@ -36,6 +36,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
         "delivery.view_capturedemail",
+        "delivery.view_capturedmessage",
+        "delivery.view_deliveryattempt",
+        "delivery.view_exclusion",
+        "delivery.view_trackingevent",
+        "delivery.view_addressquarantine",
+        "delivery.change_addressquarantine",
+        "delivery.view_denylistentry",
+        "delivery.add_denylistentry",
+        "delivery.delete_denylistentry",
     ],
     MARKETERS: [
         "messages_app.view_transactionalmessage",
@@ -43,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.publish_transactionalmessage",
         "messages_app.view_messageversion",
         "delivery.view_capturedemail",
+        "delivery.view_capturedmessage",
     ],
 }
 

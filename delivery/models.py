@@ -1,6 +1,8 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
+from events.models import Channel
+
 
 class CapturedEmail(models.Model):
     """An email kept by the local outbox backend instead of being sent (development)."""
@@ -25,7 +27,7 @@ class CapturedEmail(models.Model):
 class CapturedMessage(models.Model):
     """An SMS or push notification kept by a local capture backend instead of being sent."""
 
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     to = models.CharField(max_length=4096)
     title = models.TextField(blank=True)
@@ -59,7 +61,7 @@ class DeliveryAttempt(models.Model):
 
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="delivery_attempts")
     number = models.PositiveIntegerField()
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField()
@@ -93,7 +95,7 @@ class QuarantineReason(models.TextChoices):
 class AddressQuarantine(models.Model):
     """Delivery health of one address: its soft bounces, and whether it is in quarantine."""
 
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     soft_bounces = models.PositiveIntegerField(default=0)
     # Set while the address is in quarantine: nothing is sent to it.
@@ -117,7 +119,7 @@ class AddressQuarantine(models.Model):
 class DenylistEntry(models.Model):
     """An address we must never send to (set by an administrator)."""
 
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,7 +143,7 @@ class Exclusion(models.Model):
     """An event not sent on purpose, and why (append-only)."""
 
     event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="exclusions")
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     reason = models.CharField(max_length=20, choices=ExclusionReason.choices)
     detail = models.TextField(blank=True)

@@ -221,6 +221,8 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(smtp_server.port),
+        # Retries of temporary failures come back within a second.
+        "DELIVERY_RETRY_BASE_SECONDS": "0.2",
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(
