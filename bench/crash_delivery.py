@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.delivery_harness import FINAL, Stack, Traffic, duplicates, jitter, log, wait_until  # noqa: E402
+from bench.delivery_harness import FINAL, Stack, Traffic, duplicates, jitter, log, wait_until
 
 ENV = {
     "DELIVERY_LEASE_SECONDS": "5",

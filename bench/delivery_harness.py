@@ -157,7 +157,7 @@ class Stack:
 
     def __init__(self, *, web_workers: int = 3, env: dict | None = None):
         self.workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
-        os.chmod(self.workdir, 0o755)
+        os.chmod(self.workdir, 0o755)  # noqa: S103 - the postgres user keeps its cluster in here
         self.postgres = OwnPostgres(self.workdir)
         self.redis = OwnRedis(self.workdir)
         self.smtp = SmtpSink()
