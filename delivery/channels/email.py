@@ -1,11 +1,13 @@
 """Email through Django's email API: SMTP, any django-anymail ESP, or the local outbox."""
 
+import contextlib
 import smtplib
 from email.utils import formataddr
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 
 from messages_app.rendering import RenderedEmail
 
@@ -30,8 +32,19 @@ def email_send(*, pkey: str, to: str, rendered: RenderedEmail) -> str:
     if rendered.html:
         email.attach_alternative(rendered.html, "text/html")
     try:
-        email.send(fail_silently=False)
+        email.connection, reused = _connection()
+        try:
+            email.send(fail_silently=False)
+        except smtplib.SMTPServerDisconnected:
+            if not reused:
+                raise
+            # The server closed the idle connection we kept: once more on a new one.
+            _close_connection()
+            email.connection, _ = _connection()
+            email.send(fail_silently=False)
     except Exception as exc:
+        # Whatever state the session is in, the next message starts on a new connection.
+        _close_connection()
         failure = email_failure(exc)
         if failure is None:
             raise
@@ -40,6 +53,37 @@ def email_send(*, pkey: str, to: str, rendered: RenderedEmail) -> str:
     if anymail_status is not None and anymail_status.message_id:
         return str(anymail_status.message_id)
     return message_id
+
+
+# The SMTP connection of this process, kept open between messages: a new connection (and
+# greeting, EHLO, STARTTLS, AUTH) per message would cost more than the message itself.
+_kept: dict = {}
+
+
+def _connection_key() -> tuple:
+    return (settings.EMAIL_BACKEND, settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER)
+
+
+def _connection():
+    """(connection, reused): the kept connection of the SMTP backend, or a new one of any other
+    backend (ESP backends and the outbox manage their own)."""
+    key = _connection_key()
+    if _kept.get("key") == key:
+        return _kept["connection"], True
+    _close_connection()
+    connection = get_connection()
+    if isinstance(connection, SmtpEmailBackend):
+        connection.open()
+        _kept.update(key=key, connection=connection)
+    return connection, False
+
+
+def _close_connection() -> None:
+    connection = _kept.pop("connection", None)
+    _kept.pop("key", None)
+    if connection is not None:
+        with contextlib.suppress(Exception):
+            connection.close()
 
 
 def _smtp_failure(code: int, text: bytes | str, *, address: bool) -> SendFailure:
