@@ -75,7 +75,7 @@ class OwnPostgres:
             "-w",
             "-o",
             f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200"
-            f" -c shared_buffers=256MB -c synchronous_commit={os.environ.get('BENCH_PG_SYNCHRONOUS_COMMIT', 'on')}",
+            " -c shared_buffers=256MB -c synchronous_commit=on",
             "start",
         )
         self._as_postgres(
