@@ -58,13 +58,16 @@ class OwnPostgres:
         self.url = f"postgres://postgres@127.0.0.1:{port}/bench"
 
     def _as_postgres(self, *args, check=True):
-        return subprocess.run(["runuser", "-u", "postgres", "--", *args], check=check, capture_output=True)
+        # PostgreSQL refuses to run as root: as root, run its tools as the postgres user.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *args], check=check, capture_output=True)
 
     def start(self):
         if not (self.data / "PG_VERSION").exists():
             self.data.mkdir(parents=True)
-            shutil.chown(self.data, "postgres")
-            shutil.chown(self.data.parent, "postgres")
+            if os.geteuid() == 0:
+                shutil.chown(self.data, "postgres")
+                shutil.chown(self.data.parent, "postgres")
             self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
         self._as_postgres(
             str(PG_BIN / "pg_ctl"),
