@@ -107,6 +107,11 @@ def publish_bulk(count: int) -> float:
 
 
 def part_priority(stack: Stack, rate: float, seconds: float, bulk: int) -> None:
+    # Warm up first (every web and worker process connected), unmeasured.
+    warmup = Traffic(stack, int(rate * 5), rate=rate, threads=8)
+    warmup.start()
+    warmup.join()
+    latencies(stack, warmup, 120)
     stack.smtp.received.clear()
     idle = Traffic(stack, int(rate * seconds), rate=rate, threads=8)
     idle.start()
