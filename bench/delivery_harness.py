@@ -295,7 +295,10 @@ class Stack:
         connections.close_all()
         self.redis.stop()
         self.postgres.stop("fast")
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            log(f"logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     # --- traffic ---------------------------------------------------------------------
     def trigger(self, number: int, timeout: float = 10.0) -> tuple[int, dict | None, float]:
