@@ -197,6 +197,15 @@ def filesystem_broker_options(folder: Path) -> dict:
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     filesystem_broker_options(VAR_DIR / "broker") if CELERY_BROKER_URL.startswith("filesystem://") else {}
 )
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # After a broker restart a consumer blocked on a dead socket would wait forever: bounded
+    # socket waits make it notice, and reconnect.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
