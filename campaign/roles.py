@@ -64,6 +64,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.change_testprofile",
         "messages_app.delete_testprofile",
         "messages_app.view_proofsend",
+        "delivery.view_capturedmessage",
+        "delivery.view_deliveryattempt",
+        "delivery.view_exclusion",
+        "delivery.view_trackingevent",
+        "delivery.view_addressquarantine",
+        "delivery.change_addressquarantine",
+        "delivery.view_denylistentry",
+        "delivery.add_denylistentry",
+        "delivery.delete_denylistentry",
     ],
     MARKETERS: [
         "messages_app.view_transactionalmessage",
@@ -83,6 +92,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "messages_app.change_testprofile",
         "messages_app.delete_testprofile",
         "messages_app.view_proofsend",
+        "delivery.view_capturedmessage",
     ],
 }
 

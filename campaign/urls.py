@@ -8,6 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
+    path("", include("delivery.urls")),
 ]
 
 admin.site.site_header = "Message Center"

@@ -1,7 +1,18 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from .models import CapturedEmail
+from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+
+from .feedback import address_release, denylist_add
+from .models import (
+    AddressQuarantine,
+    CapturedEmail,
+    CapturedMessage,
+    DeliveryAttempt,
+    DenylistEntry,
+    Exclusion,
+    TrackingEvent,
+)
 
 
 @admin.register(CapturedEmail)
@@ -27,3 +38,123 @@ class CapturedEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Logs are written by the delivery engine only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(CapturedMessage)
+class CapturedMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "channel", "to_short", "title", "body"]
+    list_filter = ["channel"]
+    search_fields = ["to", "title", "body", "message_id"]
+    fields = ["created_at", "channel", "to", "title", "body", "data", "message_id"]
+    readonly_fields = fields
+
+    @admin.display(description="to")
+    def to_short(self, obj):
+        return obj.to[:40]
+
+
+@admin.register(DeliveryAttempt)
+class DeliveryAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "event", "number", "channel", "outcome", "duration_ms", "retry_at"]
+    list_filter = ["outcome", "channel"]
+    search_fields = ["event__pkey", "provider_message_id", "address"]
+    list_select_related = ["event"]
+    date_hierarchy = "started_at"
+    fields = [
+        "event",
+        "number",
+        "channel",
+        "address",
+        "started_at",
+        "duration_ms",
+        "outcome",
+        "provider_message_id",
+        "provider_response",
+        "error",
+        "retry_at",
+    ]
+    readonly_fields = fields
+
+
+def _release(obj, user) -> str:
+    address_release(channel=obj.channel, address=obj.address)
+    return f"{obj.address} is out of quarantine: messages are sent to it again."
+
+
+@admin.register(AddressQuarantine)
+class AddressQuarantineAdmin(ObjectActionsMixin, ReadOnlyAdmin):
+    list_display = ["address", "channel", "quarantined_at", "reason", "soft_bounces", "updated_at"]
+    list_filter = ["channel", "reason", ("quarantined_at", admin.EmptyFieldListFilter)]
+    search_fields = ["address"]
+    fields = ["channel", "address", "quarantined_at", "reason", "detail", "soft_bounces", "updated_at"]
+    readonly_fields = fields
+    object_actions = (
+        ObjectAction(
+            "release",
+            "Release from quarantine",
+            "delivery.change_addressquarantine",
+            _release,
+            available=lambda obj: obj.quarantined_at is not None,
+            confirm="Send to this address again?",
+        ),
+    )
+
+
+@admin.register(DenylistEntry)
+class DenylistEntryAdmin(admin.ModelAdmin):
+    list_display = ["address", "channel", "reason", "created_at"]
+    list_filter = ["channel"]
+    search_fields = ["address", "reason"]
+    fields = ["channel", "address", "reason"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        entry = denylist_add(channel=obj.channel, address=obj.address, reason=obj.reason)
+        obj.pk = entry.pk
+
+
+@admin.register(Exclusion)
+class ExclusionAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "event", "channel", "address", "reason"]
+    list_filter = ["reason", "channel"]
+    search_fields = ["event__pkey", "address"]
+    list_select_related = ["event"]
+    fields = ["created_at", "event", "channel", "address", "reason", "detail"]
+    readonly_fields = fields
+
+
+@admin.register(TrackingEvent)
+class TrackingEventAdmin(ReadOnlyAdmin):
+    list_display = ["received_at", "event_type", "recipient", "esp_name", "event"]
+    list_filter = ["event_type", "esp_name"]
+    search_fields = ["recipient", "provider_message_id", "event__pkey"]
+    list_select_related = ["event"]
+    fields = [
+        "received_at",
+        "occurred_at",
+        "event_type",
+        "esp_name",
+        "event",
+        "recipient",
+        "provider_message_id",
+        "description",
+        "mta_response",
+        "click_url",
+        "esp_event",
+    ]
+    readonly_fields = fields

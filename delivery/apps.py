@@ -7,3 +7,6 @@ class DeliveryConfig(AppConfig):
 
     name = "delivery"
     verbose_name = "Delivery"
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the anymail tracking receiver

@@ -1,4 +1,7 @@
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+
+from events.models import Channel
 
 
 class CapturedEmail(models.Model):
@@ -19,3 +22,164 @@ class CapturedEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
+
+
+class CapturedMessage(models.Model):
+    """An SMS or push notification kept by a local capture backend instead of being sent."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    to = models.CharField(max_length=4096)
+    title = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    # The provider request that would have been sent (FCM message), for push.
+    data = models.JSONField(default=dict, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "outbox SMS or push"
+        verbose_name_plural = "outbox SMS and push"
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.to[:40]}"
+
+
+class AttemptOutcome(models.TextChoices):
+    # The provider accepted the message.
+    SENT = "sent", "Sent"
+    # A temporary sending failure (SMTP 4xx, HTTP 429/5xx, timeout): retried with backoff.
+    TEMPORARY_FAILURE = "temporaryFailure", "Temporary failure"
+    # A permanent sending failure (SMTP 5xx, HTTP 4xx): the event ends deliveryFailed.
+    PERMANENT_FAILURE = "permanentFailure", "Permanent failure"
+    # Rendering, targeting or configuration failed before sending: the event is postponed.
+    PROCESSING_ERROR = "processingError", "Processing error"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at processing and sending an event (append-only)."""
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="delivery_attempts")
+    number = models.PositiveIntegerField()
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=4096, blank=True)
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField()
+    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    # The provider's id of the accepted message (Message-ID for SMTP): feedback is matched on it.
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    provider_response = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    # When the event is due again, for a failure that postponed it.
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["event", "number"]
+        indexes = [
+            models.Index(fields=["event", "number"], name="attempt_event_number"),
+            models.Index(fields=["provider_message_id"], name="attempt_provider_message_id"),
+            models.Index(fields=["outcome", "started_at"], name="attempt_outcome_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} #{self.number} {self.outcome}"
+
+
+class QuarantineReason(models.TextChoices):
+    HARD_BOUNCE = "hardBounce", "Hard bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    SOFT_BOUNCES = "softBounces", "Too many soft bounces"
+    REFUSED = "refused", "Refused by the provider when sending"
+
+
+class AddressQuarantine(models.Model):
+    """Delivery health of one address: its soft bounces, and whether it is in quarantine."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=4096)
+    soft_bounces = models.PositiveIntegerField(default=0)
+    # Set while the address is in quarantine: nothing is sent to it.
+    quarantined_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=20, choices=QuarantineReason.choices, blank=True)
+    detail = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "quarantine"
+        verbose_name_plural = "quarantine"
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "address"], name="unique_quarantine_address")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address[:60]}"
+
+
+class DenylistEntry(models.Model):
+    """An address we must never send to (set by an administrator)."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=4096)
+    reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "denylisted address"
+        verbose_name_plural = "denylist"
+        constraints = [models.UniqueConstraint(fields=["channel", "address"], name="unique_denylist_address")]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address[:60]}"
+
+
+class ExclusionReason(models.TextChoices):
+    QUARANTINE = "quarantine", "Address in quarantine"
+    DENYLIST = "denylist", "Address on the denylist"
+
+
+class Exclusion(models.Model):
+    """An event not sent on purpose, and why (append-only)."""
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="exclusions")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=4096)
+    reason = models.CharField(max_length=20, choices=ExclusionReason.choices)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["reason", "created_at"], name="exclusion_reason_created")]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.reason}"
+
+
+class TrackingEvent(models.Model):
+    """Provider feedback about a sent message (anymail tracking webhooks), append-only."""
+
+    event = models.ForeignKey(
+        "events.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="tracking_events"
+    )
+    esp_name = models.CharField(max_length=50)
+    # anymail's normalized type: delivered, bounced, deferred, complained, opened, clicked, ...
+    event_type = models.CharField(max_length=20)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    description = models.TextField(blank=True)
+    mta_response = models.TextField(blank=True)
+    click_url = models.TextField(blank=True)
+    esp_event = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    class Meta:
+        ordering = ["-received_at", "-pk"]
+        indexes = [
+            models.Index(fields=["event", "event_type", "received_at"], name="tracking_event_type_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.recipient}"

@@ -1,19 +1,33 @@
-"""Processing of one event: claim it, render the published message, send it, record the outcome."""
+"""Processing of one event: claim it, render the published message, send it, record every attempt.
+
+Two retry levels (DLV-4): a processing error (render, configuration) postpones the event and
+tries again a few times; a temporary sending failure retries with exponential backoff and full
+jitter until the event's deadline, then `tooOld`. A permanent failure ends `deliveryFailed`.
+"""
 
 import logging
-import smtplib
+import random
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from anymail.exceptions import AnymailError
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
-from events.enrichment import TargetingFailed, event_context, event_recipient
+from events.enrichment import TargetingFailed, event_context, event_language, event_recipient
 from events.models import Event, EventStatus
+from events.services import event_enqueue
 from messages_app.models import MessageStatus, TransactionalMessage
-from messages_app.rendering import message_render
+from messages_app.rendering import RenderedEmail, message_render
 
-from .channels import message_send
+from .channels import SendFailure, channel_address, message_send
+from .feedback import address_exclusion, address_quarantine
+from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +37,57 @@ def _finish(event: Event, status: str, **fields) -> None:
         status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
     )
     event_status_changed(event_pk=event.pk)
+
+
+def event_deadline(*, event: Event) -> datetime:
+    """When retrying stops: the event's expiration, or its creation plus the default validity."""
+    return event.expiration or event.created_at + timedelta(seconds=settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY)
+
+
+def retry_delay(*, attempt: int) -> float:
+    """Exponential backoff with full jitter (seconds before attempt `attempt` + 1): spreads the
+    retries of many events failing together instead of sending them back in one wave."""
+    ceiling = min(
+        settings.DELIVERY_RETRY_MAX_SECONDS, settings.DELIVERY_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+    )
+    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+@dataclass
+class _Attempt:
+    """The attempt in progress, written to the log with the outcome."""
+
+    event: Event
+    number: int
+    channel: str
+    started_at: datetime
+    clock: float
+    address: str = ""
+
+    def record(self, outcome: str, **fields) -> DeliveryAttempt:
+        return DeliveryAttempt.objects.create(
+            event=self.event,
+            number=self.number,
+            channel=self.channel,
+            address=self.address,
+            started_at=self.started_at,
+            duration_ms=round((time.monotonic() - self.clock) * 1000),
+            outcome=outcome,
+            **fields,
+        )
+
+
+def _wait_for_resume(event: Event, message: TransactionalMessage) -> bool:
+    """An event claimed while its message is paused waits (`paused`) for the resume. The message
+    row is locked as resume locks it, so the event cannot miss a resume running meanwhile."""
+    with transaction.atomic():
+        locked = TransactionalMessage.objects.select_for_update().filter(pk=message.pk).first()
+        if locked is None or locked.status != MessageStatus.PAUSED:
+            return False
+        Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+            status=EventStatus.PAUSED, updated_at=timezone.now()
+        )
+    return True
 
 
 def event_deliver(*, event_pk: int) -> None:
@@ -35,30 +100,160 @@ def event_deliver(*, event_pk: int) -> None:
         return
     event = Event.objects.select_related("configuration").get(pk=event_pk)
     now = timezone.now()
-    if event.expiration and event.expiration < now:
+    if event_deadline(event=event) < now:
         _finish(event, EventStatus.TOO_OLD, error="Expired before it could be processed.")
         return
     message = (
         TransactionalMessage.objects.select_related("published_version")
-        .filter(configuration=event.configuration, status=MessageStatus.PUBLISHED)
+        .filter(configuration=event.configuration)
         .first()
     )
-    if message is None or message.published_version is None:
+    if message is not None and message.status == MessageStatus.PAUSED and _wait_for_resume(event, message):
+        return
+    if message is None or message.status != MessageStatus.PUBLISHED or message.published_version is None:
         _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
         return
     channel = event.configuration.channel
+    attempt = _Attempt(
+        event=event,
+        number=DeliveryAttempt.objects.filter(event=event).count() + 1,
+        channel=channel,
+        started_at=now,
+        clock=time.monotonic(),
+    )
     try:
         recipient = event_recipient(event=event)
+        attempt.address = channel_address(channel=channel, recipient=recipient)
+        exclusion = address_exclusion(channel=channel, address=attempt.address)
+        if exclusion is not None:
+            _exclude(
+                event, channel=channel, address=attempt.address, reason=exclusion[0], detail=exclusion[1]
+            )
+            return
+        rendered = message_render(
+            channel=channel,
+            content=message.published_version.content,
+            context=event_context(event=event),
+            language=event_language(event=event),
+        )
+        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
     except TargetingFailed as exc:
         _finish(event, EventStatus.TARGETING_FAILED, error=exc.message)
         return
-    try:
-        rendered = message_render(
-            channel=channel, content=message.published_version.content, context=event_context(event=event)
-        )
-        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
-    except (ApplicationError, AnymailError, smtplib.SMTPException, OSError) as exc:
-        logger.warning("event %s not delivered: %s", event.pkey, exc)
-        _finish(event, EventStatus.DELIVERY_FAILED, error=str(exc)[:2000])
+    except SendFailure as failure:
+        _send_failed(attempt, failure)
         return
-    _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")
+    except Exception as exc:
+        # Render, enrichment or configuration: worth trying again later (a message fixed and
+        # republished, a provider configured, a database hiccup), a bounded number of times.
+        if not isinstance(exc, ApplicationError):
+            logger.exception("processing event %s failed", event.pkey)
+        _processing_failed(attempt, f"Processing failed: {exc}"[:2000])
+        return
+    with transaction.atomic():
+        attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
+        _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")
+
+
+def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
+    with transaction.atomic():
+        Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
+        _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
+
+
+def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:
+    logger.warning("event %s attempt %s: %s", attempt.event.pkey, attempt.number, failure.message)
+    if failure.temporary:
+        _postpone(attempt, AttemptOutcome.TEMPORARY_FAILURE, failure.message, response=failure.response)
+        return
+    with transaction.atomic():
+        attempt.record(
+            AttemptOutcome.PERMANENT_FAILURE, provider_response=failure.response, error=failure.message[:2000]
+        )
+        if failure.address_rejected:
+            address_quarantine(
+                channel=attempt.channel,
+                address=attempt.address,
+                reason=QuarantineReason.REFUSED,
+                detail=failure.response,
+            )
+        _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=failure.message[:2000])
+
+
+def _processing_failed(attempt: _Attempt, error: str) -> None:
+    failures = DeliveryAttempt.objects.filter(
+        event=attempt.event, outcome=AttemptOutcome.PROCESSING_ERROR
+    ).count()
+    if failures + 1 >= settings.DELIVERY_PROCESSING_MAX_ATTEMPTS:
+        with transaction.atomic():
+            attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
+            _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=error)
+        return
+    _postpone(attempt, AttemptOutcome.PROCESSING_ERROR, error)
+
+
+def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -> None:
+    """Put the event back to `pending` and enqueue it for later; `tooOld` when that is past its deadline."""
+    event = attempt.event
+    retry_at = timezone.now() + timedelta(seconds=retry_delay(attempt=attempt.number))
+    with transaction.atomic():
+        if retry_at >= event_deadline(event=event):
+            attempt.record(outcome, provider_response=response, error=error[:2000])
+            _finish(event, EventStatus.TOO_OLD, error=f"Expired while retrying. Last error: {error}"[:2000])
+            return
+        attempt.record(outcome, provider_response=response, error=error[:2000], retry_at=retry_at)
+        moved = Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+            status=EventStatus.PENDING, updated_at=timezone.now(), error=error[:2000]
+        )
+        if moved:
+            transaction.on_commit(lambda: event_enqueue(event_pk=event.pk, eta=retry_at), robust=True)
+
+
+def events_sweep(*, now: datetime | None = None) -> int:
+    """Enqueue again the events lost on the way, in bounded batches; returns how many.
+
+    Lost means `processing` for longer than the lease (a worker killed mid-task), or `pending`
+    and due for longer than the lease (an enqueue lost with the broker, a broker restarted
+    empty). Each batch is one indexed query, one UPDATE and `DELIVERY_SWEEP_BATCH_SIZE` publishes
+    (about half a second on Redis), so a run stays well inside the beat interval even after an
+    outage; what remains is taken by the next run.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
+    due_retry = DeliveryAttempt.objects.filter(event=OuterRef("pk"), retry_at__gte=cutoff)
+    total = 0
+    for _ in range(settings.DELIVERY_SWEEP_MAX_BATCHES):
+        with transaction.atomic():
+            stuck = list(
+                Event.objects.filter(
+                    Q(status=EventStatus.PROCESSING)
+                    | Q(status=EventStatus.PENDING) & (Q(scheduled__isnull=True) | Q(scheduled__lt=cutoff)),
+                    updated_at__lt=cutoff,
+                )
+                .exclude(Exists(due_retry))
+                .order_by("updated_at")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[: settings.DELIVERY_SWEEP_BATCH_SIZE]
+            )
+            if not stuck:
+                break
+            # Touching updated_at gives each event a new lease: the next run leaves it alone
+            # while it waits in the queue.
+            Event.objects.filter(pk__in=stuck).update(status=EventStatus.PENDING, updated_at=now)
+            for pk in stuck:
+                transaction.on_commit(lambda pk=pk: event_enqueue(event_pk=pk), robust=True)
+        total += len(stuck)
+        if len(stuck) < settings.DELIVERY_SWEEP_BATCH_SIZE:
+            break
+    if total:
+        logger.warning("sweeper enqueued %s lost events again", total)
+    return total
+
+
+def bulk_email_send(*, to: str, subject: str, text: str) -> str:
+    """One marketing email (the minimal bulk send that shares the channels with transactional
+    traffic, on its own queue)."""
+    from .channels.email import email_send
+
+    rendered = RenderedEmail(sender_name="", sender_email="", subject=subject, html="", text=text)
+    return email_send(pkey=f"bulk-{secrets.token_urlsafe(12)}", to=to, rendered=rendered)

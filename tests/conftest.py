@@ -128,15 +128,20 @@ def free_port() -> int:
 
 
 class RecordingHandler:
-    """Keeps every message received; refuses recipients listed in `refuse` with 550."""
+    """Keeps every message received; refuses recipients listed in `refuse` with 550, and answers
+    451 to a recipient of `defer` as many times as its count says."""
 
     def __init__(self):
         self.messages = []
         self.refuse = set()
+        self.defer = {}
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
             return "550 5.1.1 Mailbox unavailable"
+        if self.defer.get(address, 0) > 0:
+            self.defer[address] -= 1
+            return "451 4.3.0 Mailbox busy, try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -168,6 +173,7 @@ def smtp(smtp_server, settings):
     """The loopback SMTP server, emptied, with Django's SMTP backend pointed at it."""
     smtp_server.messages.clear()
     smtp_server.refuse.clear()
+    smtp_server.defer.clear()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = smtp_server.port
@@ -217,6 +223,8 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
         "EMAIL_PORT": str(smtp_server.port),
         # Status callbacks of the end-to-end tests go to receivers on loopback.
         "CAMPAIGN_CALLBACK_ALLOW_PRIVATE": "true",
+        # Retries of temporary failures come back within a second.
+        "DELIVERY_RETRY_BASE_SECONDS": "0.2",
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(

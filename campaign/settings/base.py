@@ -197,6 +197,15 @@ def filesystem_broker_options(folder: Path) -> dict:
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     filesystem_broker_options(VAR_DIR / "broker") if CELERY_BROKER_URL.startswith("filesystem://") else {}
 )
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # After a broker restart a consumer blocked on a dead socket would wait forever: bounded
+    # socket waits make it notice, and reconnect.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "socket_timeout": 10,
+        "socket_connect_timeout": 5,
+        "socket_keepalive": True,
+        "health_check_interval": 15,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -207,7 +216,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"events.tasks.*": {"queue": "transactional"}}
+# Queue topology (README "Workers"): transactional events on their own queue and worker pool;
+# bulk sends and housekeeping (the sweeper) on others, so they can never delay an event.
+CELERY_TASK_ROUTES = {
+    "events.tasks.*": {"queue": "transactional"},
+    "delivery.tasks.bulk_*": {"queue": "bulk"},
+    "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
@@ -216,8 +231,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CAMPAIGN_API_MAX_BODY_BYTES = env_int("CAMPAIGN_API_MAX_BODY_BYTES", 64 * 1024)
 CAMPAIGN_API_MAX_BATCH_BODY_BYTES = env_int("CAMPAIGN_API_MAX_BATCH_BODY_BYTES", 16 * 1024 * 1024)
 CAMPAIGN_API_MAX_BATCH_EVENTS = env_int("CAMPAIGN_API_MAX_BATCH_EVENTS", 1000)
-# How long an event without `expiration` stays valid before it becomes tooOld (seconds; 0: forever).
-CAMPAIGN_EVENT_DEFAULT_VALIDITY = env_int("CAMPAIGN_EVENT_DEFAULT_VALIDITY", 3 * 24 * 3600)
+# How long an event without `expiration` stays valid (seconds, from `scheduled` or receipt): then
+# it is cancelled (tooOld), and retries of temporary sending failures stop. Default 3.5 days.
+CAMPAIGN_EVENT_DEFAULT_VALIDITY = env_int("CAMPAIGN_EVENT_DEFAULT_VALIDITY", 302400)
+if CAMPAIGN_EVENT_DEFAULT_VALIDITY <= 0:
+    raise ImproperlyConfigured("CAMPAIGN_EVENT_DEFAULT_VALIDITY must be a positive number of seconds")
 # Requests per second per credential (0: unlimited); an integration may set its own.
 CAMPAIGN_API_RATE_LIMIT = env_int("CAMPAIGN_API_RATE_LIMIT", 1000)
 # Redis holding the rate-limit counters: the broker's Redis by default. Without Redis (local runs
@@ -255,3 +273,49 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The fan-out of accepted batches runs where events are processed (exact names win over patterns).
 CELERY_TASK_ROUTES["campaign.tasks.events_enqueue_batch"] = {"queue": "transactional"}
+# --- Delivery (SPEC section 4) -----------------------------------------------------------
+# Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**(n-1))).
+DELIVERY_RETRY_BASE_SECONDS = float(env("DELIVERY_RETRY_BASE_SECONDS", "30"))
+DELIVERY_RETRY_MAX_SECONDS = float(env("DELIVERY_RETRY_MAX_SECONDS", "3600"))
+# Processing errors (render, configuration) are retried this many times, then deliveryFailed.
+DELIVERY_PROCESSING_MAX_ATTEMPTS = env_int("DELIVERY_PROCESSING_MAX_ATTEMPTS", 5)
+# An event `processing` (or due `pending`) for longer than the lease is taken as lost and the
+# sweeper enqueues it again. Longer than the slowest send (timeouts below) plus a queue backlog.
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
+DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 60)
+DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500)
+DELIVERY_SWEEP_MAX_BATCHES = env_int("DELIVERY_SWEEP_MAX_BATCHES", 20)
+# Soft bounces (deferred feedback) an address may collect before it goes to quarantine.
+DELIVERY_SOFT_BOUNCE_THRESHOLD = env_int("DELIVERY_SOFT_BOUNCE_THRESHOLD", 3)
+DELIVERY_HTTP_TIMEOUT = float(env("DELIVERY_HTTP_TIMEOUT", "10"))
+
+# SMS: Twilio's Messages REST API when an account is configured, else the local capture.
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM = env("TWILIO_FROM", "")
+TWILIO_MESSAGING_SERVICE_SID = env("TWILIO_MESSAGING_SERVICE_SID", "")
+TWILIO_STATUS_CALLBACK = env("TWILIO_STATUS_CALLBACK", "")
+TWILIO_API_URL = env("TWILIO_API_URL", "https://api.twilio.com")
+DELIVERY_SMS_BACKEND = env(
+    "DELIVERY_SMS_BACKEND",
+    "delivery.channels.sms.TwilioBackend" if TWILIO_ACCOUNT_SID else "delivery.channels.sms.CaptureBackend",
+)
+# Push: FCM HTTP v1 with a service account (JSON key file or its content), else the local capture.
+FCM_SERVICE_ACCOUNT_FILE = env("FCM_SERVICE_ACCOUNT_FILE", "")
+FCM_SERVICE_ACCOUNT_JSON = env("FCM_SERVICE_ACCOUNT_JSON", "")
+FCM_PROJECT_ID = env("FCM_PROJECT_ID", "")
+FCM_API_URL = env("FCM_API_URL", "https://fcm.googleapis.com")
+DELIVERY_PUSH_BACKEND = env(
+    "DELIVERY_PUSH_BACKEND",
+    "delivery.channels.push.FcmBackend"
+    if FCM_SERVICE_ACCOUNT_FILE or FCM_SERVICE_ACCOUNT_JSON
+    else "delivery.channels.push.CaptureBackend",
+)
+
+CELERY_BEAT_SCHEDULE |= {
+    "delivery-sweep": {
+        "task": "delivery.tasks.delivery_sweep",
+        "schedule": DELIVERY_SWEEP_INTERVAL_SECONDS,
+        "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
+    },
+}

@@ -117,11 +117,8 @@ def _parse_when(payload: dict, key: str, errors: list[FieldError]) -> datetime |
 
 
 def _default_expiration(start: datetime) -> datetime | None:
-    validity = settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY
-    if not validity:
-        return None
     try:
-        return start + timedelta(seconds=validity)
+        return start + timedelta(seconds=settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY)
     except OverflowError:
         return None
 

@@ -166,10 +166,6 @@ class TestStatusesAtTrigger:
         assert event.expiration == scheduled + timedelta(seconds=60)
         assert response.json()["status"] == "pending"
 
-    def test_no_default_validity_when_set_to_zero(self, api, cart_event, settings):
-        settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY = 0
-        assert api.post(PATH, BODY, format="json").json()["expiration"] is None
-
     def test_a_paused_message_keeps_its_events_paused(self, api, cart_event):
         TransactionalMessage.objects.filter(configuration=cart_event).update(status="paused")
         response = api.post(PATH, BODY, format="json")

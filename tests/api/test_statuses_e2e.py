@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from campaign.services import integration_callback_secret_rotate
-from events.models import Targeting
+from events.models import EventEnrichment, Targeting
 from events.services import event_config_publish
 from messages_app.services import message_publish, message_update
 from tests.api.receivers import Receiver
@@ -53,6 +53,14 @@ def test_a_profile_event_that_cannot_be_reconciled_ends_targeting_failed(
     config = EventConfigurationFactory(event_id="EVTprofileCart", targeting=Targeting.PROFILE)
     for position, field_id in enumerate(CART_FIELDS):
         EventFieldFactory(configuration=config, field_id=field_id, position=position)
+    # The targeting join finds no profile: no profile has this first name.
+    EventEnrichment.objects.create(
+        configuration=config,
+        name="customer",
+        event_field="firstName",
+        profile_field="first_name",
+        targeting=True,
+    )
     event_config_publish(config=config)
     config.refresh_from_db()
     message_update(message=config.message, user=None, **CART_CONTENT)

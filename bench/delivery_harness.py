@@ -1,0 +1,392 @@
+"""The real parts of the delivery benchmarks and crash runs, all on loopback and all owned by
+the run: a PostgreSQL cluster of its own (initdb under /tmp, port 5440), a Redis server of its
+own (port 6390), an SMTP sink (aiosmtpd) recording each Message-ID with its arrival time,
+gunicorn serving the trigger API, and Celery workers. Nothing touches the machine's shared
+PostgreSQL/Redis, so both can be restarted at will.
+"""
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from email import message_from_bytes, policy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), None)
+ORG = "bench"
+EVENT_ID = "EVTbenchOrder"
+FINAL = {"processed", "ignored", "deliveryFailed", "routingFailed", "tooOld", "targetingFailed"}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if check():
+                return True
+        time.sleep(interval)
+    return False
+
+
+class OwnPostgres:
+    def __init__(self, workdir: Path, port: int = 5440):
+        self.port = port
+        self.data = workdir / "pg"
+        self.logfile = workdir / "pg.log"
+        self.url = f"postgres://postgres@127.0.0.1:{port}/bench"
+
+    def _as_postgres(self, *args, check=True):
+        # PostgreSQL refuses to run as root: as root, run its tools as the postgres user.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run([*prefix, *args], check=check, capture_output=True)
+
+    def start(self):
+        if not (self.data / "PG_VERSION").exists():
+            self.data.mkdir(parents=True)
+            if os.geteuid() == 0:
+                shutil.chown(self.data, "postgres")
+                shutil.chown(self.data.parent, "postgres")
+            self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self._as_postgres(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.logfile),
+            "-w",
+            "-o",
+            f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200"
+            " -c shared_buffers=256MB -c synchronous_commit=on",
+            "start",
+        )
+        self._as_postgres(
+            str(PG_BIN / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "bench",
+            check=False,
+        )
+
+    def stop(self, mode: str = "immediate"):
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+
+class OwnRedis:
+    def __init__(self, workdir: Path, port: int = 6390):
+        self.port = port
+        self.dir = workdir
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        import redis
+
+        wait_until(lambda: redis.Redis(port=self.port).ping(), 10)
+
+    def stop(self):
+        """kill -9: whatever was queued is gone (no persistence): the worst case."""
+        if self.process:
+            self.process.kill()
+            self.process.wait()
+
+
+class SmtpSink:
+    """An SMTP server recording (Message-ID, arrival time) of every message."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+
+        self.received = []  # (message_id, monotonic time)
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                message = message_from_bytes(envelope.content, policy=policy.default)
+                sink.received.append((message["Message-ID"], time.monotonic()))
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+
+class Stack:
+    """Database, broker, SMTP sink, web server and workers of one run."""
+
+    def __init__(self, *, web_workers: int = 3, env: dict | None = None):
+        self.workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
+        os.chmod(self.workdir, 0o755)  # noqa: S103 - the postgres user keeps its cluster in here
+        self.postgres = OwnPostgres(self.workdir)
+        self.redis = OwnRedis(self.workdir)
+        self.smtp = SmtpSink()
+        self.web_port = 8790
+        self.web_workers = web_workers
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "campaign.settings.local",
+            "DJANGO_DEBUG": "false",
+            "DATABASE_URL": self.postgres.url,
+            "CELERY_BROKER_URL": self.redis.url,
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(self.smtp.port),
+            "CAMPAIGN_ORGANIZATION": ORG,
+            "CAMPAIGN_VAR_DIR": str(self.workdir / "var"),
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        self.base_url = f"http://127.0.0.1:{self.web_port}"
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self):
+        self.postgres.start()
+        self.redis.start()
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        self.credentials = self._seed()
+        self.start_web()
+
+    def _seed(self):
+        from campaign.services import integration_create
+        from tests.conftest import make_published_event
+
+        make_published_event(
+            event_id=EVENT_ID,
+            fields=["firstName", "orderId"],
+            content={
+                "sender_name": "Bench Shop",
+                "sender_email": "shop@example.com",
+                "subject": "Order {{ ctx.orderId }} shipped",
+                "html": "<p>Hello {{ ctx.firstName }}, order {{ ctx.orderId }} has shipped.</p>",
+                "text": "Hello {{ ctx.firstName }}, order {{ ctx.orderId }} has shipped.",
+            },
+        )
+        return integration_create(name="bench")
+
+    def spawn(self, name: str, args: list[str], nice: int = 0):
+        logfile = open(self.workdir / f"{name}.log", "a")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(
+            ["nice", "-n", str(nice), *args] if nice else args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=logfile,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill -9 takes the pool children too
+        )
+        return self.processes[name]
+
+    def start_web(self):
+        self.spawn(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "campaign.wsgi",
+                "-b",
+                f"127.0.0.1:{self.web_port}",
+                "-w",
+                str(self.web_workers),
+                "--access-logfile",
+                "-",
+                "--log-level",
+                "warning",
+            ],
+        )
+        wait_until(lambda: urllib.request.urlopen(f"{self.base_url}/admin/login/", timeout=2), 30)
+
+    def start_worker(
+        self,
+        name: str,
+        queues: str,
+        concurrency: int = 2,
+        beat: bool = False,
+        nice: int = 0,
+        pool: str = "prefork",
+    ):
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "campaign",
+            "worker",
+            "-Q",
+            queues,
+            "-n",
+            f"{name}@%h",
+            "--concurrency",
+            str(concurrency),
+            "-P",
+            pool,
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+        ]
+        if beat:
+            args += ["--beat", "--schedule", str(self.workdir / "beat-schedule")]
+        return self.spawn(name, args, nice=nice)
+
+    def kill(self, name: str):
+        process = self.processes.pop(name, None)
+        if process and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def stop(self):
+        for name in list(self.processes):
+            self.kill(name)
+        self.smtp.stop()
+        from django.db import connections
+
+        connections.close_all()
+        self.redis.stop()
+        self.postgres.stop("fast")
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            log(f"logs kept in {self.workdir}")
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # --- traffic ---------------------------------------------------------------------
+    def trigger(self, number: int, timeout: float = 10.0) -> tuple[int, dict | None, float]:
+        """POST one event; (HTTP status or 0 for no answer, body, start time)."""
+        body = json.dumps(
+            {
+                "email": f"customer{number}@example.com",
+                "ctx": {"firstName": f"C{number}", "orderId": str(number)},
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/{ORG}/campaign/mc{ORG}/{EVENT_ID}",
+            data=body,
+            method="POST",
+            headers={
+                "Authorization": f"Bearer {self.credentials.token}",
+                "X-Api-Key": self.credentials.integration.client_id,
+                "Content-Type": "application/json",
+            },
+        )
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, json.loads(response.read()), started
+        except urllib.error.HTTPError as exc:
+            return exc.code, None, started
+        except (urllib.error.URLError, OSError):
+            return 0, None, started
+
+    def statuses(self, pkeys: list[str]) -> Counter:
+        from django.db import connection
+
+        from events.models import Event
+
+        connection.close_if_unusable_or_obsolete()
+        return Counter(Event.objects.filter(pkey__in=pkeys).values_list("status", flat=True))
+
+    def wait_final(self, pkeys: list[str], timeout: float) -> Counter:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(Exception):
+                counts = self.statuses(pkeys)
+                if (
+                    sum(n for s, n in counts.items() if s in FINAL) == len(pkeys)
+                    or time.monotonic() > deadline
+                ):
+                    return counts
+            if time.monotonic() > deadline:
+                return Counter()
+            time.sleep(0.5)
+
+
+class Traffic(threading.Thread):
+    """Posts `count` events at `rate` per second from a few threads; keeps every answer."""
+
+    def __init__(self, stack: Stack, count: int, rate: float, threads: int = 8):
+        super().__init__(daemon=True)
+        self.stack, self.count, self.rate, self.threads = stack, count, rate, threads
+        self.answers: list[tuple[int, int, str | None, float]] = []  # (number, status, pkey, started)
+        self.lock = threading.Lock()
+
+    def run(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        start = time.monotonic()
+
+        def post(number):
+            delay = start + number / self.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            status, body, started = self.stack.trigger(number)
+            with self.lock:
+                self.answers.append((number, status, body["PKey"] if body else None, started))
+
+        with ThreadPoolExecutor(self.threads) as pool:
+            list(pool.map(post, range(self.count)))
+
+    def accepted(self) -> list[str]:
+        return [pkey for _, status, pkey, _ in self.answers if status == 202 and pkey]
+
+    def status_counts(self) -> Counter:
+        return Counter(status for _, status, _, _ in self.answers)
+
+
+def duplicates(received) -> dict[str, int]:
+    counts = Counter(message_id for message_id, _ in received)
+    return {message_id: n for message_id, n in counts.items() if n > 1}
+
+
+def jitter(low: float, high: float) -> float:
+    return random.uniform(low, high)

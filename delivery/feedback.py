@@ -1,0 +1,142 @@
+"""Provider feedback (anymail tracking webhooks), quarantine and denylist (DLV-5)."""
+
+import logging
+import re
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import (
+    AddressQuarantine,
+    DeliveryAttempt,
+    DenylistEntry,
+    ExclusionReason,
+    QuarantineReason,
+    TrackingEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+# A bounce whose SMTP answer is a 4xx reply or a 4.x.x status is soft (mailbox full, greylisted):
+# some ESPs report those as "bounced" rather than "deferred".
+SOFT_BOUNCE_RE = re.compile(r"^\s*(4\d\d\b|4\.\d+\.\d+)")
+
+
+def address_normalize(*, channel: str, address: str) -> str:
+    return address.strip().lower() if channel == "email" else address.strip()
+
+
+def address_exclusion(*, channel: str, address: str) -> tuple[str, str] | None:
+    """(reason code, explanation) when nothing may be sent to this address, else None."""
+    entry = DenylistEntry.objects.filter(channel=channel, address=address).first()
+    if entry is not None:
+        return (
+            ExclusionReason.DENYLIST,
+            f"{address} is on the denylist ({entry.reason or 'no reason given'}).",
+        )
+    quarantine = AddressQuarantine.objects.filter(
+        channel=channel, address=address, quarantined_at__isnull=False
+    ).first()
+    if quarantine is not None:
+        return (
+            ExclusionReason.QUARANTINE,
+            f"{address} is in quarantine since {quarantine.quarantined_at:%Y-%m-%d %H:%M} UTC "
+            f"({quarantine.get_reason_display().lower()}).",
+        )
+    return None
+
+
+def address_quarantine(*, channel: str, address: str, reason: str, detail: str = "") -> AddressQuarantine:
+    """Put the address in quarantine (idempotent: the first reason is kept)."""
+    address = address_normalize(channel=channel, address=address)
+    with transaction.atomic():
+        entry, _ = AddressQuarantine.objects.select_for_update().get_or_create(
+            channel=channel, address=address
+        )
+        if entry.quarantined_at is None:
+            entry.quarantined_at = timezone.now()
+            entry.reason = reason
+            entry.detail = detail[:2000]
+            entry.save(update_fields=["quarantined_at", "reason", "detail", "updated_at"])
+    return entry
+
+
+def address_soft_bounce(*, channel: str, address: str, detail: str = "") -> AddressQuarantine:
+    """Count one soft bounce; the address goes to quarantine at the threshold."""
+    address = address_normalize(channel=channel, address=address)
+    with transaction.atomic():
+        entry, _ = AddressQuarantine.objects.select_for_update().get_or_create(
+            channel=channel, address=address
+        )
+        entry.soft_bounces = F("soft_bounces") + 1
+        entry.save(update_fields=["soft_bounces", "updated_at"])
+        entry.refresh_from_db()
+        if entry.quarantined_at is None and entry.soft_bounces >= settings.DELIVERY_SOFT_BOUNCE_THRESHOLD:
+            entry.quarantined_at = timezone.now()
+            entry.reason = QuarantineReason.SOFT_BOUNCES
+            entry.detail = f"{entry.soft_bounces} soft bounces; last: {detail}"[:2000]
+            entry.save(update_fields=["quarantined_at", "reason", "detail", "updated_at"])
+    return entry
+
+
+def address_release(*, channel: str, address: str) -> int:
+    """Take the address out of quarantine (an administrator's decision); returns 1 if it was in."""
+    address = address_normalize(channel=channel, address=address)
+    return AddressQuarantine.objects.filter(channel=channel, address=address).update(
+        quarantined_at=None, soft_bounces=0, reason="", detail="", updated_at=timezone.now()
+    )
+
+
+def denylist_add(*, channel: str, address: str, reason: str = "") -> DenylistEntry:
+    entry, _ = DenylistEntry.objects.get_or_create(
+        channel=channel,
+        address=address_normalize(channel=channel, address=address),
+        defaults={"reason": reason},
+    )
+    return entry
+
+
+def tracking_record(*, esp_name: str, esp_event) -> TrackingEvent:
+    """Record one anymail tracking event in the delivery log of its message, and apply it to the
+    address: hard bounce and complaint quarantine, soft bounces count, a delivery resets the count."""
+    message_id = str(esp_event.message_id or "")
+    attempt = (
+        DeliveryAttempt.objects.filter(provider_message_id=message_id).only("event_id").first()
+        if message_id
+        else None
+    )
+    recipient = (esp_event.recipient or "").strip().lower()
+    event_type = str(esp_event.event_type)
+    with transaction.atomic():
+        tracking = TrackingEvent.objects.create(
+            event_id=attempt.event_id if attempt else None,
+            esp_name=esp_name,
+            event_type=event_type,
+            provider_message_id=message_id[:255],
+            recipient=recipient[:254],
+            occurred_at=esp_event.timestamp,
+            description=esp_event.description or "",
+            mta_response=esp_event.mta_response or "",
+            click_url=esp_event.click_url or "",
+            esp_event=esp_event.esp_event if isinstance(esp_event.esp_event, dict | list) else {},
+        )
+        if not recipient:
+            return tracking
+        reply = esp_event.mta_response or esp_event.description or ""
+        if event_type == "bounced" and not SOFT_BOUNCE_RE.match(reply):
+            address_quarantine(
+                channel="email", address=recipient, reason=QuarantineReason.HARD_BOUNCE, detail=reply
+            )
+        elif event_type in ("bounced", "deferred"):
+            address_soft_bounce(channel="email", address=recipient, detail=reply)
+        elif event_type == "complained":
+            address_quarantine(
+                channel="email", address=recipient, reason=QuarantineReason.COMPLAINT, detail=reply
+            )
+        elif event_type == "delivered":
+            AddressQuarantine.objects.filter(
+                channel="email", address=recipient, quarantined_at__isnull=True, soft_bounces__gt=0
+            ).update(soft_bounces=0, updated_at=timezone.now())
+    return tracking
