@@ -1,10 +1,8 @@
 import logging
 import re
-import smtplib
 import uuid
 from dataclasses import replace
 
-from anymail.exceptions import AnymailError
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -13,6 +11,7 @@ from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from delivery.channels import message_send
+from delivery.channels.base import SendFailure
 from events.contract import ctx_validate
 from events.enrichment import Recipient
 from events.models import Channel, Event, EventConfiguration, EventStatus, PublicationStatus
@@ -413,7 +412,8 @@ def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None
             recipient=recipient,
             rendered=rendered,
         )
-    except (ApplicationError, AnymailError, smtplib.SMTPException, OSError) as exc:
+    except (ApplicationError, SendFailure) as exc:
+        # The provider refused it (SendFailure), or it could not be rendered or routed.
         logger.warning("proof of %s to %s not sent: %s", message.message_id, profile.address, exc)
         proof.status, proof.error = ProofStatus.FAILED, str(getattr(exc, "message", exc))[:2000]
     else:

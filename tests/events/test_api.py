@@ -22,7 +22,7 @@ def post(client, path, body=BODY, **kwargs):
 
 
 class TestTrigger:
-    def test_accepted_event_is_stored_pending_and_answered_like_acs(self, api, cart_event):
+    def test_accepted_event_is_stored_pending_and_answered_like_acs(self, api, cart_event, settings):
         response = post(api, trigger_path("EVTcartAbandonment"))
         assert response.status_code == 202
         body = response.json()
@@ -37,7 +37,8 @@ class TestTrigger:
         assert body["scheduled"] is None
         # Without `expiration`, the default validity from settings applies.
         expiration = datetime.fromisoformat(body["expiration"])
-        assert abs(expiration - (event.created_at + timedelta(days=3))) < timedelta(minutes=1)
+        validity = timedelta(seconds=settings.CAMPAIGN_EVENT_DEFAULT_VALIDITY)
+        assert abs(expiration - (event.created_at + validity)) < timedelta(minutes=1)
 
     def test_pkeys_are_unguessable_and_unique(self, api, cart_event):
         keys = {post(api, trigger_path("EVTcartAbandonment")).json()["PKey"] for _ in range(5)}
