@@ -34,16 +34,20 @@ class CallbackRefused(Exception):
 
 
 def event_status_changed(*, event_pk: int) -> None:
-    """Queue the status callback of this event after the current transaction commits."""
+    """Queue the status callback of this event after the current transaction commits, when the
+    integration that sent it has a callback URL (most have none: no task for those)."""
+    from events.models import Event
+
     from .tasks import callback_send
+
+    if not Event.objects.filter(pk=event_pk, integration__callback_url__gt="").exists():
+        return
 
     def enqueue() -> None:
         try:
             callback_send.delay(event_pk)
         except Exception:
-            import logging
-
-            logging.getLogger(__name__).exception("could not queue the callback of event %s", event_pk)
+            logger.exception("could not queue the callback of event %s", event_pk)
 
     transaction.on_commit(enqueue)
 
