@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 
-from .admin_actions import ObjectAction, ObjectActionsMixin
+from .admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from .models import CallbackAttempt, IdempotencyKey, Integration
 from .services import integration_callback_secret_rotate, integration_create, integration_revoke
 
@@ -98,7 +98,7 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(CallbackAttempt)
-class CallbackAttemptAdmin(admin.ModelAdmin):
+class CallbackAttemptAdmin(ReadOnlyAdmin):
     """The append-only log of status callbacks: read-only."""
 
     list_display = ["created_at", "integration", "event", "event_status", "result", "response_status"]
@@ -107,18 +107,9 @@ class CallbackAttemptAdmin(admin.ModelAdmin):
     search_fields = ["event__pkey", "url"]
     readonly_fields = [f.name for f in CallbackAttempt._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
     """Keys kept for replay (API-6), read-only; purged after their retention."""
 
     list_display = ["created_at", "integration", "key", "response_status"]
@@ -126,12 +117,3 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     search_fields = ["key"]
     fields = ["integration", "key", "request_hash", "response_status", "response_content_type", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.html import format_html
 
-from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 
 from .feedback import address_release, denylist_add
 from .models import (
@@ -37,19 +37,6 @@ class CapturedEmailAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Logs are written by the delivery engine only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
         return False
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
 
 from .models import (
@@ -442,18 +442,9 @@ def _with_event_id_check(form_class):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     list_display = ["pkey", "configuration", "email", "status", "created_at", "processed_at"]
     list_filter = ["status", "configuration"]
     search_fields = ["pkey", "email"]
     list_select_related = ["configuration"]
     readonly_fields = [f.name for f in Event._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

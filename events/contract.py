@@ -465,7 +465,9 @@ def ctx_validate(*, schema: dict, ctx: object) -> list[FieldError]:
     for error in sorted(validator.iter_errors(ctx), key=_sort_key):
         base = _path("ctx", error.absolute_path)
         errors.extend(FieldError(path=base + suffix, message=msg) for suffix, msg in _describe(error))
-    return errors
+    # jsonschema reports a `required` failure once per missing property, each naming the whole
+    # list: keep each field's error once.
+    return list(dict.fromkeys(errors))
 
 
 # --- A sample payload that passes the contract --------------------------------------------------

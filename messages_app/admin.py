@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
 from events.models import Channel
 
@@ -400,7 +400,7 @@ def _int(value) -> int | None:
 
 
 @admin.register(ProofSend)
-class ProofSendAdmin(admin.ModelAdmin):
+class ProofSendAdmin(ReadOnlyAdmin):
     list_display = ["sent_at", "message", "address", "status", "sent_by"]
     list_filter = ["status", "channel"]
     list_select_related = ["message", "sent_by"]
@@ -416,12 +416,3 @@ class ProofSendAdmin(admin.ModelAdmin):
         "sent_by",
         "content",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -321,12 +321,9 @@ def message_test_profile_errors(*, message: TransactionalMessage, profile: TestP
     if version is not None:
         # AC_language picks the language variant; it is not a field of the data structure.
         ctx = {k: v for k, v in profile.event_data.items() if k != "AC_language"}
-        # dict.fromkeys: ctx_validate repeats a missing required field once per missing field.
         errors.extend(
-            dict.fromkeys(
-                FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
-                for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
-            )
+            FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
+            for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
         )
     if profile.usage != TestProfileUsage.RENDERING:
         problem = _address_problem(channel=channel, address=profile.address)

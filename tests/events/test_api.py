@@ -248,3 +248,9 @@ class TestChannelAddresses:
         paths = {e["path"]: e["message"] for e in response.json()["errors"]}
         assert set(paths) == {"registrationToken", "application", "pushPlatform"}
         assert paths["pushPlatform"] == "Expected gcm or apns, got 'windows'."
+
+
+def test_each_missing_required_field_is_reported_once(api, cart_event):
+    response = post(api, trigger_path("EVTcartAbandonment"), {**BODY, "ctx": {"firstName": "Jane"}})
+    assert response.status_code == 400
+    assert sorted(e["path"] for e in response.json()["errors"]) == ["ctx.cartAmount", "ctx.lastProduct"]
