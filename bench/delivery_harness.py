@@ -336,6 +336,20 @@ class Stack:
         connection.close_if_unusable_or_obsolete()
         return Counter(Event.objects.filter(pkey__in=pkeys).values_list("status", flat=True))
 
+    def committed_sends(self, pkeys: list[str]) -> Counter:
+        """Per event, how many sends were committed (a `sent` attempt is written in the same
+        transaction as the final status, after the provider accepted the message)."""
+        from django.db import connection
+
+        from delivery.models import AttemptOutcome, DeliveryAttempt
+
+        connection.close_if_unusable_or_obsolete()
+        return Counter(
+            DeliveryAttempt.objects.filter(event__pkey__in=pkeys, outcome=AttemptOutcome.SENT).values_list(
+                "event__pkey", flat=True
+            )
+        )
+
     def wait_final(self, pkeys: list[str], timeout: float) -> Counter:
         deadline = time.monotonic() + timeout
         while True:
