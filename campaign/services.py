@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from .exceptions import ApplicationError
 from .models import Integration
+from .rows import row_get
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,14 @@ def integration_revoke(*, integration: Integration) -> Integration:
 
 
 def integration_authenticate(*, client_id: str, token: str) -> Integration | None:
-    """The active integration these credentials belong to, or None."""
-    integration = Integration.objects.filter(client_id=client_id, revoked_at__isnull=True).first()
+    """The active integration these credentials belong to, or None. Loads what every trigger call
+    reads (the rest loads on access)."""
+    integration = row_get(
+        Integration,
+        fields=("id", "token_hash", "all_events", "rate_limit", "callback_url"),
+        client_id=client_id,
+        revoked_at__isnull=True,
+    )
     if integration is None or not hmac.compare_digest(integration.token_hash, token_digest(token)):
         return None
     return integration

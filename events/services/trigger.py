@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,12 +22,15 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
+from campaign.rows import row_get, row_insert
+from messages_app.models import MessageStatus, TransactionalMessage
 
 from ..contract import ctx_validate
 from ..models import (
     Channel,
     Event,
     EventConfiguration,
+    EventConfigurationVersion,
     EventStatus,
     PublicationStatus,
     PushPlatform,
@@ -51,8 +55,6 @@ E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # Dates far from now are mistakes; the bounds also keep offsets and the default validity from
 # overflowing what Python and the database can hold.
 MIN_YEAR, MAX_YEAR = 1970, 9000
-# The status of a message whose events must wait (issue 5 adds it to MessageStatus).
-MESSAGE_PAUSED = "paused"
 
 
 class EventNotAllowed(ApplicationError):
@@ -154,7 +156,7 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
     if not isinstance(ctx, dict):
         errors.append(FieldError("ctx", "Expected an object holding the event's fields."))
     else:
-        errors.extend(ctx_validate(schema=config.published_version.ctx_schema, ctx=ctx))
+        errors.extend(ctx_validate(schema=version_ctx_schema(config.published_version_id), ctx=ctx))
     if errors:
         return Checked(errors=errors)
     if expiration is None:
@@ -165,16 +167,28 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
 
 def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfiguration:
     """The published configuration the caller may trigger: 404 when unknown or unpublished
-    (nothing stored), 403 when these credentials are not allowed for it."""
-    config = (
-        EventConfiguration.objects.select_related("published_version", "message")
-        .filter(event_id=event_id, status=PublicationStatus.PUBLISHED)
-        .first()
+    (nothing stored), 403 when these credentials are not allowed for it. Loads what the trigger
+    reads, plus `message_status` (the status of its message, None without one)."""
+    config = row_get(
+        EventConfiguration,
+        fields=("id", "event_id", "channel", "targeting", "status", "published_version"),
+        event_id=event_id,
+        status=PublicationStatus.PUBLISHED,
     )
-    if config is None or config.published_version is None:
+    if config is None or config.published_version_id is None:
         raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
     integration_scope_check(integration=integration, configuration=config)
+    message = row_get(TransactionalMessage, fields=("id", "status"), configuration=config.pk)
+    config.message_status = message.status if message is not None else None
     return config
+
+
+@lru_cache(maxsize=512)
+def version_ctx_schema(version_pk: int) -> dict:
+    """The compiled `ctx` schema of a published version, read once per process: a version never
+    changes after publish (a new publish makes a new version), so this cache needs no invalidation.
+    Callers must not modify the dict."""
+    return EventConfigurationVersion.objects.values_list("ctx_schema", flat=True).get(pk=version_pk)
 
 
 def integration_scope_check(*, integration, configuration: EventConfiguration) -> None:
@@ -188,8 +202,7 @@ def integration_scope_check(*, integration, configuration: EventConfiguration) -
 def _initial_status(config: EventConfiguration, fields: dict, now: datetime) -> str:
     if fields["expiration"] is not None and fields["expiration"] <= now:
         return EventStatus.TOO_OLD
-    message = getattr(config, "message", None)
-    if message is not None and message.status == MESSAGE_PAUSED:
+    if config.message_status == MessageStatus.PAUSED:
         return EventStatus.PAUSED
     return EventStatus.PENDING
 
@@ -202,7 +215,7 @@ def _event_build(config: EventConfiguration, fields: dict, integration, now: dat
     return Event(
         pkey=secrets.token_urlsafe(18),
         configuration=config,
-        configuration_version=config.published_version,
+        configuration_version_id=config.published_version_id,
         integration=integration,
         status=status,
         **fields,
@@ -225,7 +238,7 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
     event = _event_build(config, checked.fields, integration, now)
     # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
     # hot path. Inside a caller's transaction, on_commit still waits for its commit.
-    event.save(force_insert=True)
+    row_insert(event)
     if event.status == EventStatus.PENDING:
         transaction.on_commit(lambda: events_enqueue_or_withdraw(events=[event]))
     elif event.status == EventStatus.TOO_OLD:

@@ -1,0 +1,86 @@
+"""One-row reads and writes for the trigger path, with SQL built once per model instead of per call.
+
+On the 2-core benchmark machine, compiling an ORM query costs 0.6 to 1 ms while running it on
+PostgreSQL costs 0.08 ms: the trigger endpoint's three lookups and one insert would spend most of its
+time compiling the same four statements. These helpers keep the ORM's models, column names and value
+conversions (so a migration changes them too) and only cache the SQL text. Everything else uses the
+ORM.
+"""
+
+from functools import lru_cache
+from typing import TypeVar
+
+from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
+
+
+@lru_cache(maxsize=64)
+def _select_sql(
+    model: type[Model], fields: tuple[str, ...], where: tuple[str, ...]
+) -> tuple[str, list, list]:
+    meta, quote = model._meta, connection.ops.quote_name
+    attnames = [meta.get_field(name).attname for name in fields]
+    # The conversions the ORM applies to each column read (the backend's, then the field's).
+    converters = []
+    for name in fields:
+        field = meta.get_field(name)
+        column = field.get_col(meta.db_table)
+        converters.append(
+            (column, connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+        )
+    columns = ", ".join(quote(meta.get_field(name).column) for name in fields)
+    conditions = " AND ".join(
+        f"{quote(meta.get_field(name.removesuffix('__isnull')).column)} IS NULL"
+        if name.endswith("__isnull")
+        else f"{quote(meta.get_field(name).column)} = %s"
+        for name in where
+    )
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {conditions} LIMIT 1"  # noqa: S608
+    return sql, attnames, converters
+
+
+def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
+    """The row of `model` matching `where` (`name=value`, or `name__isnull=True`), as an instance
+    with only `fields` loaded (the others load on first access, as with `.only()`); None if none.
+    Meant for lookups by a unique key."""
+    names = tuple(where)
+    sql, attnames, converters = _select_sql(model, fields, names)
+    params = [value for name, value in where.items() if not name.endswith("__isnull")]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = []
+    for value, (column, functions) in zip(row, converters, strict=True):
+        for convert in functions:
+            value = convert(value, column, connection)
+        values.append(value)
+    return model.from_db(connection.alias, attnames, values)
+
+
+@lru_cache(maxsize=16)
+def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = tuple(field for field in meta.concrete_fields if not field.primary_key)
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    if connection.features.can_return_columns_from_insert:
+        sql += f" RETURNING {quote(meta.pk.column)}"
+    return sql, fields
+
+
+def row_insert(instance: Model) -> None:
+    """INSERT one new instance (field defaults, `auto_now` and value conversions applied as by
+    `save(force_insert=True)`; no signals: the models inserted here have none) and set its pk."""
+    sql, fields = _insert_sql(type(instance))
+    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = connection.alias
