@@ -37,13 +37,3 @@ def idempotency_keys_purge_task() -> int:
     from .idempotency import idempotency_keys_purge
 
     return idempotency_keys_purge()
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True)
-def events_enqueue_batch(event_pks: list[int]) -> None:
-    """On the transactional queue: publish one processing task per event of an accepted batch, so
-    that the batch call publishes one message instead of a thousand. Events no longer `pending`
-    (already claimed after a redelivery) are skipped by the processing task itself."""
-    from events.services.trigger import events_enqueue_each
-
-    events_enqueue_each(event_pks=event_pks)

@@ -155,6 +155,15 @@ def event_deliver(*, event_pk: int) -> None:
         _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")
 
 
+def events_deliver(*, event_pks: list[int]) -> None:
+    """Deliver a chunk of events, each on its own: one failing does not stop the others."""
+    for event_pk in event_pks:
+        try:
+            event_deliver(event_pk=event_pk)
+        except Exception:
+            logger.exception("event %s failed; the sweeper takes it again after the lease", event_pk)
+
+
 def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
     with transaction.atomic():
         Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
@@ -239,7 +248,9 @@ def events_sweep(*, now: datetime | None = None) -> int:
                 break
             # Touching updated_at gives each event a new lease: the next run leaves it alone
             # while it waits in the queue.
-            Event.objects.filter(pk__in=stuck).update(status=EventStatus.PENDING, updated_at=now)
+            Event.objects.filter(pk__in=stuck).update(
+                status=EventStatus.PENDING, updated_at=now, dispatched_at=now
+            )
             for pk in stuck:
                 transaction.on_commit(lambda pk=pk: event_enqueue(event_pk=pk), robust=True)
         total += len(stuck)

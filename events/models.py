@@ -342,6 +342,9 @@ class Event(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When the dispatcher handed the `pending` event to the transactional queue (DLV-3): the API
+    # only stores the event; the dispatcher of the transactional workers publishes what is not yet.
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The provider's id of the sent message (the Message-ID header for SMTP).
     provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
@@ -351,6 +354,12 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["configuration", "-created_at"], name="event_latest_per_config"),
             models.Index(fields=["status", "updated_at"], name="event_status_updated"),
+            # The dispatcher's scan: small, whatever the size of the table.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="pending", dispatched_at__isnull=True),
+                name="event_to_dispatch",
+            ),
         ]
 
     def __str__(self) -> str:

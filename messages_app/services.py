@@ -275,9 +275,7 @@ def message_pause(*, message: TransactionalMessage, user=None) -> TransactionalM
 def message_resume(*, message: TransactionalMessage, user=None) -> int:
     """Put the message back on the air and process the events kept while paused, in arrival
     order, with the latest published version; the expired ones become `tooOld`. Returns how
-    many events were queued."""
-    from events.services import event_enqueue
-
+    many events were queued (for the dispatcher, which publishes them in arrival order)."""
     resumed = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PAUSED).update(
         status=MessageStatus.PUBLISHED, modified_by=user, modified_at=timezone.now()
     )
@@ -292,18 +290,11 @@ def message_resume(*, message: TransactionalMessage, user=None) -> int:
         updated_at=now,
     )
     # Locked in arrival order, so that nothing else moves them between the read and the update.
-    queued = list(waiting.order_by("created_at", "pk").select_for_update().values_list("pk", "scheduled"))
+    queued = list(waiting.order_by("created_at", "pk").select_for_update().values_list("pk", flat=True))
     for start in range(0, len(queued), RESUME_BATCH):
-        batch = [pk for pk, _ in queued[start : start + RESUME_BATCH]]
-        Event.objects.filter(pk__in=batch, status=EventStatus.PAUSED).update(
-            status=EventStatus.PENDING, updated_at=now
+        Event.objects.filter(pk__in=queued[start : start + RESUME_BATCH], status=EventStatus.PAUSED).update(
+            status=EventStatus.PENDING, updated_at=now, dispatched_at=None
         )
-
-    def enqueue() -> None:
-        for pk, scheduled in queued:
-            event_enqueue(event_pk=pk, eta=scheduled)
-
-    transaction.on_commit(enqueue, robust=True)
     message.refresh_from_db()
     return len(queued)
 

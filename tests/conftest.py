@@ -195,12 +195,33 @@ def _database_url(settings_dict) -> str:
     return f"postgres://{auth}{host}{port}/{settings_dict['NAME']}"
 
 
-def _purge_transactional_queue():
+def transactional_queue_purge():
     from campaign.celery import app
 
     with app.connection_for_write() as connection:
         connection.default_channel.queue_declare("transactional", durable=True, auto_delete=False)
         connection.default_channel.queue_purge("transactional")
+
+
+def transactional_queue_drain() -> list[tuple[str, list]]:
+    """The tasks waiting in the transactional queue (taken out of it): (task name, args)."""
+    from campaign.celery import app
+
+    tasks = []
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        while (message := channel.basic_get("transactional", no_ack=True)) is not None:
+            args, _kwargs, _embed = message.decode()
+            tasks.append((message.headers["task"], args))
+    return tasks
+
+
+@pytest.fixture
+def transactional_queue():
+    """An empty transactional queue; drain it to see what was published."""
+    transactional_queue_purge()
+    yield transactional_queue_drain
+    transactional_queue_purge()
 
 
 @pytest.fixture(scope="session")
@@ -211,7 +232,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
 
     with django_db_blocker.unblock():
         database_url = _database_url(connection.settings_dict)
-    _purge_transactional_queue()
+    transactional_queue_purge()
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     env = {
         **os.environ,

@@ -271,8 +271,6 @@ SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
 CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-purge": {"task": "campaign.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
 }
-# The fan-out of accepted batches runs where events are processed (exact names win over patterns).
-CELERY_TASK_ROUTES["campaign.tasks.events_enqueue_batch"] = {"queue": "transactional"}
 # --- Delivery (SPEC section 4) -----------------------------------------------------------
 # Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**(n-1))).
 DELIVERY_RETRY_BASE_SECONDS = float(env("DELIVERY_RETRY_BASE_SECONDS", "30"))
@@ -285,6 +283,14 @@ DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
 DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 60)
 DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500)
 DELIVERY_SWEEP_MAX_BATCHES = env_int("DELIVERY_SWEEP_MAX_BATCHES", 20)
+# The dispatcher (delivery/dispatcher.py) runs in every worker consuming the transactional queue:
+# it looks for stored events to publish every POLL seconds (and at once again after a full batch),
+# takes up to BATCH_SIZE events a round and publishes CHUNK_SIZE events per task. Set
+# DELIVERY_DISPATCHER=false on workers that must not run it.
+DELIVERY_DISPATCHER = env_bool("DELIVERY_DISPATCHER", True)
+DELIVERY_DISPATCH_POLL_SECONDS = float(env("DELIVERY_DISPATCH_POLL_SECONDS", "0.05"))
+DELIVERY_DISPATCH_BATCH_SIZE = env_int("DELIVERY_DISPATCH_BATCH_SIZE", 500)
+DELIVERY_DISPATCH_CHUNK_SIZE = env_int("DELIVERY_DISPATCH_CHUNK_SIZE", 10)
 # Soft bounces (deferred feedback) an address may collect before it goes to quarantine.
 DELIVERY_SOFT_BOUNCE_THRESHOLD = env_int("DELIVERY_SOFT_BOUNCE_THRESHOLD", 3)
 DELIVERY_HTTP_TIMEOUT = float(env("DELIVERY_HTTP_TIMEOUT", "10"))

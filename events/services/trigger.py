@@ -1,10 +1,9 @@
-"""The trigger path: validate events against the published contract, store them, enqueue them.
+"""The trigger path: validate events against the published contract and store them.
 
-Answers when a dependency is down (API-5 503): the event is committed first, then published to the
-broker. If publishing fails, the event is withdrawn (deleted while still `pending`) and the caller
-gets 503 with nothing stored, so retrying is always safe and never duplicates a message. The
-alternative, keeping it for the sweeper, would answer 503 for an event that is nevertheless sent,
-and a retrying caller (ACS integrations retry on 5xx) would then get two messages.
+Storing is all the API does (SPEC section 7: the least work per request): the dispatcher of the
+transactional workers (delivery/dispatcher.py) publishes stored events to the queue. An event the
+API answered 2xx for is in PostgreSQL, whatever the broker's state (DLV-3); while the database is
+down the API answers 503 and stores nothing.
 """
 
 import logging
@@ -60,11 +59,6 @@ MIN_YEAR, MAX_YEAR = 1970, 9000
 class EventNotAllowed(ApplicationError):
     status = 403
     code = "event_not_allowed"
-
-
-class BrokerUnavailable(ApplicationError):
-    status = 503
-    code = "service_unavailable"
 
 
 def _address_error(key: str, value: object) -> str | None:
@@ -224,8 +218,8 @@ def _event_build(config: EventConfiguration, fields: dict, integration, now: dat
 
 
 def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
-    """Validate one event, store it (`pending`, `paused` when its message is paused, `tooOld` when
-    already expired) and enqueue it after commit; 503 with nothing stored when the broker is down."""
+    """Validate one event and store it: `pending` (for the dispatcher), `paused` when its message
+    is paused, `tooOld` when already expired."""
     config = configuration_for_trigger(event_id=event_id, integration=integration)
     if not isinstance(payload, dict):
         raise ValidationFailed("The body must be a JSON object.", code="invalid_body")
@@ -237,11 +231,9 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
         )
     event = _event_build(config, checked.fields, integration, now)
     # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
-    # hot path. Inside a caller's transaction, on_commit still waits for its commit.
+    # hot path.
     row_insert(event)
-    if event.status == EventStatus.PENDING:
-        transaction.on_commit(lambda: events_enqueue_or_withdraw(events=[event]))
-    elif event.status == EventStatus.TOO_OLD:
+    if event.status == EventStatus.TOO_OLD:
         _final_status_notify(event)
     return event
 
@@ -254,8 +246,8 @@ class BatchItem:
 
 
 def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> list[BatchItem]:
-    """Validate each payload on its own; store every valid one in one transaction (all or none),
-    enqueue them after commit. Invalid items are answered with their errors and stored nowhere."""
+    """Validate each payload on its own; store every valid one in one transaction (all or none).
+    Invalid items are answered with their errors and stored nowhere."""
     config = configuration_for_trigger(event_id=event_id, integration=integration)
     now = timezone.now()
     items: list[BatchItem] = []
@@ -269,9 +261,6 @@ def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> 
     if events:
         with transaction.atomic():
             Event.objects.bulk_create(events)
-            pending = [e for e in events if e.status == EventStatus.PENDING]
-            if pending:
-                transaction.on_commit(lambda: events_enqueue_or_withdraw(events=pending))
             for event in events:
                 if event.status == EventStatus.TOO_OLD:
                     _final_status_notify(event)
@@ -282,44 +271,6 @@ def _final_status_notify(event: Event) -> None:
     from campaign.callbacks import event_status_changed
 
     event_status_changed(event_pk=event.pk)
-
-
-def events_enqueue_or_withdraw(*, events: list[Event]) -> None:
-    """Publish committed `pending` events to the transactional queue: one task per event, or for a
-    batch one fan-out task that publishes them from the worker. If the broker refuses, delete the
-    events still `pending` (nothing was sent) and raise 503, so that the caller retries."""
-    from campaign.tasks import events_enqueue_batch
-
-    try:
-        if len(events) == 1:
-            _publish(events[0].pk, events[0].scheduled)
-        else:
-            events_enqueue_batch.apply_async(args=[[e.pk for e in events]])
-    except Exception as exc:
-        logger.warning("broker unavailable, withdrawing %d event(s): %s", len(events), exc)
-        Event.objects.filter(pk__in=[e.pk for e in events], status=EventStatus.PENDING).delete()
-        raise BrokerUnavailable(
-            "The queue is temporarily unavailable; nothing was stored, retry later."
-        ) from exc
-
-
-def _publish(event_pk: int, scheduled: datetime | None, producer=None) -> None:
-    from ..tasks import event_process
-
-    eta = scheduled if scheduled and scheduled > timezone.now() else None
-    event_process.apply_async(args=[event_pk], eta=eta, producer=producer)
-
-
-def events_enqueue_each(*, event_pks: list[int]) -> None:
-    """Publish one processing task per `pending` event (the fan-out of a batch), on one connection."""
-    from campaign.celery import app
-
-    pending = Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING).values_list(
-        "pk", "scheduled"
-    )
-    with app.producer_or_acquire() as producer:
-        for pk, scheduled in pending.order_by("pk"):
-            _publish(pk, scheduled, producer)
 
 
 def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:

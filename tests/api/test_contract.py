@@ -11,9 +11,10 @@ from rest_framework.test import APIClient
 
 from campaign.celery import app as celery_app
 from campaign.services import integration_create
+from delivery.dispatcher import events_dispatch
 from events.models import Event
 from messages_app.models import TransactionalMessage
-from tests.conftest import make_published_event, trigger_path
+from tests.conftest import make_published_event, transactional_queue_purge, trigger_path
 
 pytestmark = pytest.mark.django_db
 
@@ -214,15 +215,27 @@ class TestDependenciesDown:
         assert body["errors"] == []
         assert not Event.objects.exists()
 
-    def test_broker_down_gives_503_and_nothing_is_stored(self, api, cart_event, monkeypatch):
-        # Nothing listens on port 1: the broker is unreachable (the environment wins over the conf).
+    def test_broker_down_the_event_is_accepted_and_dispatched_when_it_is_back(
+        self, api, cart_event, monkeypatch
+    ):
+        # The API stores; the dispatcher publishes. Nothing listens on port 1: the broker is down.
         monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
         celery_app._pool = celery_app.amqp._producer_pool = None
         try:
             response = api.post(PATH, BODY, format="json")
+            assert response.status_code == 202
+            with pytest.raises(Exception):  # noqa: B017 - whatever the transport raises
+                events_dispatch()
+            event = Event.objects.get(pkey=response.json()["PKey"])
+            assert (event.status, event.dispatched_at) == ("pending", None)
         finally:
             monkeypatch.undo()
             celery_app._pool = celery_app.amqp._producer_pool = None
-        assert_error(response, 503, "service_unavailable")
-        assert response["Retry-After"]
-        assert not Event.objects.exists()
+        try:
+            assert events_dispatch() == 1
+            event.refresh_from_db()
+            assert event.status == "pending"
+            assert event.dispatched_at is not None
+            assert events_dispatch() == 0
+        finally:
+            transactional_queue_purge()

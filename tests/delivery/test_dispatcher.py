@@ -1,0 +1,74 @@
+"""The dispatcher publishes what the API stored: due `pending` events, once each, in arrival order,
+a chunk of events per task."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from delivery.dispatcher import events_dispatch
+from events.models import Event, EventStatus
+from events.services import event_trigger
+from messages_app.services import message_pause, message_resume
+
+pytestmark = pytest.mark.django_db
+
+CART = {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Jacket"}
+
+
+def trigger(config, **fields) -> Event:
+    return event_trigger(
+        event_id=config.event_id, payload={"email": "jane@example.com", "ctx": CART, **fields}
+    )
+
+
+def test_stored_events_are_published_in_chunks_in_arrival_order_once(
+    cart_event, settings, transactional_queue
+):
+    settings.DELIVERY_DISPATCH_CHUNK_SIZE = 10
+    events = [trigger(cart_event) for _ in range(25)]
+
+    assert events_dispatch() == 25
+    assert events_dispatch() == 0
+
+    tasks = transactional_queue()
+    assert [name for name, _ in tasks] == ["events.tasks.events_process"] * 3
+    assert [args[0] for _, args in tasks] == [
+        [e.pk for e in events[:10]],
+        [e.pk for e in events[10:20]],
+        [e.pk for e in events[20:]],
+    ]
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+    assert set(Event.objects.values_list("status", flat=True)) == {EventStatus.PENDING}
+
+
+def test_a_batch_is_bounded_and_the_rest_waits_for_the_next_round(cart_event, settings, transactional_queue):
+    settings.DELIVERY_DISPATCH_BATCH_SIZE = 4
+    settings.DELIVERY_DISPATCH_CHUNK_SIZE = 3
+    for _ in range(6):
+        trigger(cart_event)
+
+    assert events_dispatch() == 4
+    assert events_dispatch() == 2
+    assert [len(args[0]) for _, args in transactional_queue()] == [3, 1, 2]
+
+
+def test_scheduled_events_wait_until_they_are_due(cart_event, transactional_queue):
+    later = timezone.now() + timedelta(hours=1)
+    scheduled = trigger(cart_event, scheduled=later.isoformat())
+
+    assert events_dispatch() == 0
+    assert events_dispatch(now=later + timedelta(seconds=1)) == 1
+    assert transactional_queue() == [("events.tasks.events_process", [[scheduled.pk]])]
+
+
+def test_paused_events_are_published_when_the_message_resumes(cart_event, transactional_queue):
+    message = cart_event.message
+    message_pause(message=message)
+    held = [trigger(cart_event) for _ in range(2)]
+    assert {e.status for e in held} == {EventStatus.PAUSED}
+    assert events_dispatch() == 0
+
+    assert message_resume(message=message) == 2
+    assert events_dispatch() == 2
+    assert transactional_queue() == [("events.tasks.events_process", [[e.pk for e in held]])]
