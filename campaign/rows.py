@@ -84,3 +84,29 @@ def row_insert(instance: Model) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def rows_copy(instances: list[Model]) -> None:
+    """INSERT many new instances of one model in one statement, without setting their pks: COPY
+    on PostgreSQL (the batch endpoint's thousand rows spent 0.3 ms each in `bulk_create`'s value
+    preparation and psycopg's array escaping), `bulk_create` elsewhere. Values are the instances'
+    attributes after `pre_save` (defaults and `auto_now`); JSON fields are sent as jsonb."""
+    if not instances:
+        return
+    model = type(instances[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(instances)
+        return
+    from psycopg.types.json import Jsonb
+
+    meta, quote = model._meta, connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    is_json = [field.get_internal_type() == "JSONField" for field in fields]
+    columns = ", ".join(quote(field.column) for field in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for instance in instances:
+            values = [field.pre_save(instance, True) for field in fields]
+            copy.write_row([Jsonb(v) if json else v for v, json in zip(values, is_json, strict=True)])

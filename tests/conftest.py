@@ -50,6 +50,16 @@ def pytest_sessionstart(session):
 # --- Users and API clients ---------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _version_caches_cleared():
+    """Caches keyed by a published version's id assume that ids are never reused, which holds in
+    production; tests roll their transactions back, and SQLite then hands the same ids out again."""
+    yield
+    from events.services.trigger import version_ctx_schema
+
+    version_ctx_schema.cache_clear()
+
+
 @pytest.fixture
 def administrator(db):
     return UserFactory(role=ADMINISTRATORS)

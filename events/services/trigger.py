@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
-from campaign.rows import row_get, row_insert
+from campaign.rows import row_get, row_insert, rows_copy
 from messages_app.models import MessageStatus, TransactionalMessage
 
 from ..contract import ctx_validate
@@ -234,7 +234,7 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
     # hot path.
     row_insert(event)
     if event.status == EventStatus.TOO_OLD:
-        _final_status_notify(event)
+        _final_status_notify(event.pk)
     return event
 
 
@@ -260,17 +260,17 @@ def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> 
     events = [item.event for item in items if item.event is not None]
     if events:
         with transaction.atomic():
-            Event.objects.bulk_create(events)
-            for event in events:
-                if event.status == EventStatus.TOO_OLD:
-                    _final_status_notify(event)
+            rows_copy(events)
+            expired = [event.pkey for event in events if event.status == EventStatus.TOO_OLD]
+            for pk in Event.objects.filter(pkey__in=expired).values_list("pk", flat=True) if expired else ():
+                _final_status_notify(pk)
     return items
 
 
-def _final_status_notify(event: Event) -> None:
+def _final_status_notify(event_pk: int) -> None:
     from campaign.callbacks import event_status_changed
 
-    event_status_changed(event_pk=event.pk)
+    event_status_changed(event_pk=event_pk)
 
 
 def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:

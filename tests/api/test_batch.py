@@ -69,3 +69,21 @@ def test_an_unknown_event_gives_404_for_the_whole_batch(api, cart_event):
 
 def test_batch_needs_credentials(client, cart_event):
     assert post(client, {"events": [GOOD]}).status_code == 401
+
+
+def test_stored_items_keep_every_value_and_an_expired_one_is_too_old_at_once(api, cart_event):
+    ctx = {"firstName": "Zoë \"Z\" \\ O'Brien\t", "cartAmount": "€ 5", "lastProduct": "Hat 🎩"}
+    items = [
+        {"email": "zoe@example.com", "ctx": ctx, "scheduled": "2030-01-02 03:04:05Z"},
+        {**GOOD, "expiration": "2020-01-01T00:00:00Z"},
+    ]
+    results = post(api, {"events": items}).json()["results"]
+
+    later, expired = (Event.objects.get(pkey=r["event"]["PKey"]) for r in results)
+    assert (later.email, later.ctx, later.status) == ("zoe@example.com", ctx, "pending")
+    assert later.scheduled.isoformat() == "2030-01-02T03:04:05+00:00"
+    assert later.expiration.isoformat() == "2030-01-05T15:04:05+00:00"  # + the default 3.5 days
+    assert later.configuration_version_id == cart_event.published_version_id
+    assert later.created_at is not None and later.dispatched_at is None
+    assert (expired.status, expired.error) == ("tooOld", "Expired before it could be processed.")
+    assert results[1]["event"]["status"] == "tooOld"
