@@ -55,9 +55,9 @@ def _version_caches_cleared():
     """Caches keyed by a published version's id assume that ids are never reused, which holds in
     production; tests roll their transactions back, and SQLite then hands the same ids out again."""
     yield
-    from events.services.trigger import version_ctx_schema
+    from events.services.trigger import version_ctx_check
 
-    version_ctx_schema.cache_clear()
+    version_ctx_check.cache_clear()
 
 
 @pytest.fixture

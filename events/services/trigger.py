@@ -9,6 +9,7 @@ down the API answers 503 and stores nothing.
 import logging
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -24,7 +25,7 @@ from campaign.exceptions import ApplicationError, FieldError, NotFoundError, Val
 from campaign.rows import row_get, row_insert, rows_copy
 from messages_app.models import MessageStatus, TransactionalMessage
 
-from ..contract import ctx_validate
+from ..contract import ctx_checker
 from ..models import (
     Channel,
     Event,
@@ -150,7 +151,7 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
     if not isinstance(ctx, dict):
         errors.append(FieldError("ctx", "Expected an object holding the event's fields."))
     else:
-        errors.extend(ctx_validate(schema=version_ctx_schema(config.published_version_id), ctx=ctx))
+        errors.extend(version_ctx_check(config.published_version_id)(ctx))
     if errors:
         return Checked(errors=errors)
     if expiration is None:
@@ -178,11 +179,12 @@ def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfig
 
 
 @lru_cache(maxsize=512)
-def version_ctx_schema(version_pk: int) -> dict:
-    """The compiled `ctx` schema of a published version, read once per process: a version never
-    changes after publish (a new publish makes a new version), so this cache needs no invalidation.
-    Callers must not modify the dict."""
-    return EventConfigurationVersion.objects.values_list("ctx_schema", flat=True).get(pk=version_pk)
+def version_ctx_check(version_pk: int) -> Callable[[object], list[FieldError]]:
+    """The check of `ctx` against a published version's schema, read and compiled once per process:
+    a version never changes after publish (a new publish makes a new version), so this cache needs
+    no invalidation."""
+    schema = EventConfigurationVersion.objects.values_list("ctx_schema", flat=True).get(pk=version_pk)
+    return ctx_checker(schema=schema)
 
 
 def integration_scope_check(*, integration, configuration: EventConfiguration) -> None:

@@ -72,7 +72,7 @@ def test_batch_needs_credentials(client, cart_event):
 
 
 def test_stored_items_keep_every_value_and_an_expired_one_is_too_old_at_once(api, cart_event):
-    ctx = {"firstName": "Zoë \"Z\" \\ O'Brien\t", "cartAmount": "€ 5", "lastProduct": "Hat 🎩"}
+    ctx = {"firstName": 'Zoë "Z" \\ O\'Brien\t', "cartAmount": "€ 5", "lastProduct": "Hat 🎩"}
     items = [
         {"email": "zoe@example.com", "ctx": ctx, "scheduled": "2030-01-02 03:04:05Z"},
         {**GOOD, "expiration": "2020-01-01T00:00:00Z"},

@@ -1,0 +1,104 @@
+"""The trigger path accepts a payload when fastjsonschema's compiled check passes it; jsonschema
+stays the judge of everything else. A pass must never be wrong: for any payload the fast check
+passes, jsonschema finds no error."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from events.contract import _passes, ctx_schema_build, ctx_validate, sample_ctx
+
+FIELDS = [
+    {"field_id": "name", "type": "text", "max_length": 5, "required": True},
+    {"field_id": "count", "type": "integer", "required": True},
+    {"field_id": "amount", "type": "decimal", "required": False},
+    {"field_id": "vip", "type": "boolean", "required": False},
+    {"field_id": "day", "type": "date", "required": False},
+    {"field_id": "at", "type": "datetime", "required": False},
+    {"field_id": "mail", "type": "email", "required": False},
+    {"field_id": "phone", "type": "phone", "required": False},
+    {"field_id": "site", "type": "url", "required": False},
+    {"field_id": "size", "type": "enumeration", "allowed_values": ["S", "M"], "required": True},
+]
+COLLECTION = {
+    "collection_id": "items",
+    "label": "Items",
+    "min_items": 1,
+    "max_items": 2,
+    "fields": [{"field_id": "sku", "type": "text", "max_length": 3, "required": True}],
+}
+SCHEMA = ctx_schema_build(fields=FIELDS, collections=[COLLECTION])
+STRUCTURE = {"fields": FIELDS, "collections": [COLLECTION]}
+
+# Values near the edges of each type and format, plus anything JSON can hold.
+texts = st.sampled_from(
+    [
+        "",
+        "S",
+        "M",
+        "abcde",
+        "abcdef",
+        "2026-02-28",
+        "2026-02-30",
+        "2026-12-01T08:00:00Z",
+        "2026-12-01 08:00:00",
+        "2026-12-01T08:00:00+01:00",
+        "jane@example.com",
+        "jane@",
+        "https://example.com/a",
+        "ftp://example.com",
+        "+33612345678",
+        "0612345678",
+        "+3361234567890123",
+    ]
+) | st.text(max_size=8)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False)
+    | st.sampled_from([1.0, 2.5])
+    | texts
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(texts, inner, max_size=2),
+    max_leaves=4,
+)
+item = st.fixed_dictionaries({}, optional={"sku": values, "other": values})
+keys = [field["field_id"] for field in FIELDS]
+VALID = sample_ctx(structure=STRUCTURE)
+# A valid payload with some of its values replaced, some removed, or an unknown key added: most pass
+# or fail on one detail, where the two validators could disagree.
+overrides = st.dictionaries(st.sampled_from([*keys, "extra"]), values, max_size=2) | st.fixed_dictionaries(
+    {"items": st.lists(item, max_size=3) | values}
+)
+payloads = st.builds(
+    lambda changed, removed: {k: v for k, v in {**VALID, **changed}.items() if k not in removed},
+    overrides,
+    st.sets(st.sampled_from(keys), max_size=2),
+)
+
+
+def fast_passes(ctx) -> bool:
+    try:
+        _passes(json.dumps(SCHEMA, sort_keys=True))(ctx)
+    except Exception:
+        return False
+    return True
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(payloads)
+def test_a_payload_the_fast_check_passes_has_no_error(ctx):
+    if fast_passes(ctx):
+        assert ctx_validate(schema=SCHEMA, ctx=ctx) == []
+
+
+def test_valid_payloads_take_the_fast_path_and_invalid_ones_get_every_error():
+    valid = VALID
+    assert fast_passes(valid)
+    assert ctx_validate(schema=SCHEMA, ctx=valid) == []
+    errors = ctx_validate(schema=SCHEMA, ctx={**valid, "name": "toolong", "phone": "0612", "bad": 1})
+    assert {e.path for e in errors} == {"ctx.name", "ctx.phone", "ctx.bad"}
