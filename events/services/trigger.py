@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
-from campaign.rows import row_get, row_insert, rows_copy
-from messages_app.models import MessageStatus, TransactionalMessage
+from campaign.rows import row_insert, rows_copy
+from messages_app.models import MessageStatus
 
 from ..contract import ctx_checker
 from ..models import (
@@ -32,10 +32,10 @@ from ..models import (
     EventConfiguration,
     EventConfigurationVersion,
     EventStatus,
-    PublicationStatus,
     PushPlatform,
     Targeting,
 )
+from ..selectors import configuration_for_trigger_get
 
 logger = logging.getLogger(__name__)
 
@@ -164,17 +164,10 @@ def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfig
     """The published configuration the caller may trigger: 404 when unknown or unpublished
     (nothing stored), 403 when these credentials are not allowed for it. Loads what the trigger
     reads, plus `message_status` (the status of its message, None without one)."""
-    config = row_get(
-        EventConfiguration,
-        fields=("id", "event_id", "channel", "targeting", "status", "published_version"),
-        event_id=event_id,
-        status=PublicationStatus.PUBLISHED,
-    )
+    config = configuration_for_trigger_get(event_id=event_id)
     if config is None or config.published_version_id is None:
         raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
     integration_scope_check(integration=integration, configuration=config)
-    message = row_get(TransactionalMessage, fields=("id", "status"), configuration=config.pk)
-    config.message_status = message.status if message is not None else None
     return config
 
 
