@@ -10,7 +10,7 @@ ORM.
 from functools import lru_cache
 from typing import TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 M = TypeVar("M", bound=Model)
@@ -53,12 +53,13 @@ def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
         row = cursor.fetchone()
     if row is None:
         return None
+    conn = connections[DEFAULT_DB_ALIAS]
     values = []
     for value, (column, functions) in zip(row, converters, strict=True):
         for convert in functions:
-            value = convert(value, column, connection)
+            value = convert(value, column, conn)
         values.append(value)
-    return model.from_db(connection.alias, attnames, values)
+    return model.from_db(conn.alias, attnames, values)
 
 
 @lru_cache(maxsize=16)
@@ -77,13 +78,15 @@ def row_insert(instance: Model) -> None:
     """INSERT one new instance (field defaults, `auto_now` and value conversions applied as by
     `save(force_insert=True)`; no signals: the models inserted here have none) and set its pk."""
     sql, fields = _insert_sql(type(instance))
-    values = [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
-    with connection.cursor() as cursor:
+    # The thread's connection itself, not the `connection` proxy that each field would look up again.
+    conn = connections[DEFAULT_DB_ALIAS]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), conn) for field in fields]
+    with conn.cursor() as cursor:
         cursor.execute(sql, values)
-        pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+        pk = cursor.fetchone()[0] if conn.features.can_return_columns_from_insert else cursor.lastrowid
     instance.pk = pk
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = conn.alias
 
 
 def rows_copy(instances: list[Model]) -> None:
