@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaign.callbacks import event_status_changed
@@ -22,11 +22,12 @@ from campaign.exceptions import ApplicationError
 from events.enrichment import TargetingFailed, event_context, event_language, event_recipient
 from events.models import Event, EventStatus
 from events.services import event_enqueue
-from messages_app.models import MessageStatus, TransactionalMessage
+from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import RenderedEmail, message_render
+from messages_app.selectors import version_content
 
 from .channels import SendFailure, channel_address, message_send
-from .feedback import address_exclusion, address_quarantine
+from .feedback import address_exclusions, address_quarantine
 from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def _finish(event: Event, status: str, **fields) -> None:
     Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
         status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
     )
-    event_status_changed(event_pk=event.pk)
+    event_status_changed(event_pk=event.pk, callback_url=event.callback_url or "")
 
 
 def event_deadline(*, event: Event) -> datetime:
@@ -77,17 +78,40 @@ class _Attempt:
         )
 
 
-def _wait_for_resume(event: Event, message: TransactionalMessage) -> bool:
-    """An event claimed while its message is paused waits (`paused`) for the resume. The message
-    row is locked as resume locks it, so the event cannot miss a resume running meanwhile."""
+def _claimed_events(event_pks: list[int]) -> list[Event]:
+    """The claimed events with everything their delivery reads, in one query: configuration,
+    the version they were accepted with (without its JSON Schema), the message (status and
+    published version, without the draft) and the callback URL of their integration."""
+    return list(
+        Event.objects.filter(pk__in=event_pks)
+        .select_related("configuration", "configuration_version", "configuration__message__published_version")
+        .defer(
+            "configuration_version__ctx_schema",
+            "configuration__message__published_version__content",
+            *(f"configuration__message__{name}" for name in CONTENT_FIELDS),
+        )
+        .annotate(callback_url=F("integration__callback_url"))
+        .order_by("pk")
+    )
+
+
+def _message_of(event: Event) -> TransactionalMessage | None:
+    # The reverse one-to-one was read by select_related: None when the configuration has none.
+    return getattr(event.configuration, "message", None)
+
+
+def _wait_for_resume(events: list[Event], message: TransactionalMessage) -> TransactionalMessage | None:
+    """Events claimed while their message is paused wait (`paused`) for the resume: None then.
+    The message row is locked as resume locks it, so an event cannot miss a resume running
+    meanwhile; a message resumed meanwhile is returned as it is now, to be sent."""
     with transaction.atomic():
         locked = TransactionalMessage.objects.select_for_update().filter(pk=message.pk).first()
-        if locked is None or locked.status != MessageStatus.PAUSED:
-            return False
-        Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+        if locked is not None and locked.status != MessageStatus.PAUSED:
+            return locked
+        Event.objects.filter(pk__in=[event.pk for event in events], status=EventStatus.PROCESSING).update(
             status=EventStatus.PAUSED, updated_at=timezone.now()
         )
-    return True
+    return None
 
 
 def event_deliver(*, event_pk: int) -> None:
@@ -98,21 +122,20 @@ def event_deliver(*, event_pk: int) -> None:
     )
     if not claimed:
         return
-    event = Event.objects.select_related("configuration").get(pk=event_pk)
+    [event] = _claimed_events([event_pk])
     now = timezone.now()
     if event_deadline(event=event) < now:
         _finish(event, EventStatus.TOO_OLD, error="Expired before it could be processed.")
         return
-    message = (
-        TransactionalMessage.objects.select_related("published_version")
-        .filter(configuration=event.configuration)
-        .first()
-    )
-    if message is not None and message.status == MessageStatus.PAUSED and _wait_for_resume(event, message):
-        return
+    message = _message_of(event)
+    if message is not None and message.status == MessageStatus.PAUSED:
+        message = _wait_for_resume([event], message)
+        if message is None:
+            return
     if message is None or message.status != MessageStatus.PUBLISHED or message.published_version is None:
         _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
         return
+    version = message.published_version
     channel = event.configuration.channel
     attempt = _Attempt(
         event=event,
@@ -124,7 +147,7 @@ def event_deliver(*, event_pk: int) -> None:
     try:
         recipient = event_recipient(event=event)
         attempt.address = channel_address(channel=channel, recipient=recipient)
-        exclusion = address_exclusion(channel=channel, address=attempt.address)
+        exclusion = address_exclusions(channel=channel, addresses=[attempt.address]).get(attempt.address)
         if exclusion is not None:
             _exclude(
                 event, channel=channel, address=attempt.address, reason=exclusion[0], detail=exclusion[1]
@@ -132,7 +155,7 @@ def event_deliver(*, event_pk: int) -> None:
             return
         rendered = message_render(
             channel=channel,
-            content=message.published_version.content,
+            content=version_content(version_pk=version.pk, published_at=version.published_at),
             context=event_context(event=event),
             language=event_language(event=event),
         )
