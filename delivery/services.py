@@ -66,6 +66,8 @@ class _Attempt:
     address: str = ""
 
     def record(self, outcome: str, **fields) -> DeliveryAttempt:
+        """Log the attempt; the caller moves the event in the same transaction, with
+        `attempts=self.number`."""
         return DeliveryAttempt.objects.create(
             event=self.event,
             number=self.number,
@@ -139,7 +141,7 @@ def event_deliver(*, event_pk: int) -> None:
     channel = event.configuration.channel
     attempt = _Attempt(
         event=event,
-        number=DeliveryAttempt.objects.filter(event=event).count() + 1,
+        number=event.attempts + 1,
         channel=channel,
         started_at=now,
         clock=time.monotonic(),
@@ -175,7 +177,13 @@ def event_deliver(*, event_pk: int) -> None:
         return
     with transaction.atomic():
         attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
-        _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")
+        _finish(
+            event,
+            EventStatus.PROCESSED,
+            attempts=attempt.number,
+            provider_message_id=provider_id[:255],
+            error="",
+        )
 
 
 def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
@@ -200,7 +208,9 @@ def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:
                 reason=QuarantineReason.REFUSED,
                 detail=failure.response,
             )
-        _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=failure.message[:2000])
+        _finish(
+            attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=failure.message[:2000]
+        )
 
 
 def _processing_failed(attempt: _Attempt, error: str) -> None:
@@ -210,7 +220,7 @@ def _processing_failed(attempt: _Attempt, error: str) -> None:
     if failures + 1 >= settings.DELIVERY_PROCESSING_MAX_ATTEMPTS:
         with transaction.atomic():
             attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
-            _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=error)
+            _finish(attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=error)
         return
     _postpone(attempt, AttemptOutcome.PROCESSING_ERROR, error)
 
@@ -222,11 +232,16 @@ def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -
     with transaction.atomic():
         if retry_at >= event_deadline(event=event):
             attempt.record(outcome, provider_response=response, error=error[:2000])
-            _finish(event, EventStatus.TOO_OLD, error=f"Expired while retrying. Last error: {error}"[:2000])
+            _finish(
+                event,
+                EventStatus.TOO_OLD,
+                attempts=attempt.number,
+                error=f"Expired while retrying. Last error: {error}"[:2000],
+            )
             return
         attempt.record(outcome, provider_response=response, error=error[:2000], retry_at=retry_at)
         moved = Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-            status=EventStatus.PENDING, updated_at=timezone.now(), error=error[:2000]
+            status=EventStatus.PENDING, updated_at=timezone.now(), attempts=attempt.number, error=error[:2000]
         )
         if moved:
             transaction.on_commit(lambda: event_enqueue(event_pk=event.pk, eta=retry_at), robust=True)
