@@ -33,14 +33,20 @@ class CallbackRefused(Exception):
     """The URL may not be called (bad URL or an address that is not allowed)."""
 
 
-def event_status_changed(*, event_pk: int) -> None:
+def event_status_changed(*, event_pk: int, callback_url: str | None = None) -> None:
     """Queue the status callback of this event after the current transaction commits, when the
-    integration that sent it has a callback URL (most have none: no task for those)."""
+    integration that sent it has a callback URL (most have none: no task for those). A caller
+    that read the integration's `callback_url` with the event passes it ('' for none) and saves
+    the query."""
     from events.models import Event
 
     from .tasks import callback_send
 
-    if not Event.objects.filter(pk=event_pk, integration__callback_url__gt="").exists():
+    if callback_url is None:
+        has_callback = Event.objects.filter(pk=event_pk, integration__callback_url__gt="").exists()
+    else:
+        has_callback = bool(callback_url)
+    if not has_callback:
         return
 
     def enqueue() -> None:

@@ -5,7 +5,7 @@ import re
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import DateTimeField, F, Value
 from django.utils import timezone
 
 from .models import (
@@ -28,24 +28,35 @@ def address_normalize(*, channel: str, address: str) -> str:
     return address.strip().lower() if channel == "email" else address.strip()
 
 
-def address_exclusion(*, channel: str, address: str) -> tuple[str, str] | None:
-    """(reason code, explanation) when nothing may be sent to this address, else None."""
-    entry = DenylistEntry.objects.filter(channel=channel, address=address).first()
-    if entry is not None:
-        return (
-            ExclusionReason.DENYLIST,
-            f"{address} is on the denylist ({entry.reason or 'no reason given'}).",
+def address_exclusions(*, channel: str, addresses: list[str]) -> dict[str, tuple[str, str]]:
+    """(reason code, explanation) of each of the addresses nothing may be sent to, read in one
+    query over the denylist and the quarantine; the denylist wins when an address is on both."""
+    if not addresses:
+        return {}
+    # Without the models' default ordering: SQLite refuses ORDER BY inside a UNION.
+    denied = (
+        DenylistEntry.objects.filter(channel=channel, address__in=addresses)
+        .order_by()
+        .values_list(
+            "address", Value(ExclusionReason.DENYLIST), "reason", Value(None, output_field=DateTimeField())
         )
-    quarantine = AddressQuarantine.objects.filter(
-        channel=channel, address=address, quarantined_at__isnull=False
-    ).first()
-    if quarantine is not None:
-        return (
-            ExclusionReason.QUARANTINE,
-            f"{address} is in quarantine since {quarantine.quarantined_at:%Y-%m-%d %H:%M} UTC "
-            f"({quarantine.get_reason_display().lower()}).",
-        )
-    return None
+    )
+    quarantined = (
+        AddressQuarantine.objects.filter(channel=channel, address__in=addresses, quarantined_at__isnull=False)
+        .order_by()
+        .values_list("address", Value(ExclusionReason.QUARANTINE), "reason", "quarantined_at")
+    )
+    found: dict[str, tuple[str, str]] = {}
+    for address, kind, reason, since in denied.union(quarantined, all=True):
+        if kind == ExclusionReason.DENYLIST:
+            found[address] = (kind, f"{address} is on the denylist ({reason or 'no reason given'}).")
+        elif address not in found:
+            found[address] = (
+                kind,
+                f"{address} is in quarantine since {since:%Y-%m-%d %H:%M} UTC "
+                f"({dict(QuarantineReason.choices).get(reason, reason).lower()}).",
+            )
+    return found
 
 
 def address_quarantine(*, channel: str, address: str, reason: str, detail: str = "") -> AddressQuarantine:

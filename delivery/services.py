@@ -1,4 +1,9 @@
-"""Processing of one event: claim it, render the published message, send it, record every attempt.
+"""Processing of events: claim them, render the published message, send it, record every attempt.
+
+`events_deliver` takes a chunk of events (one task for many), `event_deliver` one; both give each
+event the same treatment and final status. What the events of a chunk share is read once (their
+rows, messages and the exclusion lists, in a few queries); each event is claimed, sent and
+committed on its own.
 
 Two retry levels (DLV-4): a processing error (render, configuration) postpones the event and
 tries again a few times; a temporary sending failure retries with exponential backoff and full
@@ -9,24 +14,33 @@ import logging
 import random
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
-from events.enrichment import TargetingFailed, event_context, event_language, event_recipient
+from events.enrichment import (
+    Recipient,
+    TargetingFailed,
+    event_context,
+    event_language,
+    event_recipient,
+)
 from events.models import Event, EventStatus
 from events.services import event_enqueue
-from messages_app.models import MessageStatus, TransactionalMessage
+from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import RenderedEmail, message_render
+from messages_app.selectors import version_content
 
 from .channels import SendFailure, channel_address, message_send
-from .feedback import address_exclusion, address_quarantine
+from .feedback import address_exclusions, address_quarantine
 from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
 
 logger = logging.getLogger(__name__)
@@ -36,7 +50,7 @@ def _finish(event: Event, status: str, **fields) -> None:
     Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
         status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
     )
-    event_status_changed(event_pk=event.pk)
+    event_status_changed(event_pk=event.pk, callback_url=event.callback_url or "")
 
 
 def event_deadline(*, event: Event) -> datetime:
@@ -58,13 +72,18 @@ class _Attempt:
     """The attempt in progress, written to the log with the outcome."""
 
     event: Event
-    number: int
     channel: str
-    started_at: datetime
-    clock: float
     address: str = ""
+    started_at: datetime = field(default_factory=timezone.now)
+    clock: float = field(default_factory=time.monotonic)
+
+    @property
+    def number(self) -> int:
+        return self.event.attempts + 1
 
     def record(self, outcome: str, **fields) -> DeliveryAttempt:
+        """Log the attempt; the caller moves the event in the same transaction, with
+        `attempts=self.number`."""
         return DeliveryAttempt.objects.create(
             event=self.event,
             number=self.number,
@@ -77,91 +96,212 @@ class _Attempt:
         )
 
 
-def _wait_for_resume(event: Event, message: TransactionalMessage) -> bool:
-    """An event claimed while its message is paused waits (`paused`) for the resume. The message
-    row is locked as resume locks it, so the event cannot miss a resume running meanwhile."""
+@dataclass
+class _Routed:
+    """A claimed event whose message is live, with what sending it needs."""
+
+    event: Event
+    channel: str
+    content: dict
+    recipient: Recipient
+    address: str
+
+
+def _claim(event_pks: list[int]) -> list[int]:
+    """The events of `event_pks` this call moves from `pending` to `processing`. Each move is
+    conditional on `pending`, so a redelivered task or chunk finds its events moved and does
+    nothing, and an event another worker holds is left to it."""
+    now = timezone.now()
+    if len(event_pks) == 1:
+        # One conditional UPDATE, whose row count says whether it claimed the event.
+        moved = Event.objects.filter(pk=event_pks[0], status=EventStatus.PENDING).update(
+            status=EventStatus.PROCESSING, updated_at=now
+        )
+        return list(event_pks) if moved else []
+    with transaction.atomic():
+        # Locked (in a fixed order, skipping rows another worker is claiming) before the
+        # UPDATE, so that the list is exactly the events this UPDATE moves.
+        claimed = list(
+            Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        if claimed:
+            Event.objects.filter(pk__in=claimed).update(status=EventStatus.PROCESSING, updated_at=now)
+    return claimed
+
+
+def _claimed_events(event_pks: list[int]) -> list[Event]:
+    """The claimed events with everything their delivery reads, in one query: configuration,
+    the version they were accepted with (without its JSON Schema), the message (status and
+    published version, without the draft) and the callback URL of their integration."""
+    return list(
+        Event.objects.filter(pk__in=event_pks)
+        .select_related("configuration", "configuration_version", "configuration__message__published_version")
+        .defer(
+            "configuration_version__ctx_schema",
+            "configuration__message__published_version__content",
+            *(f"configuration__message__{name}" for name in CONTENT_FIELDS),
+        )
+        .annotate(callback_url=F("integration__callback_url"))
+        .order_by("pk")
+    )
+
+
+@contextmanager
+def _on_its_own(*events: Event) -> Iterator[None]:
+    """An unexpected error with one event (a bug, the database going away) does not stop the
+    others of its chunk: it is logged, and the event, left `processing`, is enqueued again by
+    the sweeper after the lease."""
+    try:
+        yield
+    except Exception:
+        logger.exception("delivering event(s) %s failed", ", ".join(event.pkey for event in events))
+
+
+def _message_of(event: Event) -> TransactionalMessage | None:
+    # The reverse one-to-one was read by select_related: None when the configuration has none.
+    return getattr(event.configuration, "message", None)
+
+
+def _wait_for_resume(events: list[Event], message: TransactionalMessage) -> TransactionalMessage | None:
+    """Events claimed while their message is paused wait (`paused`) for the resume: None then.
+    The message row is locked as resume locks it, so an event cannot miss a resume running
+    meanwhile; a message resumed meanwhile is returned as it is now, to be sent."""
     with transaction.atomic():
         locked = TransactionalMessage.objects.select_for_update().filter(pk=message.pk).first()
-        if locked is None or locked.status != MessageStatus.PAUSED:
-            return False
-        Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
+        if locked is not None and locked.status != MessageStatus.PAUSED:
+            return locked
+        Event.objects.filter(pk__in=[event.pk for event in events], status=EventStatus.PROCESSING).update(
             status=EventStatus.PAUSED, updated_at=timezone.now()
         )
-    return True
+    return None
+
+
+def _route(events: list[Event]) -> list[tuple[Event, dict]]:
+    """The events of one configuration that can be sent, with the content of their message's live
+    version; the others end `tooOld` (expired) or `routingFailed` (no live message), or wait
+    `paused` for the resume."""
+    now = timezone.now()
+    live = []
+    for event in events:
+        if event_deadline(event=event) < now:
+            with _on_its_own(event):
+                _finish(event, EventStatus.TOO_OLD, error="Expired before it could be processed.")
+        else:
+            live.append(event)
+    if not live:
+        return []
+    message = _message_of(live[0])
+    if message is not None and message.status == MessageStatus.PAUSED:
+        message = _wait_for_resume(live, message)
+        if message is None:
+            return []
+    if message is None or message.status != MessageStatus.PUBLISHED or message.published_version is None:
+        for event in live:
+            with _on_its_own(event):
+                _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
+        return []
+    version = message.published_version
+    content = version_content(version_pk=version.pk, published_at=version.published_at)
+    return [(event, content) for event in live]
+
+
+def _recipient(event: Event, channel: str) -> tuple[Recipient, str] | None:
+    """The recipient and its channel address; None when the event could not be targeted (it is
+    finished, `targetingFailed`, or postponed after a processing error)."""
+    try:
+        recipient = event_recipient(event=event)
+        return recipient, channel_address(channel=channel, recipient=recipient)
+    except TargetingFailed as exc:
+        _finish(event, EventStatus.TARGETING_FAILED, error=exc.message)
+    except Exception as exc:
+        _attempt_failed(_Attempt(event=event, channel=channel), exc)
+    return None
+
+
+def _send(routed: _Routed, exclusion: tuple[str, str] | None) -> None:
+    """Send one routed event (unless its address is excluded) and record the attempt with the
+    event's new status."""
+    event, channel = routed.event, routed.channel
+    if exclusion is not None:
+        _exclude(event, channel=channel, address=routed.address, reason=exclusion[0], detail=exclusion[1])
+        return
+    attempt = _Attempt(event=event, channel=channel, address=routed.address)
+    try:
+        rendered = message_render(
+            channel=channel,
+            content=routed.content,
+            context=event_context(event=event),
+            language=event_language(event=event),
+        )
+        provider_id = message_send(
+            channel=channel, pkey=event.pkey, recipient=routed.recipient, rendered=rendered
+        )
+    except Exception as exc:
+        _attempt_failed(attempt, exc)
+        return
+    with transaction.atomic():
+        attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
+        _finish(
+            event,
+            EventStatus.PROCESSED,
+            attempts=attempt.number,
+            provider_message_id=provider_id[:255],
+            error="",
+        )
+
+
+def _attempt_failed(attempt: _Attempt, exc: Exception) -> None:
+    if isinstance(exc, SendFailure):
+        _send_failed(attempt, exc)
+        return
+    # Render, enrichment or configuration: worth trying again later (a message fixed and
+    # republished, a provider configured, a database hiccup), a bounded number of times.
+    if not isinstance(exc, ApplicationError):
+        logger.exception("processing event %s failed", attempt.event.pkey, exc_info=exc)
+    _processing_failed(attempt, f"Processing failed: {exc}"[:2000])
 
 
 def event_deliver(*, event_pk: int) -> None:
     """Render the published message for one event and send it. A redelivered task finds
     the event already claimed and does nothing."""
-    claimed = Event.objects.filter(pk=event_pk, status=EventStatus.PENDING).update(
-        status=EventStatus.PROCESSING, updated_at=timezone.now()
-    )
-    if not claimed:
-        return
-    event = Event.objects.select_related("configuration").get(pk=event_pk)
-    now = timezone.now()
-    if event_deadline(event=event) < now:
-        _finish(event, EventStatus.TOO_OLD, error="Expired before it could be processed.")
-        return
-    message = (
-        TransactionalMessage.objects.select_related("published_version")
-        .filter(configuration=event.configuration)
-        .first()
-    )
-    if message is not None and message.status == MessageStatus.PAUSED and _wait_for_resume(event, message):
-        return
-    if message is None or message.status != MessageStatus.PUBLISHED or message.published_version is None:
-        _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
-        return
-    channel = event.configuration.channel
-    attempt = _Attempt(
-        event=event,
-        number=DeliveryAttempt.objects.filter(event=event).count() + 1,
-        channel=channel,
-        started_at=now,
-        clock=time.monotonic(),
-    )
-    try:
-        recipient = event_recipient(event=event)
-        attempt.address = channel_address(channel=channel, recipient=recipient)
-        exclusion = address_exclusion(channel=channel, address=attempt.address)
-        if exclusion is not None:
-            _exclude(
-                event, channel=channel, address=attempt.address, reason=exclusion[0], detail=exclusion[1]
-            )
-            return
-        rendered = message_render(
-            channel=channel,
-            content=message.published_version.content,
-            context=event_context(event=event),
-            language=event_language(event=event),
-        )
-        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
-    except TargetingFailed as exc:
-        _finish(event, EventStatus.TARGETING_FAILED, error=exc.message)
-        return
-    except SendFailure as failure:
-        _send_failed(attempt, failure)
-        return
-    except Exception as exc:
-        # Render, enrichment or configuration: worth trying again later (a message fixed and
-        # republished, a provider configured, a database hiccup), a bounded number of times.
-        if not isinstance(exc, ApplicationError):
-            logger.exception("processing event %s failed", event.pkey)
-        _processing_failed(attempt, f"Processing failed: {exc}"[:2000])
-        return
-    with transaction.atomic():
-        attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
-        _finish(event, EventStatus.PROCESSED, provider_message_id=provider_id[:255], error="")
+    events_deliver(event_pks=[event_pk])
 
 
 def events_deliver(*, event_pks: list[int]) -> None:
-    """Deliver a chunk of events, each on its own: one failing does not stop the others."""
-    for event_pk in event_pks:
-        try:
-            event_deliver(event_pk=event_pk)
-        except Exception:
-            logger.exception("event %s failed; the sweeper takes it again after the lease", event_pk)
+    """Deliver a chunk of events in one call, each as `event_deliver` would: claimed by its own
+    conditional status change (a redelivered chunk does nothing twice), sent, and committed with
+    its attempt on its own; one failing event does not stop the others. The events, their
+    messages and the exclusion lists are read in a few queries for the whole chunk, and the
+    channel's connection (SMTP) is reused from one event to the next."""
+    claimed = _claim(list(event_pks))
+    if not claimed:
+        return
+    by_configuration: dict[int, list[Event]] = {}
+    for event in _claimed_events(claimed):
+        by_configuration.setdefault(event.configuration_id, []).append(event)
+    routed: list[_Routed] = []
+    for events in by_configuration.values():
+        routable: list[tuple[Event, dict]] = []
+        with _on_its_own(*events):
+            routable = _route(events)
+        for event, content in routable:
+            channel = event.configuration.channel
+            with _on_its_own(event):
+                target = _recipient(event, channel)
+                if target is not None:
+                    routed.append(_Routed(event, channel, content, *target))
+    exclusions = {
+        channel: address_exclusions(
+            channel=channel, addresses=[item.address for item in routed if item.channel == channel]
+        )
+        for channel in {item.channel for item in routed}
+    }
+    for item in routed:
+        with _on_its_own(item.event):
+            _send(item, exclusions[item.channel].get(item.address))
 
 
 def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
@@ -186,7 +326,9 @@ def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:
                 reason=QuarantineReason.REFUSED,
                 detail=failure.response,
             )
-        _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=failure.message[:2000])
+        _finish(
+            attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=failure.message[:2000]
+        )
 
 
 def _processing_failed(attempt: _Attempt, error: str) -> None:
@@ -196,7 +338,7 @@ def _processing_failed(attempt: _Attempt, error: str) -> None:
     if failures + 1 >= settings.DELIVERY_PROCESSING_MAX_ATTEMPTS:
         with transaction.atomic():
             attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
-            _finish(attempt.event, EventStatus.DELIVERY_FAILED, error=error)
+            _finish(attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=error)
         return
     _postpone(attempt, AttemptOutcome.PROCESSING_ERROR, error)
 
@@ -208,11 +350,16 @@ def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -
     with transaction.atomic():
         if retry_at >= event_deadline(event=event):
             attempt.record(outcome, provider_response=response, error=error[:2000])
-            _finish(event, EventStatus.TOO_OLD, error=f"Expired while retrying. Last error: {error}"[:2000])
+            _finish(
+                event,
+                EventStatus.TOO_OLD,
+                attempts=attempt.number,
+                error=f"Expired while retrying. Last error: {error}"[:2000],
+            )
             return
         attempt.record(outcome, provider_response=response, error=error[:2000], retry_at=retry_at)
         moved = Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-            status=EventStatus.PENDING, updated_at=timezone.now(), error=error[:2000]
+            status=EventStatus.PENDING, updated_at=timezone.now(), attempts=attempt.number, error=error[:2000]
         )
         if moved:
             transaction.on_commit(lambda: event_enqueue(event_pk=event.pk, eta=retry_at), robust=True)

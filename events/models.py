@@ -348,6 +348,10 @@ class Event(models.Model):
     # The provider's id of the sent message (the Message-ID header for SMTP).
     provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)
+    # Delivery attempts logged so far (DeliveryAttempt rows), moved with the status in the same
+    # transaction: the next attempt's number without counting the log. The database default lets
+    # code that does not know the column yet insert events during a deploy.
+    attempts = models.IntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

@@ -10,7 +10,7 @@ def event_process(event_pk: int) -> None:
 
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def events_process(event_pks: list[int]) -> None:
-    """A chunk of events published by the dispatcher."""
+    """A chunk of events in one task: what they share is read once (see events_deliver)."""
     from delivery.services import events_deliver
 
     events_deliver(event_pks=event_pks)

@@ -1,6 +1,8 @@
 import difflib
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 
 from .models import CONTENT_FIELDS, MessageVersion, TransactionalMessage
 from .rendering import VARIANT_PARTS
@@ -115,3 +117,12 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
         if e.get("target") not in collection_ids
     )
     return entries
+
+
+@lru_cache(maxsize=256)
+def version_content(*, version_pk: int, published_at: datetime) -> dict:
+    """The content of a published version, read once per process: versions never change. The
+    publish time is part of the key because a database that hands out an id again after a
+    rollback (SQLite, in the tests) could give another version the same id. Callers must not
+    change the dict they get."""
+    return MessageVersion.objects.values_list("content", flat=True).get(pk=version_pk)

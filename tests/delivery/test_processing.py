@@ -39,6 +39,20 @@ class TestDeliver:
         assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
         assert '<script>alert("x")</script>' in text
 
+    def test_long_and_non_ascii_headers_arrive_intact(self, cart_event, smtp):
+        subject = "{{ ctx.firstName }}, the jacket you left in your cart is still waiting for you, in size L"
+        message_update(message=cart_event.message, sender_name="Boutique Ça & Là", subject=subject)
+        message_publish(message=cart_event.message)
+        event_deliver(event_pk=trigger(cart_event, ctx={**CART, "firstName": "Zoë"}).pk)
+        [mail] = smtp.messages
+        # Folded onto a continuation line (by Django's compat32 serialisation), whose leading
+        # space Python's parser keeps.
+        assert mail["Subject"].strip() == (
+            "Zoë, the jacket you left in your cart is still waiting for you, in size L"
+        )
+        assert mail["From"].addresses[0].display_name == "Boutique Ça & Là"
+        assert mail.get_body(("plain",)).get_content().startswith("Hello Zoë,")
+
     def test_a_redelivered_task_does_nothing_twice(self, cart_event, smtp):
         event = trigger(cart_event)
         event_deliver(event_pk=event.pk)

@@ -80,6 +80,7 @@ def test_smtp_4xx_is_retried_until_accepted(cart_event, smtp):
         AttemptOutcome.TEMPORARY_FAILURE,
         AttemptOutcome.SENT,
     ]
+    assert [a.number for a in log] == [1, 2, 3]
     assert log[0].provider_response.startswith("451 4.3.0 Mailbox busy")
     assert log[0].retry_at is not None and log[0].address == "jane@example.com"
     assert log[2].provider_message_id == event.provider_message_id and log[2].retry_at is None
