@@ -6,6 +6,7 @@ PostgreSQL/Redis, so both can be restarted at will.
 """
 
 import contextlib
+import http.client
 import json
 import os
 import random
@@ -20,7 +21,6 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from email import message_from_bytes, policy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,26 +133,59 @@ class OwnRedis:
 
 
 class SmtpSink:
-    """An SMTP server recording (Message-ID, arrival time) of every message."""
+    """An SMTP server recording (Message-ID, arrival time) of every message. It runs in its own
+    process, so that it never waits for the GIL of the load generator's threads (it would slow the
+    workers' sends down and count that against the product); arrivals go through a file."""
 
-    def __init__(self):
-        from aiosmtpd.controller import Controller
-
-        self.received = []  # (message_id, monotonic time)
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                message = message_from_bytes(envelope.content, policy=policy.default)
-                sink.received.append((message["Message-ID"], time.monotonic()))
-                return "250 OK"
-
+    def __init__(self, workdir: Path):
+        self.path = workdir / "smtp-received.tsv"
+        self.path.touch()
         self.port = free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "smtp-sink", str(self.port), str(self.path)], cwd=ROOT
+        )
+        wait_until(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True, 30)
+        self._received: list[tuple[str | None, float]] = []
+        self._offset = 0
+
+    @property
+    def received(self) -> list[tuple[str | None, float]]:
+        """Every arrival so far: (Message-ID or None, time.monotonic() of the arrival)."""
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        for line in complete.decode().splitlines():
+            message_id, at = line.split("\t")
+            self._received.append((message_id or None, float(at)))
+        return self._received
 
     def stop(self):
-        self.controller.stop()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def smtp_sink_serve(port: int, path: str) -> None:
+    """The sink process: aiosmtpd on loopback, one line per message (headers parsed only)."""
+    from email.parser import BytesHeaderParser
+
+    from aiosmtpd.controller import Controller
+
+    output = open(path, "a")  # noqa: SIM115 - kept open for the life of the process
+    parser = BytesHeaderParser()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            message_id = parser.parsebytes(envelope.content).get("Message-ID") or ""
+            output.write(f"{message_id}\t{time.monotonic()}\n")
+            output.flush()
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    controller.stop()
 
 
 class Stack:
@@ -163,7 +196,7 @@ class Stack:
         os.chmod(self.workdir, 0o755)  # noqa: S103 - the postgres user keeps its cluster in here
         self.postgres = OwnPostgres(self.workdir)
         self.redis = OwnRedis(self.workdir)
-        self.smtp = SmtpSink()
+        self.smtp = SmtpSink(self.workdir)
         self.web_port = 8790
         self.web_workers = web_workers
         self.processes: dict[str, subprocess.Popen] = {}
@@ -182,6 +215,7 @@ class Stack:
             **(env or {}),
         }
         self.base_url = f"http://127.0.0.1:{self.web_port}"
+        self._client = threading.local()
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self):
@@ -238,8 +272,10 @@ class Stack:
                 f"127.0.0.1:{self.web_port}",
                 "-w",
                 str(self.web_workers),
-                "--access-logfile",
-                "-",
+                "--threads",
+                "4",
+                "--worker-class",
+                "gthread",
                 "--log-level",
                 "warning",
             ],
@@ -302,31 +338,34 @@ class Stack:
 
     # --- traffic ---------------------------------------------------------------------
     def trigger(self, number: int, timeout: float = 10.0) -> tuple[int, dict | None, float]:
-        """POST one event; (HTTP status or 0 for no answer, body, start time)."""
+        """POST one event on this thread's kept-alive connection (a new one after an error);
+        (HTTP status or 0 for no answer, body, start time)."""
         body = json.dumps(
             {
                 "email": f"customer{number}@example.com",
                 "ctx": {"firstName": f"C{number}", "orderId": str(number)},
             }
         ).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/{ORG}/campaign/mc{ORG}/{EVENT_ID}",
-            data=body,
-            method="POST",
-            headers={
-                "Authorization": f"Bearer {self.credentials.token}",
-                "X-Api-Key": self.credentials.integration.client_id,
-                "Content-Type": "application/json",
-            },
-        )
+        headers = {
+            "Authorization": f"Bearer {self.credentials.token}",
+            "X-Api-Key": self.credentials.integration.client_id,
+            "Content-Type": "application/json",
+        }
         started = time.monotonic()
+        connection = getattr(self._client, "connection", None)
+        if connection is None:
+            connection = self._client.connection = http.client.HTTPConnection(
+                "127.0.0.1", self.web_port, timeout=timeout
+            )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                return response.status, json.loads(response.read()), started
-        except urllib.error.HTTPError as exc:
-            return exc.code, None, started
-        except (urllib.error.URLError, OSError):
+            connection.request("POST", f"/{ORG}/campaign/mc{ORG}/{EVENT_ID}", body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            self._client.connection = None
             return 0, None, started
+        return response.status, json.loads(data) if response.status == 202 else None, started
 
     def statuses(self, pkeys: list[str]) -> Counter:
         from django.db import connection
@@ -404,3 +443,7 @@ def duplicates(received) -> dict[str, int]:
 
 def jitter(low: float, high: float) -> float:
     return random.uniform(low, high)
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["smtp-sink"]:
+    smtp_sink_serve(int(sys.argv[2]), sys.argv[3])

@@ -119,12 +119,14 @@ def _claim(event_pks: list[int]) -> list[int]:
         )
         return list(event_pks) if moved else []
     with transaction.atomic():
-        # Locked (in a fixed order, skipping rows another worker is claiming) before the
-        # UPDATE, so that the list is exactly the events this UPDATE moves.
+        # Locked in a fixed order before the UPDATE, so that the list is exactly the events this
+        # UPDATE moves. Not SKIP LOCKED: a row locked by the dispatcher that is still committing
+        # this very chunk would be skipped, and the event left `pending` until the sweeper's lease;
+        # waiting for that lock costs milliseconds, and a competing claim then sees `processing`.
         claimed = list(
             Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING)
             .order_by("pk")
-            .select_for_update(skip_locked=True)
+            .select_for_update()
             .values_list("pk", flat=True)
         )
         if claimed:
