@@ -1,15 +1,19 @@
 """The dispatcher publishes what the API stored: due `pending` events, once each, in arrival order,
 a chunk of events per task."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery.dispatcher import events_dispatch
+from delivery.services import events_deliver
 from events.models import Event, EventStatus
 from events.services import event_trigger
 from messages_app.services import message_pause, message_resume
+from tests.conftest import make_published_event
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +76,21 @@ def test_paused_events_are_published_when_the_message_resumes(cart_event, transa
     assert message_resume(message=message) == 2
     assert events_dispatch() == 2
     assert transactional_queue() == [("events.tasks.events_process", [[e.pk for e in held]])]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunk_taken_before_the_dispatcher_commits_is_still_delivered(smtp):
+    # A fast worker can receive a chunk while the dispatcher's transaction still holds its rows:
+    # the claim waits for that commit instead of skipping the rows (which left them pending).
+    config = make_published_event()
+    events = [trigger(config) for _ in range(3)]
+    pks = [event.pk for event in events]
+    worker = threading.Thread(target=lambda: (events_deliver(event_pks=pks), connection.close()))
+    with transaction.atomic():
+        list(Event.objects.filter(pk__in=pks).order_by("pk").select_for_update())
+        worker.start()
+        worker.join(timeout=0.5)  # the worker is waiting for these rows meanwhile
+    worker.join(timeout=30)
+
+    assert set(Event.objects.filter(pk__in=pks).values_list("status", flat=True)) == {EventStatus.PROCESSED}
+    assert len(smtp.messages) == 3
