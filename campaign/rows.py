@@ -1,10 +1,11 @@
-"""One-row reads and writes for the trigger path, with SQL built once per model instead of per call.
+"""One-row reads and writes for the hot paths (the trigger path, the writes of each delivered
+event), with SQL built once per model instead of per call.
 
 On the 2-core benchmark machine, compiling an ORM query costs 0.6 to 1 ms while running it on
 PostgreSQL costs 0.08 ms: the trigger endpoint's three lookups and one insert would spend most of its
-time compiling the same four statements. These helpers keep the ORM's models, column names and value
-conversions (so a migration changes them too) and only cache the SQL text. Everything else uses the
-ORM.
+time compiling the same four statements, and a delivered event its attempt INSERT and status UPDATE.
+These helpers keep the ORM's models, column names and value conversions (so a migration changes them
+too) and only cache the SQL text. Everything else uses the ORM.
 """
 
 from functools import lru_cache
@@ -87,6 +88,31 @@ def row_insert(instance: Model) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = conn.alias
+
+
+@lru_cache(maxsize=64)
+def _update_sql(model: type[Model], fields: tuple[str, ...], where: tuple[str, ...]) -> tuple[str, list]:
+    meta, quote = model._meta, connection.ops.quote_name
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in fields)
+    conditions = " AND ".join(f"{quote(meta.get_field(name).column)} = %s" for name in where)
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
+    return sql, [meta.get_field(name) for name in (*fields, *where)]
+
+
+def rows_update(model: type[Model], *, where: dict, **values) -> int:
+    """UPDATE the rows of `model` matching `where` (`name=value`, equality only) to `values` (plain
+    values, converted as `QuerySet.update` converts them; no expressions, no `auto_now`); returns
+    how many rows matched, as `QuerySet.update` does. Meant for a row by its key, with a condition
+    on its state (`where={"id": pk, "status": FROM}`)."""
+    sql, fields = _update_sql(model, tuple(values), tuple(where))
+    conn = connections[DEFAULT_DB_ALIAS]
+    params = [
+        field.get_db_prep_save(value, conn)
+        for field, value in zip(fields, [*values.values(), *where.values()], strict=True)
+    ]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def rows_copy(instances: list[Model]) -> None:

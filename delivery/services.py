@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
+from campaign.rows import row_insert, rows_update
 from events.enrichment import (
     Recipient,
     TargetingFailed,
@@ -47,8 +48,14 @@ logger = logging.getLogger(__name__)
 
 
 def _finish(event: Event, status: str, **fields) -> None:
-    Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-        status=status, processed_at=timezone.now(), updated_at=timezone.now(), **fields
+    now = timezone.now()
+    rows_update(
+        Event,
+        where={"id": event.pk, "status": EventStatus.PROCESSING},
+        status=status,
+        processed_at=now,
+        updated_at=now,
+        **fields,
     )
     event_status_changed(event_pk=event.pk, callback_url=event.callback_url or "")
 
@@ -84,7 +91,7 @@ class _Attempt:
     def record(self, outcome: str, **fields) -> DeliveryAttempt:
         """Log the attempt; the caller moves the event in the same transaction, with
         `attempts=self.number`."""
-        return DeliveryAttempt.objects.create(
+        attempt = DeliveryAttempt(
             event=self.event,
             number=self.number,
             channel=self.channel,
@@ -94,6 +101,8 @@ class _Attempt:
             outcome=outcome,
             **fields,
         )
+        row_insert(attempt)
+        return attempt
 
 
 @dataclass
@@ -114,8 +123,11 @@ def _claim(event_pks: list[int]) -> list[int]:
     now = timezone.now()
     if len(event_pks) == 1:
         # One conditional UPDATE, whose row count says whether it claimed the event.
-        moved = Event.objects.filter(pk=event_pks[0], status=EventStatus.PENDING).update(
-            status=EventStatus.PROCESSING, updated_at=now
+        moved = rows_update(
+            Event,
+            where={"id": event_pks[0], "status": EventStatus.PENDING},
+            status=EventStatus.PROCESSING,
+            updated_at=now,
         )
         return list(event_pks) if moved else []
     with transaction.atomic():

@@ -103,34 +103,31 @@ def test_a_refused_recipient_ends_delivery_failed(live_server, celery_worker, sm
     assert smtp_server.messages == []
 
 
-def test_a_chunk_task_is_delivered_by_the_transactional_worker(celery_worker, smtp_server):
+def test_a_batch_of_events_is_delivered_in_chunks_by_the_worker(celery_worker, smtp_server):
     from events.models import Event
-    from events.tasks import events_process
+    from events.services import events_trigger_batch
 
     smtp_server.messages.clear()
     config = make_published_event()
-    # Stored without their own tasks, as a dispatcher publishing chunks would find them.
-    events = [
-        Event.objects.create(
-            pkey=f"chunk-{name}",
-            configuration=config,
-            configuration_version=config.published_version,
-            email=f"{name.lower()}@example.com",
-            ctx={"firstName": name, "cartAmount": "$ 125", "lastProduct": "Jacket"},
-        )
-        for name in ("Jane", "Omar", "Ada")
-    ]
+    names = ["Jane", "Omar", "Ada", "Li"]
+    # Stored together, the dispatcher of the worker publishes them as chunks (events_process).
+    events_trigger_batch(
+        event_id=config.event_id,
+        payloads=[
+            {
+                "email": f"{name.lower()}@example.com",
+                "ctx": {"firstName": name, "cartAmount": "$ 125", "lastProduct": "Jacket"},
+            }
+            for name in names
+        ],
+    )
 
-    events_process.delay([event.pk for event in events])
-
-    mails = smtp_server.wait_for(3)
-    assert sorted(mail["Subject"] for mail in mails) == [
-        "Ada, your cart is waiting",
-        "Jane, your cart is waiting",
-        "Omar, your cart is waiting",
-    ]
-    chunk = Event.objects.filter(pk__in=[event.pk for event in events])
+    mails = smtp_server.wait_for(len(names))
+    assert sorted(mail["Subject"] for mail in mails) == sorted(
+        f"{name}, your cart is waiting" for name in names
+    )
+    events = Event.objects.filter(configuration=config)
     deadline = time.monotonic() + 10
-    while chunk.exclude(status="processed").exists() and time.monotonic() < deadline:
+    while events.exclude(status="processed").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert list(chunk.values_list("status", flat=True)) == ["processed"] * 3
+    assert list(events.values_list("status", flat=True)) == ["processed"] * len(names)
