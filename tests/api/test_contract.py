@@ -219,23 +219,26 @@ class TestDependenciesDown:
         self, api, cart_event, monkeypatch
     ):
         # The API stores; the dispatcher publishes. Nothing listens on port 1: the broker is down.
+        # Scheduled a day ahead, so that the dispatcher of a worker running for other tests
+        # leaves it to this test, which dispatches as of then.
+        later = timezone.now() + timedelta(days=1)
         monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
         celery_app._pool = celery_app.amqp._producer_pool = None
         try:
-            response = api.post(PATH, BODY, format="json")
+            response = api.post(PATH, {**BODY, "scheduled": later.isoformat()}, format="json")
             assert response.status_code == 202
             with pytest.raises(Exception):  # noqa: B017 - whatever the transport raises
-                events_dispatch()
+                events_dispatch(now=later)
             event = Event.objects.get(pkey=response.json()["PKey"])
             assert (event.status, event.dispatched_at) == ("pending", None)
         finally:
             monkeypatch.undo()
             celery_app._pool = celery_app.amqp._producer_pool = None
         try:
-            assert events_dispatch() == 1
+            assert events_dispatch(now=later) == 1
             event.refresh_from_db()
             assert event.status == "pending"
             assert event.dispatched_at is not None
-            assert events_dispatch() == 0
+            assert events_dispatch(now=later) == 0
         finally:
             transactional_queue_purge()

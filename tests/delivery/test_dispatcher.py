@@ -83,7 +83,9 @@ def test_a_chunk_taken_before_the_dispatcher_commits_is_still_delivered(smtp):
     # A fast worker can receive a chunk while the dispatcher's transaction still holds its rows:
     # the claim waits for that commit instead of skipping the rows (which left them pending).
     config = make_published_event()
-    events = [trigger(config) for _ in range(3)]
+    # Scheduled ahead: the dispatcher of a worker running for other tests leaves them alone.
+    later = (timezone.now() + timedelta(days=1)).isoformat()
+    events = [trigger(config, scheduled=later) for _ in range(3)]
     pks = [event.pk for event in events]
     worker = threading.Thread(target=lambda: (events_deliver(event_pks=pks), connection.close()))
     with transaction.atomic():
