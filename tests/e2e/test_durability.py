@@ -48,7 +48,7 @@ def test_the_sweeper_recovers_lost_enqueues_and_killed_workers(
     settings.DELIVERY_LEASE_SECONDS = 60
     config = make_published_event()
     old = timezone.now() - timedelta(minutes=5)
-    # Stored but never enqueued (the broker was down), and claimed by a worker that died.
+    # Dispatched but lost with the broker (restarted empty), and claimed by a worker that died.
     lost = [
         Event.objects.create(
             pkey=f"lost-{status}",
@@ -57,6 +57,7 @@ def test_the_sweeper_recovers_lost_enqueues_and_killed_workers(
             email=f"{status}@example.com",
             ctx=CART,
             status=status,
+            dispatched_at=old,
         )
         for status in (EventStatus.PENDING, EventStatus.PROCESSING)
     ]
