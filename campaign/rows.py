@@ -1,11 +1,11 @@
-"""One-row reads and writes for the hot paths (the trigger path, the writes of each delivered
-event), with SQL built once per model instead of per call.
+"""Row reads and writes for the hot paths (the trigger endpoint, the delivery of each event),
+with SQL built once per model instead of per call.
 
 On the 2-core benchmark machine, compiling an ORM query costs 0.6 to 1 ms while running it on
-PostgreSQL costs 0.08 ms: the trigger endpoint's three lookups and one insert would spend most of its
-time compiling the same four statements, and a delivered event its attempt INSERT and status UPDATE.
-These helpers keep the ORM's models, column names and value conversions (so a migration changes them
-too) and only cache the SQL text. Everything else uses the ORM.
+PostgreSQL costs 0.08 ms: the trigger endpoint and the worker would spend most of their time
+compiling the same few statements. These helpers keep the ORM's models, column names and value
+conversions (so a migration changes them too) and only cache the SQL text. Everything else uses the
+ORM.
 """
 
 from functools import lru_cache
