@@ -133,7 +133,7 @@ ERRORS = {
         415: "Unsupported media type (send application/json).",
         422: "Idempotency-Key already used with another body.",
         429: "Rate limited: retry after Retry-After seconds.",
-        503: "A dependency is down: nothing stored, retry later.",
+        503: "The database is unreachable: nothing stored, retry later.",
     }.items()
 }
 EVENT_SCHEMA = inline_serializer(
