@@ -47,6 +47,8 @@ def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
     with only `fields` loaded (the others load on first access, as with `.only()`); None if none.
     Meant for lookups by a unique key."""
     names = tuple(where)
+    if any(name.endswith("__isnull") and value is not True for name, value in where.items()):
+        raise ValueError("row_get supports `name__isnull=True` only")
     sql, attnames, converters = _select_sql(model, fields, names)
     params = [value for name, value in where.items() if not name.endswith("__isnull")]
     with connection.cursor() as cursor:

@@ -21,15 +21,6 @@ from .models import (
     Targeting,
 )
 
-
-def configuration_published_get(*, event_id: str) -> EventConfiguration | None:
-    return (
-        EventConfiguration.objects.select_related("published_version")
-        .filter(event_id=event_id, status=PublicationStatus.PUBLISHED)
-        .first()
-    )
-
-
 # The configuration columns the trigger path reads, in the order of the query below.
 _TRIGGER_FIELDS = ("id", "event_id", "channel", "targeting", "status", "published_version")
 
