@@ -7,6 +7,7 @@ class CampaignConfig(AppConfig):
     verbose_name = "Message Center"
 
     def ready(self) -> None:
-        from . import roles
+        from . import roles, rowcache
 
+        rowcache.rowcache_connect()
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="campaign.sync_role_permissions")

@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from campaign.exceptions import FieldError
+from campaign.rowcache import rowcache_get
 
 from .contract import structure_check
 from .models import (
@@ -45,17 +46,22 @@ def _trigger_sql() -> tuple[str, list[str]]:
     return sql, [config.get_field(name).attname for name in _TRIGGER_FIELDS]
 
 
+def _trigger_row(event_id: str) -> tuple | None:
+    sql, _ = _trigger_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [event_id, PublicationStatus.PUBLISHED])
+        return cursor.fetchone()
+
+
 def configuration_for_trigger_get(*, event_id: str) -> EventConfiguration | None:
     """The published configuration of `event_id` with what the trigger path reads (other fields
     load on access), and `message_status`, its message's status (None without a message): one
-    query with SQL built once, as on the rest of the hot path (campaign/rows.py)."""
-    sql, attnames = _trigger_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [event_id, PublicationStatus.PUBLISHED])
-        row = cursor.fetchone()
+    query with SQL built once, as on the rest of the hot path (campaign/rows.py), read from the
+    process's row cache (campaign/rowcache.py) when it holds it."""
+    row = rowcache_get(("trigger_configuration", event_id), lambda: _trigger_row(event_id))
     if row is None:
         return None
-    config = EventConfiguration.from_db(connection.alias, attnames, row[:-1])
+    config = EventConfiguration.from_db(connection.alias, _trigger_sql()[1], row[:-1])
     config.message_status = row[-1]
     return config
 

@@ -50,14 +50,26 @@ def pytest_sessionstart(session):
 # --- Users and API clients ---------------------------------------------------------
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _rowcache_listener_stopped(django_db_setup):
+    """The row cache's listener holds a connection to the test database: closed before the
+    database is dropped."""
+    yield
+    from campaign.rowcache import rowcache_stop
+
+    rowcache_stop()
+
+
 @pytest.fixture(autouse=True)
 def _version_caches_cleared():
     """Caches keyed by a published version's id assume that ids are never reused, which holds in
     production; tests roll their transactions back, and SQLite then hands the same ids out again."""
     yield
+    from campaign.rowcache import rowcache_changed
     from events.services.trigger import version_ctx_check
 
     version_ctx_check.cache_clear()
+    rowcache_changed()
 
 
 @pytest.fixture

@@ -236,6 +236,11 @@ CAMPAIGN_API_MAX_BATCH_EVENTS = env_int("CAMPAIGN_API_MAX_BATCH_EVENTS", 1000)
 CAMPAIGN_EVENT_DEFAULT_VALIDITY = env_int("CAMPAIGN_EVENT_DEFAULT_VALIDITY", 302400)
 if CAMPAIGN_EVENT_DEFAULT_VALIDITY <= 0:
     raise ImproperlyConfigured("CAMPAIGN_EVENT_DEFAULT_VALIDITY must be a positive number of seconds")
+# Each web process caches the credentials and published configurations the trigger reads,
+# forgetting them when PostgreSQL notifies a change (campaign/rowcache.py); never on SQLite.
+# Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds.
+CAMPAIGN_ROWCACHE = env_bool("CAMPAIGN_ROWCACHE", True)
+CAMPAIGN_ROWCACHE_MAX_AGE = env_int("CAMPAIGN_ROWCACHE_MAX_AGE", 60)
 # Requests per second per credential (0: unlimited); an integration may set its own.
 CAMPAIGN_API_RATE_LIMIT = env_int("CAMPAIGN_API_RATE_LIMIT", 1000)
 # Redis holding the rate-limit counters: the broker's Redis by default. Without Redis (local runs

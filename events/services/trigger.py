@@ -184,7 +184,10 @@ def integration_scope_check(*, integration, configuration: EventConfiguration) -
     """403 unless these credentials may use this event (all events, or the listed ones)."""
     if integration is None or integration.all_events:
         return
-    if not integration.allowed_events.filter(pk=configuration.pk).exists():
+    allowed = getattr(integration, "allowed_configuration_ids", None)  # set by authentication
+    if allowed is None:
+        allowed = set(integration.allowed_events.values_list("pk", flat=True))
+    if configuration.pk not in allowed:
         raise EventNotAllowed(f"These credentials are not allowed to use {configuration.event_id}.")
 
 

@@ -1,0 +1,188 @@
+"""Process-local cache of the few rows every trigger call reads, kept exact by PostgreSQL.
+
+Every call of the trigger API reads its credentials and its event's published configuration: rows
+that change a few times a day but are read thousands of times a second. Each web process keeps what
+it read, tagged with a generation number, and the database says when to forget it:
+
+- a statement trigger on each cached table (campaign/migrations/0004_rowcache_notify.py and its
+  twins in events and messages_app) runs `NOTIFY mc_rowcache` in the changing transaction, which
+  PostgreSQL delivers when, and only if, that transaction commits;
+- one listener thread per process holds a LISTEN connection and bumps the generation on each
+  notification, which drops every entry;
+- a value read from the database is stored under the generation current *before* the read, so a
+  change committed while it was being read leaves it stale-tagged, never served;
+- changes made by this process (save, delete, the services' conditional updates) bump the
+  generation at once through `rowcache_changed`, before their transaction even commits.
+
+The cache is bypassed (every read goes to the database) when it cannot be kept exact: on SQLite, in
+a transaction (it may hold changes no other process sees yet), before the listener is connected and
+whenever it lost its connection. Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds, a bound on the
+damage of anything this design missed. A change is seen by every process within the time a
+notification takes to arrive: milliseconds.
+"""
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "mc_rowcache"
+MAX_ENTRIES = 10_000
+# How often the listener proves its connection alive when no notification arrives.
+LIVENESS_SECONDS = 5.0
+# How long the listener waits for notifications before looking whether it should stop.
+WAIT_SECONDS = 0.5
+
+
+class _State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.entries: dict[Hashable, tuple[int, float, object]] = {}
+        self.connected = False
+        self.listener: threading.Thread | None = None
+        self.stop = threading.Event()
+        self.pid = None
+
+
+_state = _State()
+
+
+def rowcache_changed() -> None:
+    """Forget every entry of this process (the other processes learn it from PostgreSQL)."""
+    with _state.lock:
+        _state.generation += 1
+        _state.entries = {}
+
+
+# The models whose tables notify (campaign/migrations/0004_rowcache_notify.py), for the signals
+# that tell this process at once.
+CACHED_MODELS = ("campaign.Integration", "events.EventConfiguration", "messages_app.TransactionalMessage")
+
+
+def rowcache_connect() -> None:
+    """Forget the cache on every save or delete of a cached model in this process (conditional
+    `QuerySet.update` calls on them send no signal: their services call `rowcache_changed`)."""
+    from django.apps import apps
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    for label in CACHED_MODELS:
+        model = apps.get_model(label)
+        post_save.connect(_on_change, sender=model, dispatch_uid=f"rowcache.save.{label}")
+        post_delete.connect(_on_change, sender=model, dispatch_uid=f"rowcache.delete.{label}")
+    through = apps.get_model("campaign.Integration").allowed_events.through
+    m2m_changed.connect(_on_change, sender=through, dispatch_uid="rowcache.m2m")
+
+
+def _on_change(**kwargs) -> None:
+    rowcache_changed()
+
+
+def rowcache_listening() -> bool:
+    """Whether this process's listener is connected (the cache is in use)."""
+    return _state.connected
+
+
+def rowcache_get(key: Hashable, load: Callable[[], object]) -> object:
+    """`load()`'s value, read from the database at most once per change of the cached tables.
+    `load` must return plain values (rows, not model instances): the value is shared by threads."""
+    if not _usable():
+        return load()
+    generation = _state.generation
+    entry = _state.entries.get(key)
+    if entry is not None and entry[0] == generation and entry[1] > time.monotonic():
+        return entry[2]
+    value = load()
+    if value is not None:
+        entries = _state.entries
+        if len(entries) >= MAX_ENTRIES:
+            entries = _state.entries = {}
+        entries[key] = (generation, time.monotonic() + settings.CAMPAIGN_ROWCACHE_MAX_AGE, value)
+    return value
+
+
+def _usable() -> bool:
+    if not settings.CAMPAIGN_ROWCACHE:
+        return False
+    connection = connections[DEFAULT_DB_ALIAS]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return False
+    if _state.listener is None or _state.pid != os.getpid():
+        _listener_start(connection.settings_dict)
+    return _state.connected
+
+
+def _listener_start(settings_dict: dict) -> None:
+    with _state.lock:
+        if _state.listener is not None and _state.pid == os.getpid():
+            return
+        # A forked child inherits the parent's state but not its thread: start its own.
+        _state.pid, _state.connected, _state.entries = os.getpid(), False, {}
+        _state.stop = threading.Event()
+        _state.listener = threading.Thread(
+            target=_listen, args=(dict(settings_dict), _state.stop), name="rowcache-listener", daemon=True
+        )
+        _state.listener.start()
+
+
+def rowcache_stop(timeout: float = 10.0) -> None:
+    """Stop this process's listener (and with it the cache) and close its connection."""
+    with _state.lock:
+        listener, _state.listener = _state.listener, None
+        _state.stop.set()
+        _state.connected = False
+        _state.generation += 1
+        _state.entries = {}
+    if listener is not None:
+        listener.join(timeout)
+
+
+def _conninfo(settings_dict: dict) -> dict:
+    params = {
+        "dbname": settings_dict["NAME"],
+        "user": settings_dict["USER"] or None,
+        "password": settings_dict["PASSWORD"] or None,
+        "host": settings_dict["HOST"] or None,
+        "port": settings_dict["PORT"] or None,
+        "application_name": "message-center rowcache",
+        "connect_timeout": 5,
+    }
+    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "service", "passfile"):
+        if key in settings_dict.get("OPTIONS", {}):
+            params[key] = settings_dict["OPTIONS"][key]
+    return {key: value for key, value in params.items() if value is not None}
+
+
+def _listen(settings_dict: dict, stop: threading.Event) -> None:
+    import psycopg
+
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            with psycopg.connect(**_conninfo(settings_dict), autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                # What was cached before this connection listened may have changed since.
+                rowcache_changed()
+                _state.connected = True
+                delay = 0.5
+                alive_at = time.monotonic()
+                while not stop.is_set():
+                    for _ in conn.notifies(timeout=WAIT_SECONDS):
+                        rowcache_changed()
+                    if time.monotonic() - alive_at > LIVENESS_SECONDS:
+                        conn.execute("SELECT 1")
+                        alive_at = time.monotonic()
+        except Exception as exc:  # any failure: bypass the cache and reconnect
+            if not stop.is_set():
+                logger.warning("row cache listener lost its connection, reconnecting: %s", exc)
+        finally:
+            _state.connected = False
+            rowcache_changed()
+        stop.wait(delay)
+        delay = min(delay * 2, 10.0)

@@ -1,0 +1,150 @@
+"""The trigger's row cache (campaign/rowcache.py) on real PostgreSQL: credentials and configurations
+are read once, and a change is seen at once in the process that made it and within moments in every
+other one (here: a change committed on a connection of its own, as another process would)."""
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from campaign.rowcache import rowcache_listening
+from campaign.services import integration_create, integration_rotate_token
+from events.models import Event, EventConfiguration
+from messages_app.services import message_pause
+from tests.conftest import IN_CI, make_published_event, trigger_path
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+EVENT = {"email": "jane@example.com", "ctx": {"firstName": "Jane", "cartAmount": "$ 5", "lastProduct": "Hat"}}
+PATH = trigger_path("EVTcartAbandonment")
+
+
+@pytest.fixture(autouse=True)
+def _postgresql():
+    if connection.vendor != "postgresql":
+        message = "the row cache works on PostgreSQL only (set DATABASE_URL)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture
+def issued():
+    make_published_event()
+    return integration_create(name="Shop")
+
+
+def client_for(issued) -> APIClient:
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Bearer {issued.token}", HTTP_X_API_KEY=issued.integration.client_id
+    )
+    return client
+
+
+def other_process(sql: str, params=()) -> None:
+    """Run and commit `sql` on a connection of its own, as another process would."""
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"],
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        autocommit=True,
+    ) as conn:
+        conn.execute(sql, params)
+
+
+def warm(client) -> None:
+    """Trigger until the listener is connected and the rows are cached (bounded: 5 s)."""
+    deadline = time.monotonic() + 5
+    while not rowcache_listening():
+        assert client.post(PATH, EVENT, format="json").status_code == 202
+        assert time.monotonic() < deadline, "the row cache's listener did not connect"
+        time.sleep(0.05)
+    assert client.post(PATH, EVENT, format="json").status_code == 202
+
+
+def status_within(client, expected: int, seconds: float = 5.0):
+    """Trigger until the answer has `expected` status; the last answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        response = client.post(PATH, EVENT, format="json")
+        if response.status_code == expected or time.monotonic() > deadline:
+            return response
+        time.sleep(0.02)
+
+
+def test_a_cached_trigger_reads_neither_credentials_nor_configuration(issued):
+    client = client_for(issued)
+    warm(client)
+    # The notifications of the setup's own commits may still be on their way, each emptying the
+    # cache once more: a few calls at most.
+    for _ in range(20):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(PATH, EVENT, format="json")
+        if len(queries) == 1:
+            break
+        time.sleep(0.05)
+    assert response.status_code == 202
+    statements = [query["sql"] for query in queries]
+    assert len(statements) == 1 and statements[0].startswith('INSERT INTO "events_event"'), statements
+    assert Event.objects.filter(pkey=response.json()["PKey"]).exists()
+
+
+def test_a_change_made_in_this_process_is_seen_at_once(issued):
+    client = client_for(issued)
+    warm(client)
+    message = EventConfiguration.objects.get(event_id="EVTcartAbandonment").message
+
+    message_pause(message=message)
+    assert client.post(PATH, EVENT, format="json").json()["status"] == "paused"
+
+    integration_rotate_token(integration=issued.integration)
+    assert client.post(PATH, EVENT, format="json").status_code == 401
+
+
+def test_a_revocation_committed_elsewhere_is_seen_within_moments(issued):
+    client = client_for(issued)
+    warm(client)
+    other_process("UPDATE campaign_integration SET revoked_at = now() WHERE id = %s", [issued.integration.pk])
+    response = status_within(client, 401)
+    assert response.status_code == 401, response.content
+
+
+def test_a_pause_and_an_unpublish_committed_elsewhere_are_seen_within_moments(issued):
+    client = client_for(issued)
+    warm(client)
+    other_process("UPDATE messages_app_transactionalmessage SET status = 'paused'")
+    deadline = time.monotonic() + 5
+    while client.post(PATH, EVENT, format="json").json()["status"] != "paused":
+        assert time.monotonic() < deadline, "the paused message was not seen"
+        time.sleep(0.02)
+
+    other_process("UPDATE events_eventconfiguration SET status = 'draft'")
+    response = status_within(client, 404)
+    assert response.status_code == 404
+    assert response.json()["code"] == "event_not_found"
+
+
+def test_the_cache_is_bypassed_while_the_listener_is_disconnected_and_it_reconnects(issued):
+    client = client_for(issued)
+    warm(client)
+    other_process(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE application_name = 'message-center rowcache'"
+    )
+    # A change made while nobody listens is not missed: the cache is off until the listener is back,
+    # and forgotten when it is.
+    other_process("UPDATE campaign_integration SET revoked_at = now() WHERE id = %s", [issued.integration.pk])
+    response = status_within(client, 401)
+    assert response.status_code == 401
+    deadline = time.monotonic() + 10
+    while not rowcache_listening():
+        assert time.monotonic() < deadline, "the listener did not reconnect"
+        time.sleep(0.1)
+    assert client.post(PATH, EVENT, format="json").status_code == 401
