@@ -65,10 +65,13 @@ def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
     return model.from_db(conn.alias, attnames, values)
 
 
-@lru_cache(maxsize=16)
-def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
+@lru_cache(maxsize=64)
+def _insert_sql(model: type[Model], names: tuple[str, ...] | None) -> tuple[str, tuple]:
     meta, quote = model._meta, connection.ops.quote_name
-    fields = tuple(field for field in meta.concrete_fields if not field.primary_key)
+    if names is None:
+        fields = tuple(field for field in meta.concrete_fields if not field.primary_key)
+    else:
+        fields = tuple(meta.get_field(name) for name in names)
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
@@ -77,13 +80,15 @@ def _insert_sql(model: type[Model]) -> tuple[str, tuple]:
     return sql, fields
 
 
-def row_insert(instance: Model) -> None:
+def row_insert(instance: Model, *, fields: tuple[str, ...] | None = None) -> None:
     """INSERT one new instance (field defaults, `auto_now` and value conversions applied as by
-    `save(force_insert=True)`; no signals: the models inserted here have none) and set its pk."""
-    sql, fields = _insert_sql(type(instance))
+    `save(force_insert=True)`; no signals: the models inserted here have none) and set its pk.
+    With `fields`, only those columns are sent: the database fills the others with their
+    `db_default`, which must equal what the instance holds."""
+    sql, insert_fields = _insert_sql(type(instance), fields)
     # The thread's connection itself, not the `connection` proxy that each field would look up again.
     conn = connections[DEFAULT_DB_ALIAS]
-    values = [field.get_db_prep_save(field.pre_save(instance, True), conn) for field in fields]
+    values = [field.get_db_prep_save(field.pre_save(instance, True), conn) for field in insert_fields]
     with conn.cursor() as cursor:
         cursor.execute(sql, values)
         pk = cursor.fetchone()[0] if conn.features.can_return_columns_from_insert else cursor.lastrowid

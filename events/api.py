@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import BaseParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -169,10 +170,18 @@ class _ReplayAnswer(Exception):
         self.replay = replay
 
 
+class JsonNegotiation(DefaultContentNegotiation):
+    """The API answers JSON whatever the Accept header asks for, as ACS does (no 406)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class IntegrationApiView(APIView):
     """Credentials (401), body size (413), media type (415), rate limit (429) and Idempotency-Key."""
 
     authentication_classes = [IntegrationAuthentication]
+    content_negotiation_class = JsonNegotiation
     throttle_classes = [IntegrationRateThrottle]
     parser_classes = [AcsJsonParser, AcsPlainTextJsonParser]
     idempotent = True

@@ -321,20 +321,30 @@ FINAL_STATUSES = frozenset(
 class Event(models.Model):
     """One call of the trigger API, stored before the API answers."""
 
-    pkey = models.CharField("PKey", max_length=64, unique=True, editable=False)
-    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="events")
+    pkey = models.CharField("PKey", max_length=64, editable=False)
+    # Indexed by event_latest_per_config, which starts with it.
+    configuration = models.ForeignKey(
+        EventConfiguration, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     configuration_version = models.ForeignKey(
         EventConfigurationVersion, on_delete=models.PROTECT, related_name="+"
     )
     integration = models.ForeignKey(
         "campaign.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # The channel address of an event-based event (the one matching its channel is set).
-    email = models.EmailField(max_length=254, blank=True)
-    mobile_phone = models.CharField(max_length=16, blank=True, help_text="E.164, e.g. +33612345678")
-    push_token = models.CharField("registration token", max_length=4096, blank=True)
-    push_application = models.CharField("application", max_length=255, blank=True)
-    push_platform = models.CharField(max_length=4, choices=PushPlatform.choices, blank=True)
+    # The channel address of an event-based event (the one matching its channel is set). The text
+    # columns the trigger leaves empty have database defaults: its INSERT names only what it sets.
+    email = models.EmailField(max_length=254, blank=True, default="", db_default="")
+    mobile_phone = models.CharField(
+        max_length=16, blank=True, help_text="E.164, e.g. +33612345678", default="", db_default=""
+    )
+    push_token = models.CharField(
+        "registration token", max_length=4096, blank=True, default="", db_default=""
+    )
+    push_application = models.CharField("application", max_length=255, blank=True, default="", db_default="")
+    push_platform = models.CharField(
+        max_length=4, choices=PushPlatform.choices, blank=True, default="", db_default=""
+    )
     ctx = models.JSONField(default=dict)
     scheduled = models.DateTimeField(null=True, blank=True)
     expiration = models.DateTimeField(null=True, blank=True)
@@ -346,8 +356,8 @@ class Event(models.Model):
     # only stores the event; the dispatcher of the transactional workers publishes what is not yet.
     dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The provider's id of the sent message (the Message-ID header for SMTP).
-    provider_message_id = models.CharField(max_length=255, blank=True)
-    error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    error = models.TextField(blank=True, default="", db_default="")
     # Delivery attempts logged so far (DeliveryAttempt rows), moved with the status in the same
     # transaction: the next attempt's number without counting the log. The database default lets
     # code that does not know the column yet insert events during a deploy.
@@ -355,6 +365,8 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        # A plain unique index on pkey (a `unique=True` field would add a second one, for LIKE).
+        constraints = [models.UniqueConstraint(fields=["pkey"], name="event_pkey_unique")]
         indexes = [
             models.Index(fields=["configuration", "-created_at"], name="event_latest_per_config"),
             models.Index(fields=["status", "updated_at"], name="event_status_updated"),

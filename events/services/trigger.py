@@ -199,6 +199,29 @@ def _initial_status(config: EventConfiguration, fields: dict, now: datetime) -> 
     return EventStatus.PENDING
 
 
+# The columns the trigger's INSERT sets; the database fills the others with their defaults
+# (events/models.py), which equal the instance's.
+_INSERTED = (
+    "pkey",
+    "configuration",
+    "configuration_version",
+    "integration",
+    "ctx",
+    "scheduled",
+    "expiration",
+    "status",
+    "created_at",
+    "updated_at",
+)
+
+
+def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
+    address = (
+        tuple(name for _, name in ADDRESS_KEYS[config.channel]) if config.targeting == Targeting.EVENT else ()
+    )
+    return _INSERTED + address + (("processed_at", "error") if status == EventStatus.TOO_OLD else ())
+
+
 def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
     status = _initial_status(config, fields, now)
     extra = {}
@@ -230,7 +253,7 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
     event = _event_build(config, checked.fields, integration, now)
     # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
     # hot path.
-    row_insert(event)
+    row_insert(event, fields=_inserted(config, event.status))
     if event.status == EventStatus.TOO_OLD:
         _final_status_notify(event.pk)
     return event
