@@ -108,9 +108,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-else:
+elif env_bool("DATABASE_SERVER_SIDE_BINDING", True):
     # Parameters sent apart from the SQL (not quoted into it), and statements run five times
     # prepared once per connection: PostgreSQL parses and plans the hot paths' statements once.
+    # Turn off behind a connection pooler that cannot keep prepared statements (PgBouncer in
+    # transaction mode before 1.21).
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -242,7 +244,8 @@ if CAMPAIGN_EVENT_DEFAULT_VALIDITY <= 0:
     raise ImproperlyConfigured("CAMPAIGN_EVENT_DEFAULT_VALIDITY must be a positive number of seconds")
 # Each web process caches the credentials and published configurations the trigger reads,
 # forgetting them when PostgreSQL notifies a change (campaign/rowcache.py); never on SQLite.
-# Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds.
+# Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds. Turn off when DATABASE_URL goes
+# through a pooler in transaction mode (PgBouncer), which does not carry LISTEN.
 CAMPAIGN_ROWCACHE = env_bool("CAMPAIGN_ROWCACHE", True)
 CAMPAIGN_ROWCACHE_MAX_AGE = env_int("CAMPAIGN_ROWCACHE_MAX_AGE", 60)
 # Requests per second per credential (0: unlimited); an integration may set its own.

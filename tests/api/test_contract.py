@@ -93,6 +93,13 @@ class TestLimits:
         assert response.status_code == 202
         assert response.json()["ctx"] == BODY["ctx"]
 
+    @pytest.mark.parametrize("accept", ["text/html", "application/xml", "*/*", ""])
+    def test_the_answer_is_json_whatever_accept_asks_for(self, api, cart_event, accept):
+        response = api.post(PATH, BODY, format="json", HTTP_ACCEPT=accept)
+        assert response.status_code == 202
+        assert response["Content-Type"] == "application/json"
+        assert Event.objects.get(pkey=response.json()["PKey"]).ctx == BODY["ctx"]
+
     def test_text_plain_that_is_not_json_gives_400(self, api, cart_event):
         assert_error(api.post(PATH, "email=x", content_type="text/plain"), 400, "invalid_json")
 
