@@ -3,14 +3,15 @@
 Every API error body is {"code": <stable string>, "message": <text>, "errors": [{"path", "message"}]}.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.response import Response
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,15 @@ class ValidationFailed(ApplicationError):
     code = "validation_failed"
 
 
-def error_response(*, status: int, code: str, message: str, errors=(), headers=None) -> Response:
+def json_response(body, *, status: int = 200, headers=None) -> HttpResponse:
+    """`body` as compact UTF-8 JSON, as DRF's JSONRenderer writes it."""
+    text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+    return HttpResponse(text.encode(), status=status, headers=headers, content_type="application/json")
+
+
+def error_response(*, status: int, code: str, message: str, errors=(), headers=None) -> HttpResponse:
     body = {"code": code, "message": message, "errors": [e.as_dict() for e in errors]}
-    return Response(body, status=status, headers=headers)
+    return json_response(body, status=status, headers=headers)
 
 
 _DRF_CODES = {

@@ -9,14 +9,26 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ParseError
-from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.exceptions import (
+    AuthenticationFailed,
+    MethodNotAllowed,
+    NotAuthenticated,
+    ParseError,
+    Throttled,
+    UnsupportedMediaType,
+)
 from rest_framework.parsers import BaseParser
-from rest_framework.response import Response
+from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
 from campaign.authentication import IntegrationAuthentication
-from campaign.exceptions import ApplicationError, NotFoundError, ValidationFailed
+from campaign.exceptions import (
+    ApplicationError,
+    NotFoundError,
+    ValidationFailed,
+    api_exception_handler,
+    json_response,
+)
 from campaign.idempotency import Replay, idempotency_begin, idempotency_finish, request_fingerprint
 from campaign.ratelimit import IntegrationRateThrottle
 
@@ -163,80 +175,108 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-class _ReplayAnswer(Exception):
-    """Carries a stored Idempotency-Key answer out of `initial` to `handle_exception`."""
-
-    def __init__(self, replay: Replay):
-        self.replay = replay
-
-
-class JsonNegotiation(DefaultContentNegotiation):
-    """The API answers JSON whatever the Accept header asks for, as ACS does (no 406)."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
+# The handler of each accepted HTTP method (HEAD is answered as GET, as Django's views do).
+HANDLERS = {"get": "get", "head": "get", "post": "post"}
 
 
 class IntegrationApiView(APIView):
-    """Credentials (401), body size (413), media type (415), rate limit (429) and Idempotency-Key."""
+    """The request pipeline of the integration API: credentials (401), rate limit (429), method
+    (405), body size (413), media type (415), strict JSON (400) and Idempotency-Key, then the
+    handler, every error answered in the API's JSON shape (campaign/exceptions.py).
+
+    It replaces DRF's generic `dispatch` (request wrapping, content negotiation, rendering), which
+    cost 0.15 of the 0.7 ms of CPU a trigger call takes; DRF's view stays the base for `as_view`
+    and the OpenAPI description, which reads the classes below. Handlers get Django's request with
+    `auth` (the integration) and `data` (the parsed body) set, and return `(status, body)`. The
+    answer is JSON whatever Accept asks for, as ACS answers."""
 
     authentication_classes = [IntegrationAuthentication]
-    content_negotiation_class = JsonNegotiation
     throttle_classes = [IntegrationRateThrottle]
     parser_classes = [AcsJsonParser, AcsPlainTextJsonParser]
     idempotent = True
+    # Whether the handlers read the body (parsed, so refused when it is not JSON).
+    reads_body = True
 
     @property
     def max_body_bytes(self) -> int:
         return settings.CAMPAIGN_API_MAX_BODY_BYTES
 
-    def initial(self, request, *args, **kwargs):
-        self.idempotency_claim = None
+    def dispatch(self, request, *args, **kwargs):
+        self.args, self.kwargs, self.request = args, kwargs, request
+        claim = None
+        try:
+            request.auth = self._authenticate(request)
+            for throttle in self.get_throttles():
+                if not throttle.allow_request(request, self):
+                    raise Throttled(throttle.wait())
+            method = request.method.lower()
+            handler = getattr(self, HANDLERS.get(method, ""), None)
+            if handler is None:
+                raise MethodNotAllowed(request.method)
+            request.data = self._parse(request)
+            key = request.headers.get("Idempotency-Key")
+            if self.idempotent and key is not None and method == "post":
+                fingerprint = request_fingerprint(
+                    method=request.method, path=request.path, body=getattr(request, "raw_body", b"")
+                )
+                outcome = idempotency_begin(integration=request.auth, key=key, request_hash=fingerprint)
+                if isinstance(outcome, Replay):
+                    response = HttpResponse(
+                        outcome.body, status=outcome.status, content_type=outcome.content_type
+                    )
+                    response["Idempotent-Replayed"] = "true"
+                    return response
+                claim = outcome
+            status, body = handler(request, *args, **kwargs)
+            response = json_response(body, status=status)
+        except Exception as exc:
+            response = api_exception_handler(exc, {"view": self, "request": request})
+            if response is None:
+                raise
+        if claim is not None:
+            self._idempotency_record(claim, response)
+        return response
+
+    def _authenticate(self, request):
+        authenticator = self.get_authenticators()[0]
+        try:
+            found = authenticator.authenticate(request)
+            if found is None:
+                raise NotAuthenticated()
+        except (NotAuthenticated, AuthenticationFailed) as exc:
+            exc.auth_header = authenticator.authenticate_header(request)
+            raise
+        return found[1]
+
+    def _parse(self, request):
+        """The body as JSON ({} when empty, as DRF reads it), at most `max_body_bytes`."""
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         if length > self.max_body_bytes:
             raise BodyTooLarge(f"The body is larger than {self.max_body_bytes} bytes.")
-        super().initial(request, *args, **kwargs)
-        key = request.headers.get("Idempotency-Key")
-        if self.idempotent and key is not None and request.method == "POST":
-            request.data  # noqa: B018 - parse first: a bad body is refused before the key is claimed
-            fingerprint = request_fingerprint(
-                method=request.method, path=request.path, body=getattr(request, "raw_body", b"")
-            )
-            outcome = idempotency_begin(integration=request.auth, key=key, request_hash=fingerprint)
-            if isinstance(outcome, Replay):
-                raise _ReplayAnswer(outcome)
-            self.idempotency_claim = outcome
+        if length <= 0 or not self.reads_body:
+            return {}
+        content_type = request.META.get("CONTENT_TYPE", "")
+        for parser in self.get_parsers():
+            if media_type_matches(parser.media_type, content_type):
+                return parser.parse(request, content_type, {"view": self, "request": request})
+        raise UnsupportedMediaType(content_type)
 
-    def handle_exception(self, exc):
-        if isinstance(exc, _ReplayAnswer):
-            response = HttpResponse(
-                exc.replay.body, status=exc.replay.status, content_type=exc.replay.content_type
+    def _idempotency_record(self, claim, response) -> None:
+        """Keep a 2xx answer for replays; any other answer releases the key."""
+        ok = 200 <= response.status_code < 300
+        try:
+            idempotency_finish(
+                claim=claim,
+                status=response.status_code,
+                content_type=response.get("Content-Type", "application/json"),
+                body=bytes(response.content) if ok else b"",
             )
-            response["Idempotent-Replayed"] = "true"
-            return response
-        return super().handle_exception(exc)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        claim = getattr(self, "idempotency_claim", None)
-        if claim is not None:
-            self.idempotency_claim = None
-            if 200 <= response.status_code < 300:
-                response.render()
-            try:
-                idempotency_finish(
-                    claim=claim,
-                    status=response.status_code,
-                    content_type=response.get("Content-Type", "application/json"),
-                    body=bytes(response.content) if 200 <= response.status_code < 300 else b"",
-                )
-            except DatabaseError:
-                # The answer stands; the key stays in flight and is taken over after IN_FLIGHT_TIMEOUT.
-                logger.warning("could not record the answer of Idempotency-Key %s", claim.key, exc_info=True)
-        return response
+        except DatabaseError:
+            # The answer stands; the key stays in flight and is taken over after IN_FLIGHT_TIMEOUT.
+            logger.warning("could not record the answer of Idempotency-Key %s", claim.key, exc_info=True)
 
 
 class TriggerApi(IntegrationApiView):
@@ -252,7 +292,7 @@ class TriggerApi(IntegrationApiView):
     )
     def post(self, request, event_id: str):
         event = event_trigger(event_id=event_id, payload=request.data, integration=request.auth)
-        return Response(event_representation(event, request), status=202)
+        return 202, event_representation(event, request)
 
 
 class TriggerBatchApi(IntegrationApiView):
@@ -313,13 +353,14 @@ class TriggerBatchApi(IntegrationApiView):
                     }
                 )
         accepted = sum(1 for item in items if item.event is not None)
-        return Response({"accepted": accepted, "rejected": len(items) - accepted, "results": results})
+        return 200, {"accepted": accepted, "rejected": len(items) - accepted, "results": results}
 
 
 class EventStatusApi(IntegrationApiView):
     """GET (or POST with an empty body, as Adobe's SDK does) the current state of an event."""
 
     idempotent = False
+    reads_body = False
 
     @extend_schema(
         operation_id="event_status", summary="Status of an event", responses={200: EVENT_SCHEMA, **ERRORS}
@@ -329,7 +370,7 @@ class EventStatusApi(IntegrationApiView):
         if event is None:
             raise NotFoundError(f"No event {pkey} for {event_id}.", code="event_not_found")
         integration_scope_check(integration=request.auth, configuration=event.configuration)
-        return Response(event_representation(event, request))
+        return 200, event_representation(event, request)
 
     @extend_schema(
         operation_id="event_status_post",
