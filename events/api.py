@@ -118,8 +118,9 @@ def event_status_payload(event: Event, server_url: str | None = None) -> dict:
     return body
 
 
-def event_representation(event: Event, request) -> dict:
-    return event_status_payload(event, request.build_absolute_uri("/").rstrip("/"))
+def server_url(request) -> str:
+    """The serverUrl of the answers: CAMPAIGN_SERVER_URL, else the request's own base URL."""
+    return settings.CAMPAIGN_SERVER_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 ERROR_SCHEMA = inline_serializer(
@@ -292,7 +293,7 @@ class TriggerApi(IntegrationApiView):
     )
     def post(self, request, event_id: str):
         event = event_trigger(event_id=event_id, payload=request.data, integration=request.auth)
-        return 202, event_representation(event, request)
+        return 202, event_status_payload(event, server_url(request))
 
 
 class TriggerBatchApi(IntegrationApiView):
@@ -333,6 +334,7 @@ class TriggerBatchApi(IntegrationApiView):
                 f"At most {limit} events per batch (got {len(events)}).", code="batch_too_large"
             )
         items = events_trigger_batch(event_id=event_id, payloads=events, integration=request.auth)
+        base_url = server_url(request)
         results = []
         for item in items:
             if item.event is not None:
@@ -340,7 +342,7 @@ class TriggerBatchApi(IntegrationApiView):
                     {
                         "index": item.index,
                         "httpStatus": 202,
-                        "event": event_representation(item.event, request),
+                        "event": event_status_payload(item.event, base_url),
                     }
                 )
             else:
@@ -370,7 +372,7 @@ class EventStatusApi(IntegrationApiView):
         if event is None:
             raise NotFoundError(f"No event {pkey} for {event_id}.", code="event_not_found")
         integration_scope_check(integration=request.auth, configuration=event.configuration)
-        return 200, event_representation(event, request)
+        return 200, event_status_payload(event, server_url(request))
 
     @extend_schema(
         operation_id="event_status_post",

@@ -40,6 +40,16 @@ def test_each_item_is_answered_and_valid_ones_are_stored(api, cart_event):
     assert results[3]["errors"] == [{"path": "", "message": "Expected a JSON object (the event)."}]
 
 
+def test_the_server_url_is_the_configured_one_else_the_requests(api, cart_event, settings):
+    settings.CAMPAIGN_SERVER_URL = ""
+    assert post(api, {"events": [GOOD]}).json()["results"][0]["event"]["serverUrl"] == "http://testserver"
+    settings.CAMPAIGN_SERVER_URL = "https://mc.example.com"
+    body = post(api, {"events": [GOOD, GOOD]}).json()
+    assert {r["event"]["serverUrl"] for r in body["results"]} == {"https://mc.example.com"}
+    single = api.post(trigger_path("EVTcartAbandonment"), GOOD, format="json").json()
+    assert single["serverUrl"] == "https://mc.example.com"
+
+
 def test_a_full_batch_of_1000_is_accepted(api, cart_event):
     response = post(api, {"events": [GOOD] * 1000})
     assert response.json()["accepted"] == 1000
