@@ -16,8 +16,8 @@ class IntegrationAuthentication(authentication.BaseAuthentication):
     """`X-Api-Key: <client id>` plus `Authorization: Bearer <token>`, as ACS expects."""
 
     def authenticate(self, request):
-        client_id = request.headers.get("X-Api-Key", "").strip()
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        client_id = request.META.get("HTTP_X_API_KEY", "").strip()
+        scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
         if not client_id and not scheme:
             return None
         if not client_id or scheme.lower() != "bearer" or not token.strip():

@@ -120,7 +120,7 @@ def event_status_payload(event: Event, server_url: str | None = None) -> dict:
 
 def server_url(request) -> str:
     """The serverUrl of the answers: CAMPAIGN_SERVER_URL, else the request's own base URL."""
-    return settings.CAMPAIGN_SERVER_URL or request.build_absolute_uri("/").rstrip("/")
+    return settings.CAMPAIGN_SERVER_URL or f"{request.scheme}://{request.get_host()}"
 
 
 ERROR_SCHEMA = inline_serializer(
@@ -215,7 +215,7 @@ class IntegrationApiView(APIView):
             if handler is None:
                 raise MethodNotAllowed(request.method)
             request.data = self._parse(request)
-            key = request.headers.get("Idempotency-Key")
+            key = request.META.get("HTTP_IDEMPOTENCY_KEY")
             if self.idempotent and key is not None and method == "post":
                 fingerprint = request_fingerprint(
                     method=request.method, path=request.path, body=getattr(request, "raw_body", b"")
