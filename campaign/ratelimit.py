@@ -37,8 +37,8 @@ def rate_limit_hit(*, integration_id: int, now: float | None = None) -> int:
         pipe.incr(key)
         pipe.expire(key, WINDOW_SECONDS * 2)
         return pipe.execute()[0]
-    except redis.RedisError as exc:
-        logger.warning("rate limiter unavailable, letting the request through: %s", exc)
+    except Exception as exc:  # redis-py raises others than RedisError mid-reconnect too
+        logger.warning("rate limiter unavailable, letting the request through: %r", exc)
         return 0
 
 

@@ -212,6 +212,9 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         "socket_keepalive": True,
         "health_check_interval": 15,
     }
+if CELERY_BROKER_URL.startswith("redis://"):
+    # kombu's Redis transport, repaired so that a worker survives a Redis restart (campaign/broker.py).
+    CELERY_BROKER_TRANSPORT = "campaign.broker:Transport"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -216,6 +216,15 @@ class TestRateLimit:
         accepted = [r for r in responses if r.status_code == 202]
         assert Event.objects.count() == len(accepted) <= 4
 
+    def test_an_unreachable_limiter_lets_requests_through(self, api, credentials, cart_event, settings):
+        # The limiter protects the service; it must not take it down with it.
+        settings.CAMPAIGN_RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:1/0"
+        credentials.integration.rate_limit = 1
+        credentials.integration.save(update_fields=["rate_limit"])
+        responses = [api.post(PATH, BODY, format="json") for _ in range(3)]
+        assert [r.status_code for r in responses] == [202, 202, 202]
+        assert Event.objects.count() == 3
+
     def test_each_credential_has_its_own_count(self, api, credentials, cart_event):
         credentials.integration.rate_limit = 1
         credentials.integration.save(update_fields=["rate_limit"])
