@@ -114,11 +114,12 @@ def _usable() -> bool:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
     if _state.listener is None or _state.pid != os.getpid():
-        _listener_start(connection.settings_dict)
+        _listener_start(connection.get_connection_params())
     return _state.connected
 
 
-def _listener_start(settings_dict: dict) -> None:
+def _listener_start(params: dict) -> None:
+    """`params`: Django's own psycopg connection parameters for the database."""
     with _state.lock:
         if _state.listener is not None and _state.pid == os.getpid():
             return
@@ -126,7 +127,7 @@ def _listener_start(settings_dict: dict) -> None:
         _state.pid, _state.connected, _state.entries = os.getpid(), False, {}
         _state.stop = threading.Event()
         _state.listener = threading.Thread(
-            target=_listen, args=(dict(settings_dict), _state.stop), name="rowcache-listener", daemon=True
+            target=_listen, args=(params, _state.stop), name="rowcache-listener", daemon=True
         )
         _state.listener.start()
 
@@ -143,29 +144,15 @@ def rowcache_stop(timeout: float = 10.0) -> None:
         listener.join(timeout)
 
 
-def _conninfo(settings_dict: dict) -> dict:
-    params = {
-        "dbname": settings_dict["NAME"],
-        "user": settings_dict["USER"] or None,
-        "password": settings_dict["PASSWORD"] or None,
-        "host": settings_dict["HOST"] or None,
-        "port": settings_dict["PORT"] or None,
-        "application_name": "message-center rowcache",
-        "connect_timeout": 5,
-    }
-    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey", "service", "passfile"):
-        if key in settings_dict.get("OPTIONS", {}):
-            params[key] = settings_dict["OPTIONS"][key]
-    return {key: value for key, value in params.items() if value is not None}
-
-
-def _listen(settings_dict: dict, stop: threading.Event) -> None:
+def _listen(params: dict, stop: threading.Event) -> None:
     import psycopg
 
     delay = 0.5
     while not stop.is_set():
         try:
-            with psycopg.connect(**_conninfo(settings_dict), autocommit=True) as conn:
+            with psycopg.connect(
+                **params, autocommit=True, application_name="message-center rowcache"
+            ) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
                 # What was cached before this connection listened may have changed since.
                 rowcache_changed()

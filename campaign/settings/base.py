@@ -109,11 +109,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 elif env_bool("DATABASE_SERVER_SIDE_BINDING", True):
-    # Parameters sent apart from the SQL (not quoted into it), and statements run five times
-    # prepared once per connection: PostgreSQL parses and plans the hot paths' statements once.
-    # Turn off behind a connection pooler that cannot keep prepared statements (PgBouncer in
-    # transaction mode before 1.21).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+    # Parameters sent apart from the SQL (not quoted into it), and statements run five times on a
+    # connection prepared there (Django leaves psycopg's preparing off unless asked): PostgreSQL
+    # parses and plans the hot paths' statements once. Turn off behind a connection pooler that
+    # cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
