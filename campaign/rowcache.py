@@ -4,9 +4,9 @@ Every call of the trigger API reads its credentials and its event's published co
 that change a few times a day but are read thousands of times a second. Each web process keeps what
 it read, tagged with a generation number, and the database says when to forget it:
 
-- a statement trigger on each cached table (campaign/migrations/0004_rowcache_notify.py and its
-  twins in events and messages_app) runs `NOTIFY mc_rowcache` in the changing transaction, which
-  PostgreSQL delivers when, and only if, that transaction commits;
+- a statement trigger on each cached table (campaign/migrations/0004_rowcache_notify.py) runs
+  `NOTIFY mc_rowcache` in the changing transaction, which PostgreSQL delivers when, and only if,
+  that transaction commits;
 - one listener thread per process holds a LISTEN connection and bumps the generation on each
   notification, which drops every entry;
 - a value read from the database is stored under the generation current *before* the read, so a
@@ -16,8 +16,8 @@ it read, tagged with a generation number, and the database says when to forget i
 
 The cache is bypassed (every read goes to the database) when it cannot be kept exact: on SQLite, in
 a transaction (it may hold changes no other process sees yet), before the listener is connected and
-whenever it lost its connection. Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds, a bound on the
-damage of anything this design missed. A change is seen by every process within the time a
+whenever it lost its connection. Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds, a
+bound on the damage of anything this design missed. A change is seen by every process within the time a
 notification takes to arrive: milliseconds.
 """
 
