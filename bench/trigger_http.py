@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -51,13 +52,41 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wrk(url: str, headers: dict, duration: int, connections: int) -> dict:
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: str) -> tuple[str, int, float]:
+    """(command name, parent pid, user+system CPU seconds) of a live process."""
+    with open(f"/proc/{pid}/stat") as handle:
+        stat = handle.read()
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_snapshot(server_pid: int) -> dict:
+    """CPU seconds so far of the gunicorn processes and of PostgreSQL's (the whole cluster)."""
+    totals = {"gunicorn": 0.0, "postgres": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            name, parent, seconds = _proc_cpu(pid)
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if int(pid) == server_pid or parent == server_pid:
+            totals["gunicorn"] += seconds
+        elif name == "postgres":
+            totals["postgres"] += seconds
+    return totals
+
+
+def wrk(url: str, headers: dict, duration: int, connections: int, server_pid: int) -> dict:
     script = WRK_SCRIPT % (
         json.dumps(EVENT),
         "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()),
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
+    before, children = cpu_snapshot(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", handle.name, url],
         capture_output=True,
@@ -65,6 +94,7 @@ def wrk(url: str, headers: dict, duration: int, connections: int) -> dict:
         timeout=duration + 60,
         check=True,
     ).stdout
+    after, children_after = cpu_snapshot(server_pid), resource.getrusage(resource.RUSAGE_CHILDREN)
     os.unlink(handle.name)
 
     def ms(label: str) -> float:
@@ -72,8 +102,16 @@ def wrk(url: str, headers: dict, duration: int, connections: int) -> dict:
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    cpu = {name: (after[name] - before[name]) * 1000 / requests for name in after}
+    cpu["wrk"] = (
+        (children_after.ru_utime + children_after.ru_stime - children.ru_utime - children.ru_stime)
+        * 1000
+        / requests
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "cpu": cpu,
         "p50": ms("50%"),
         "p99": ms("99%"),
         "non2xx": int(errors.group(1)) if errors else 0,
@@ -88,6 +126,7 @@ def median_run(runs: list[dict]) -> dict:
         "p50": statistics.median(r["p50"] for r in runs),
         "p99": statistics.median(r["p99"] for r in runs),
         "non2xx": sum(r["non2xx"] for r in runs),
+        "cpu": {name: statistics.median(r["cpu"][name] for r in runs) for name in runs[0]["cpu"]},
     }
 
 
@@ -192,13 +231,13 @@ def main() -> None:
                 time.sleep(0.1)
         auth = {"Authorization": f"Bearer {issued.token}", "X-Api-Key": issued.integration.client_id}
         trigger = base + trigger_path("EVTbench")
-        wrk(base + "/floor", {}, 2, args.connections)  # warm-up of both, not measured
-        wrk(trigger, auth, 2, args.connections)
+        wrk(base + "/floor", {}, 2, args.connections, server.pid)  # warm-up of both, not measured
+        wrk(trigger, auth, 2, args.connections, server.pid)
         # Rounds alternate floor and trigger, so that a slow spell of the machine weighs on both.
         runs = {"floor": [], "trigger": []}
         for _ in range(rounds):
-            runs["floor"].append(wrk(base + "/floor", {}, duration, args.connections))
-            runs["trigger"].append(wrk(trigger, auth, duration, args.connections))
+            runs["floor"].append(wrk(base + "/floor", {}, duration, args.connections, server.pid))
+            runs["trigger"].append(wrk(trigger, auth, duration, args.connections, server.pid))
         batch = batch_rate(trigger + "/batch", auth, max(2, min(args.batches, 200)))
 
         print(
@@ -211,6 +250,11 @@ def main() -> None:
             print(
                 f"{label:8} {run['rps']:8.0f} req/s  p50 {run['p50']:6.2f} ms  p99 {run['p99']:6.2f} ms"
                 f"  non-2xx {run['non2xx']}  (rounds: {rounds_rps} req/s)"
+            )
+            cpu = run["cpu"]
+            print(
+                f"{'':8} CPU per request: gunicorn {cpu['gunicorn']:.3f} ms, PostgreSQL "
+                f"{cpu['postgres']:.3f} ms, wrk {cpu['wrk']:.3f} ms"
             )
         ratio = result["rps"] / floor["rps"]
         print(

@@ -52,12 +52,14 @@ def pytest_sessionstart(session):
 
 @pytest.fixture(scope="session", autouse=True)
 def _rowcache_listener_stopped(django_db_setup):
-    """The row cache's listener holds a connection to the test database: closed before the
-    database is dropped."""
+    """The row cache's listener and the grouped INSERTs' writer hold connections to the test
+    database: closed before the database is dropped."""
     yield
     from campaign.rowcache import rowcache_stop
+    from campaign.rows import rows_writer_close
 
     rowcache_stop()
+    rows_writer_close()
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
-from campaign.rows import row_insert, rows_copy
+from campaign.rows import row_insert_grouped, rows_copy
 from messages_app.models import MessageStatus
 
 from ..contract import ctx_checker
@@ -222,20 +222,34 @@ def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
     return _INSERTED + address + (("processed_at", "error") if status == EventStatus.TOO_OLD else ())
 
 
+@lru_cache(maxsize=1)
+def _event_defaults() -> dict:
+    """Every column of a new Event as its model default (None for the primary key)."""
+    return {field.attname: field.get_default() for field in Event._meta.concrete_fields}
+
+
 def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
     status = _initial_status(config, fields, now)
-    extra = {}
-    if status == EventStatus.TOO_OLD:
-        extra = {"processed_at": now, "error": "Expired before it could be processed."}
-    return Event(
-        pkey=secrets.token_urlsafe(18),
-        configuration=config,
-        configuration_version_id=config.published_version_id,
-        integration=integration,
-        status=status,
+    values = {
+        **_event_defaults(),
+        "pkey": secrets.token_urlsafe(18),
+        "configuration_id": config.pk,
+        "configuration_version_id": config.published_version_id,
+        "integration_id": integration.pk if integration is not None else None,
+        "status": status,
+        "created_at": now,
+        "updated_at": now,
         **fields,
-        **extra,
-    )
+    }
+    if status == EventStatus.TOO_OLD:
+        values.update(processed_at=now, error="Expired before it could be processed.")
+    # Positional arguments, in the columns' order: the quick way through Model.__init__ (a third
+    # of the time keyword arguments take, on the hot path).
+    event = Event(*values.values())
+    Event.configuration.field.set_cached_value(event, config)
+    if integration is not None:
+        Event.integration.field.set_cached_value(event, integration)
+    return event
 
 
 def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
@@ -253,7 +267,7 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
     event = _event_build(config, checked.fields, integration, now)
     # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
     # hot path.
-    row_insert(event, fields=_inserted(config, event.status))
+    row_insert_grouped(event, fields=_inserted(config, event.status))
     if event.status == EventStatus.TOO_OLD:
         _final_status_notify(event.pk)
     return event
