@@ -3,7 +3,6 @@
 Every API error body is {"code": <stable string>, "message": <text>, "errors": [{"path", "message"}]}.
 """
 
-import json
 import logging
 from dataclasses import dataclass
 
@@ -49,10 +48,15 @@ class ValidationFailed(ApplicationError):
     code = "validation_failed"
 
 
+# One encoder for every answer: `json.dumps(cls=...)` builds one per call.
+_encode = DjangoJSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def json_response(body, *, status: int = 200, headers=None) -> HttpResponse:
     """`body` as compact UTF-8 JSON, as DRF's JSONRenderer writes it."""
-    text = json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
-    return HttpResponse(text.encode(), status=status, headers=headers, content_type="application/json")
+    return HttpResponse(
+        _encode(body).encode(), status=status, headers=headers, content_type="application/json"
+    )
 
 
 def error_response(*, status: int, code: str, message: str, errors=(), headers=None) -> HttpResponse:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -118,9 +119,25 @@ def event_status_payload(event: Event, server_url: str | None = None) -> dict:
     return body
 
 
+# The request headers get_host() reads, and the base URLs they gave (a few hosts in practice).
+_HOST_KEYS = ("HTTP_X_FORWARDED_HOST", "HTTP_HOST", "SERVER_NAME", "SERVER_PORT")
+_base_urls: dict[tuple, str] = {}
+
+
 def server_url(request) -> str:
-    """The serverUrl of the answers: CAMPAIGN_SERVER_URL, else the request's own base URL."""
-    return settings.CAMPAIGN_SERVER_URL or f"{request.scheme}://{request.get_host()}"
+    """The serverUrl of the answers: CAMPAIGN_SERVER_URL, else the request's own base URL (its
+    host checked against ALLOWED_HOSTS once per distinct host, not on every call)."""
+    if settings.CAMPAIGN_SERVER_URL:
+        return settings.CAMPAIGN_SERVER_URL
+    meta = request.META
+    key = (request.scheme, *(meta.get(name) for name in _HOST_KEYS))
+    url = _base_urls.get(key)
+    if url is None:
+        url = f"{request.scheme}://{request.get_host()}"
+        if len(_base_urls) >= 64:
+            _base_urls.clear()
+        _base_urls[key] = url
+    return url
 
 
 ERROR_SCHEMA = inline_serializer(
@@ -174,6 +191,12 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     OpenApiParameter.HEADER,
     description="Same key and body replays the first answer (kept at least 24 h).",
 )
+
+
+@lru_cache(maxsize=64)
+def _parser_for(parser_classes: tuple, content_type: str) -> BaseParser | None:
+    """The parser of a Content-Type (the parsers keep no state between calls)."""
+    return next((cls() for cls in parser_classes if media_type_matches(cls.media_type, content_type)), None)
 
 
 # The handler of each accepted HTTP method (HEAD is answered as GET, as Django's views do).
@@ -260,10 +283,10 @@ class IntegrationApiView(APIView):
         if length <= 0 or not self.reads_body:
             return {}
         content_type = request.META.get("CONTENT_TYPE", "")
-        for parser in self.get_parsers():
-            if media_type_matches(parser.media_type, content_type):
-                return parser.parse(request, content_type, {"view": self, "request": request})
-        raise UnsupportedMediaType(content_type)
+        parser = _parser_for(tuple(self.parser_classes), content_type)
+        if parser is None:
+            raise UnsupportedMediaType(content_type)
+        return parser.parse(request, content_type, {"view": self, "request": request})
 
     def _idempotency_record(self, claim, response) -> None:
         """Keep a 2xx answer for replays; any other answer releases the key."""
