@@ -143,3 +143,21 @@ def test_the_writer_reconnects_when_the_server_closed_its_connection(cart_event)
     second = event_trigger(event_id=cart_event.event_id, payload=PAYLOAD)
     assert rows._writer.conn.info.backend_pid != writer_pid
     assert set(Event.objects.values_list("pkey", flat=True)) == {first.pkey, second.pkey}
+
+
+def test_many_threads_inserting_at_once_all_finish_with_their_own_rows(cart_event):
+    """24 threads x 40 triggers through the groups (bounded: 960 rows, 60 s at most)."""
+
+    def many():
+        return [event_trigger(event_id=cart_event.event_id, payload=PAYLOAD).pk for _ in range(40)]
+
+    threads, results = run_in_threads([many] * 24)
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a thread never got its row back"
+    failures = [result for result in results if not isinstance(result, list)]
+    assert failures == []
+    pks = [pk for result in results for pk in result]
+    assert len(pks) == len(set(pks)) == 960
+    assert sorted(Event.objects.values_list("pk", flat=True)) == sorted(pks)
+    assert transactions_of(Event.objects.values_list("pkey", flat=True)) < 960
