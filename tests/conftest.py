@@ -47,6 +47,18 @@ def pytest_sessionstart(session):
         pytest.exit("CI=true: " + "; ".join(problems), returncode=3)
 
 
+@pytest.fixture
+def postgresql_only():
+    """For tests of what exists on PostgreSQL only: skipped on SQLite, failed under CI."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        message = "this works on PostgreSQL only (set DATABASE_URL)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 # --- Users and API clients ---------------------------------------------------------
 
 

@@ -15,9 +15,8 @@ from campaign import rows
 from events.models import Event
 from events.services import event_trigger
 from events.services.trigger import _event_build, _inserted, configuration_for_trigger
-from tests.conftest import IN_CI
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 # A day ahead: the dispatcher of a worker left running by other tests leaves these events alone.
 PAYLOAD = {
@@ -25,15 +24,6 @@ PAYLOAD = {
     "ctx": {"firstName": "Jane", "cartAmount": "$ 5", "lastProduct": "Hat"},
     "scheduled": (timezone.now() + timedelta(days=1)).isoformat(),
 }
-
-
-@pytest.fixture(autouse=True)
-def _postgresql():
-    if connection.vendor != "postgresql":
-        message = "grouped INSERTs happen on PostgreSQL only (set DATABASE_URL)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def own_connection(autocommit: bool = False) -> psycopg.Connection:

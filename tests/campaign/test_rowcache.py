@@ -16,9 +16,9 @@ from campaign.rowcache import rowcache_listening
 from campaign.services import integration_create, integration_rotate_token
 from events.models import Event, EventConfiguration
 from messages_app.services import message_pause
-from tests.conftest import IN_CI, make_published_event, trigger_path
+from tests.conftest import make_published_event, trigger_path
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 
 # Scheduled a day ahead: the dispatcher of a worker left running by other tests must not take these
 # events while this module's teardown empties the tables.
@@ -28,15 +28,6 @@ EVENT = {
     "scheduled": (timezone.now() + timedelta(days=1)).isoformat(),
 }
 PATH = trigger_path("EVTcartAbandonment")
-
-
-@pytest.fixture(autouse=True)
-def _postgresql():
-    if connection.vendor != "postgresql":
-        message = "the row cache works on PostgreSQL only (set DATABASE_URL)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture
