@@ -223,9 +223,20 @@ def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
+def _event_default_fields() -> tuple[dict, tuple]:
+    """The model defaults of a new Event's columns in their order (None for the primary key), and
+    the fields whose default is made anew for each row (a callable, such as `dict`)."""
+    columns = Event._meta.concrete_fields
+    made = tuple(column for column in columns if column.has_default() and callable(column.default))
+    return {column.attname: column.get_default() for column in columns}, made
+
+
 def _event_defaults() -> dict:
-    """Every column of a new Event as its model default (None for the primary key)."""
-    return {field.attname: field.get_default() for field in Event._meta.concrete_fields}
+    defaults, made = _event_default_fields()
+    values = dict(defaults)
+    for model_field in made:
+        values[model_field.attname] = model_field.get_default()  # an existing key: order kept
+    return values
 
 
 def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
