@@ -162,7 +162,7 @@ class _Group:
 
 
 class _Writer:
-    """This process's connection for grouped INSERTs (one flush at a time per group)."""
+    """This process's connection for grouped INSERTs (one INSERT at a time, under `lock`)."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -275,8 +275,8 @@ def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], dja
 def _writer_connection(django_conn):
     """The writer connection, (re)opened with Django's parameters when this process has none, when
     Django's connection points elsewhere now, or when the server closed it meanwhile (a restart):
-    an idle connection's socket turns readable then, which costs one `select` to see instead of
-    the round trip of Django's health check."""
+    an idle connection's socket turns readable then, which costs one `poll` to see instead of the
+    round trip of Django's health check."""
     import psycopg
 
     conn, config = _writer.conn, django_conn.settings_dict
