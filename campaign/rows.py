@@ -113,7 +113,7 @@ def _insert_values(instance: Model, fields: tuple, conn) -> list:
     return values
 
 
-def _inserted(instance: Model, pk, conn) -> None:
+def _mark_saved(instance: Model, pk, conn) -> None:
     instance.pk = pk
     instance._state.adding = False
     instance._state.db = conn.alias
@@ -131,7 +131,7 @@ def row_insert(instance: Model, *, fields: tuple[str, ...] | None = None) -> Non
     with conn.cursor() as cursor:
         cursor.execute(sql, values)
         pk = cursor.fetchone()[0] if conn.features.can_return_columns_from_insert else cursor.lastrowid
-    _inserted(instance, pk, conn)
+    _mark_saved(instance, pk, conn)
 
 
 # At most this many rows of concurrent requests in one grouped INSERT.
@@ -225,7 +225,7 @@ def row_insert_grouped(instance: Model, *, fields: tuple[str, ...]) -> None:
     elif waiter.error is not None:
         raise OperationalError(waiter.error)
     else:
-        _inserted(instance, waiter.pk, conn)
+        _mark_saved(instance, waiter.pk, conn)
 
 
 def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], django_conn) -> None:

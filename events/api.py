@@ -129,11 +129,11 @@ def server_url(request) -> str:
     host checked against ALLOWED_HOSTS once per distinct host, not on every call)."""
     if settings.CAMPAIGN_SERVER_URL:
         return settings.CAMPAIGN_SERVER_URL
-    meta = request.META
-    key = (request.scheme, *(meta.get(name) for name in _HOST_KEYS))
+    meta, scheme = request.META, request.scheme
+    key = (scheme, *(meta.get(name) for name in _HOST_KEYS))
     url = _base_urls.get(key)
     if url is None:
-        url = f"{request.scheme}://{request.get_host()}"
+        url = f"{scheme}://{request.get_host()}"
         if len(_base_urls) >= 64:
             _base_urls.clear()
         _base_urls[key] = url
