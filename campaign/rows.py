@@ -72,6 +72,8 @@ def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
 
 @lru_cache(maxsize=256)
 def _insert_sql(model: type[Model], names: tuple[str, ...] | None, rows: int = 1) -> tuple[str, tuple]:
+    """The INSERT of `rows` rows of `names` (all but the primary key when None), and the plan of
+    its values (`_insert_values`)."""
     meta, quote = model._meta, connection.ops.quote_name
     if names is None:
         fields = tuple(field for field in meta.concrete_fields if not field.primary_key)
@@ -82,7 +84,8 @@ def _insert_sql(model: type[Model], names: tuple[str, ...] | None, rows: int = 1
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholders}"  # noqa: S608
     if connection.features.can_return_columns_from_insert:
         sql += f" RETURNING {quote(meta.pk.column)}"
-    return sql, fields
+    plan = tuple((field, field.attname, _quick_conversion(field, connection.vendor)) for field in fields)
+    return sql, plan
 
 
 # What a quick conversion returns for a value it does not handle: the field's own then runs.
@@ -136,17 +139,12 @@ def _quick_conversion(field, vendor: str):
     return None
 
 
-@lru_cache(maxsize=64)
-def _insert_plan(fields: tuple, vendor: str) -> tuple:
-    return tuple((field, field.attname, _quick_conversion(field, vendor)) for field in fields)
-
-
-def _insert_values(instance: Model, fields: tuple, conn) -> list:
-    """The instance's values of `fields` for an INSERT, as `save()` converts them: the field's own
+def _insert_values(instance: Model, plan: tuple, conn) -> list:
+    """The instance's values of the plan's fields for an INSERT, as `save()` converts them: the field's own
     conversion costs more than the rest of a trigger call's INSERT, so the common values (text,
     keys, JSON objects, aware datetimes) take a quicker way to the same result."""
     values = []
-    for field, attname, quick in _insert_plan(fields, conn.vendor):
+    for field, attname, quick in plan:
         value = getattr(instance, attname)
         if quick is not None:
             value = quick(field, instance, value)
@@ -167,10 +165,10 @@ def row_insert(instance: Model, *, fields: tuple[str, ...] | None = None) -> Non
     `save(force_insert=True)`; no signals: the models inserted here have none) and set its pk.
     With `fields`, only those columns are sent: the database fills the others with their
     `db_default`, which must equal what the instance holds."""
-    sql, insert_fields = _insert_sql(type(instance), fields)
+    sql, plan = _insert_sql(type(instance), fields)
     # The thread's connection itself, not the `connection` proxy that each field would look up again.
     conn = connections[DEFAULT_DB_ALIAS]
-    values = _insert_values(instance, insert_fields, conn)
+    values = _insert_values(instance, plan, conn)
     with conn.cursor() as cursor:
         cursor.execute(sql, values)
         pk = cursor.fetchone()[0] if conn.features.can_return_columns_from_insert else cursor.lastrowid
@@ -245,8 +243,7 @@ def row_insert_grouped(instance: Model, *, fields: tuple[str, ...]) -> None:
         row_insert(instance, fields=fields)
         return
     model = type(instance)
-    _, insert_fields = _insert_sql(model, fields)
-    waiter = _Waiter(_insert_values(instance, insert_fields, conn))
+    waiter = _Waiter(_insert_values(instance, _insert_sql(model, fields)[1], conn))
     key = (model, fields)
     group = _groups.get(key)
     if group is None:

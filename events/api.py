@@ -57,6 +57,11 @@ def _finite_float(text: str) -> float:
     return value
 
 
+# Strict JSON (no NaN, no infinities), made once: json.loads with hooks makes a decoder per call. A
+# decoder is shared by threads as json.loads's own is.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -80,7 +85,7 @@ class AcsJsonParser(BaseParser):
             raise BodyTooLarge(f"The body is larger than {view.max_body_bytes} bytes.")
         parser_context["request"].raw_body = raw
         try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+            data = _DECODER.decode(raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             raise ParseError("The body is not valid JSON.") from exc
         if b"\\u0000" in raw and _has_nul(data):

@@ -133,6 +133,8 @@ class TestBadInputNeverCrashes:
             ('{"email": "a@b.c", "ctx": {"firstName": 1e999}}', "invalid_json"),
             ("[" * 10_000 + "]" * 10_000, "invalid_json"),
             (b'{"email": "\xff"}', "invalid_json"),
+            (b'\xef\xbb\xbf{"email": "a@b.c", "ctx": {}}', "invalid_json"),  # a UTF-8 BOM
+            ('{"email": "a@b.c"} {"email": "d@e.f"}', "invalid_json"),
             (
                 '{"email": "a@b.c", "ctx": {"firstName": "a\\u0000b", "lastProduct": "p"}}',
                 "invalid_body",
