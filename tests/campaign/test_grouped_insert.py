@@ -119,6 +119,11 @@ def test_a_row_refused_in_a_group_fails_alone(cart_event):
     assert sorted(type(result).__name__ for result in results[1:3]) == ["Event", "IntegrityError"]
     stored = [result.pk for result in results if isinstance(result, Event)]
     assert sorted(Event.objects.values_list("pk", flat=True)) == sorted(stored)
+    # The writer's connection and cursor, still open after the refused INSERT, take the next rows.
+    writer_pid = rows._writer.conn.info.backend_pid
+    after = event_trigger(event_id=cart_event.event_id, payload=PAYLOAD)
+    assert rows._writer.conn.info.backend_pid == writer_pid
+    assert Event.objects.filter(pk=after.pk, pkey=after.pkey).exists()
 
 
 def test_the_writer_reconnects_when_the_server_closed_its_connection(cart_event):
