@@ -88,6 +88,13 @@ def event_context(*, event: Event) -> dict:
     context: dict = {"ctx": ctx}
     for enrichment in _enrichments(event):
         event_field, profile_field = _join(enrichment)
+        if enrichment.get("targeting"):
+            try:
+                profile = event_target_profile(event=event)
+            except TargetingFailed:
+                profile = None
+            context[enrichment["name"]] = profile_variables(profile)
+            continue
         if enrichment["target"] == "event":
             found = profiles_by_key(profile_field=profile_field, values=[ctx.get(event_field)])
             context[enrichment["name"]] = profile_variables(
@@ -105,7 +112,11 @@ def event_context(*, event: Event) -> dict:
 
 
 def event_target_profile(*, event: Event) -> Profile:
-    """The profile a profile-based event is sent to, found by its targeting enrichment."""
+    """The profile a profile-based event is sent to, found by its targeting enrichment: read once
+    per Event instance (its recipient, its language and its templates' data all need it)."""
+    profile = getattr(event, "_target_profile", None)
+    if profile is not None:
+        return profile
     enrichment = next((e for e in _enrichments(event) if e.get("targeting")), None)
     if enrichment is None:
         raise TargetingFailed("The published configuration has no targeting enrichment.")
@@ -114,6 +125,7 @@ def event_target_profile(*, event: Event) -> Profile:
     profile = profiles_by_key(profile_field=profile_field, values=[value]).get(_key(profile_field, value))
     if profile is None:
         raise TargetingFailed(f"No profile has {profile_field} = {value!r} (ctx.{event_field}).")
+    event._target_profile = profile
     return profile
 
 

@@ -2,6 +2,8 @@
 (trigger endpoint, then the delivery service sending to the loopback SMTP server)."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from delivery.services import event_deliver
 from events.enrichment import event_context, event_language
@@ -64,25 +66,36 @@ def referral(db):
     return config
 
 
-def send(api, ctx):
+def send(api, ctx, queries=None):
     response = api.post(trigger_path("EVTreferral"), {"ctx": ctx}, format="json")
     assert response.status_code == 202, response.content
     event = Event.objects.get(pkey=response.json()["PKey"])
-    event_deliver(event_pk=event.pk)
+    with CaptureQueriesContext(connection) as captured:
+        event_deliver(event_pk=event.pk)
+    if queries is not None:
+        queries.extend(query["sql"] for query in captured.captured_queries)
     event.refresh_from_db()
     return event
+
+
+def profile_reads(queries: list[str]) -> int:
+    return sum(1 for sql in queries if 'FROM "profiles_profile"' in sql)
 
 
 def test_profile_based_event_goes_to_the_targeted_profile_with_enriched_items(api, referral, smtp):
     Profile.objects.create(external_id="C42", email="jane@example.com", first_name="Jane", language="fr")
     Profile.objects.create(email="Bob@Example.com", first_name="Bob")
     ctx = {"customerId": "C42", "referrals": [{"email": "bob@example.com"}, {"email": "eve@example.com"}]}
-    event = send(api, ctx)
+    queries = []
+    event = send(api, ctx, queries)
     assert event.status == EventStatus.PROCESSED, event.error
     [message] = smtp.wait_for(1)
     assert message["To"] == "jane@example.com"
     assert message["Subject"] == "Thanks Jane"
     assert "Bob;eve@example.com;" in message.get_body(("plain",)).get_content()
+    # The targeted profile is read once (for the recipient, the language and {{ customer }}), the
+    # referred friends in one more query.
+    assert profile_reads(queries) == 2
 
 
 def test_a_join_matching_several_profiles_takes_the_oldest(referral):
