@@ -76,14 +76,17 @@ def _rowcache_listener_stopped(django_db_setup):
 
 @pytest.fixture(autouse=True)
 def _version_caches_cleared():
-    """Caches keyed by a published version's id assume that ids are never reused, which holds in
-    production; tests roll their transactions back, and SQLite then hands the same ids out again."""
+    """Caches keyed by a published version's or a credential's id assume that ids are never
+    reused, which holds in production; tests roll their transactions back, and SQLite then hands the
+    same ids out again."""
     yield
+    from campaign.ratelimit import rate_limit_reset
     from campaign.rowcache import rowcache_changed
     from events.services.trigger import version_ctx_check
 
     version_ctx_check.cache_clear()
     rowcache_changed()
+    rate_limit_reset()
 
 
 @pytest.fixture
