@@ -306,7 +306,9 @@ def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> 
     events = [item.event for item in items if item.event is not None]
     if events:
         with transaction.atomic():
-            rows_copy(events)
+            # The columns of an expired event too (its status, processed_at and error), which
+            # the others hold at their defaults.
+            rows_copy(events, fields=_inserted(config, EventStatus.TOO_OLD))
             expired = [event.pkey for event in events if event.status == EventStatus.TOO_OLD]
             for pk in Event.objects.filter(pkey__in=expired).values_list("pk", flat=True) if expired else ():
                 _final_status_notify(pk)

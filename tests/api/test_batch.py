@@ -95,5 +95,7 @@ def test_stored_items_keep_every_value_and_an_expired_one_is_too_old_at_once(api
     assert later.expiration.isoformat() == "2030-01-05T15:04:05+00:00"  # + the default 3.5 days
     assert later.configuration_version_id == cart_event.published_version_id
     assert later.created_at is not None and later.dispatched_at is None
+    assert (later.processed_at, later.error, later.attempts) == (None, "", 0)
     assert (expired.status, expired.error) == ("tooOld", "Expired before it could be processed.")
+    assert expired.processed_at is not None
     assert results[1]["event"]["status"] == "tooOld"
