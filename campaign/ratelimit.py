@@ -87,9 +87,9 @@ def rate_limit_take(*, integration_id: int, limit: int, now: float | None = None
         return True
     granted = max(0, min(size, limit - (total - size)))
     with _leases_lock:
-        if lease.window == window:  # (a lease object of a past window is simply dropped)
-            lease.seen = max(lease.seen, total)
-            lease.left += max(0, granted - 1)
+        # (If a later window replaced this lease meanwhile, what is added here is dropped with it.)
+        lease.seen = max(lease.seen, total)
+        lease.left += max(0, granted - 1)
     return granted > 0
 
 

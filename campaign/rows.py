@@ -71,15 +71,20 @@ def row_get(model: type[M], *, fields: tuple[str, ...], **where) -> M | None:
     return model.from_db(conn.alias, attnames, values)
 
 
+def _inserted_fields(model: type[Model], names: tuple[str, ...] | None) -> tuple:
+    """The fields an INSERT of `model` sends: `names`, or all but the primary key when None."""
+    meta = model._meta
+    if names is None:
+        return tuple(field for field in meta.concrete_fields if not field.primary_key)
+    return tuple(meta.get_field(name) for name in names)
+
+
 @lru_cache(maxsize=256)
 def _insert_sql(model: type[Model], names: tuple[str, ...] | None, rows: int = 1) -> tuple[str, tuple]:
     """The INSERT of `rows` rows of `names` (all but the primary key when None), and the plan of
     its values (`_insert_values`)."""
     meta, quote = model._meta, connection.ops.quote_name
-    if names is None:
-        fields = tuple(field for field in meta.concrete_fields if not field.primary_key)
-    else:
-        fields = tuple(meta.get_field(name) for name in names)
+    fields = _inserted_fields(model, names)
     columns = ", ".join(quote(field.column) for field in fields)
     placeholders = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {placeholders}"  # noqa: S608
@@ -389,10 +394,7 @@ def rows_copy(instances: list[Model], *, fields: tuple[str, ...] | None = None) 
     from psycopg.types.json import Jsonb
 
     meta, quote = model._meta, connection.ops.quote_name
-    if fields is None:
-        fields = [field for field in meta.concrete_fields if not field.primary_key]
-    else:
-        fields = [meta.get_field(name) for name in fields]
+    fields = _inserted_fields(model, fields)
     is_json = [field.get_internal_type() == "JSONField" for field in fields]
     columns = ", ".join(quote(field.column) for field in fields)
     with (
