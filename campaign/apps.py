@@ -7,7 +7,9 @@ class CampaignConfig(AppConfig):
     verbose_name = "Message Center"
 
     def ready(self) -> None:
-        from . import roles, rowcache
+        from fastpath.rowcache import rowcache_connect
 
-        rowcache.rowcache_connect()
+        from . import roles
+
+        rowcache_connect()
         post_migrate.connect(roles.sync_role_permissions, dispatch_uid="campaign.sync_role_permissions")

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from fastpath.rowcache import RowCachedQuerySet
+
 
 class Integration(models.Model):
     """API credentials of one website or system that calls the trigger API.
@@ -36,6 +38,9 @@ class Integration(models.Model):
         "status callback URL", max_length=500, blank=True, help_text="https://… receiving final statuses."
     )
     callback_secret = models.CharField(max_length=64, blank=True, editable=False)
+
+    # Read by every trigger call through the row cache (fastpath/rowcache.py).
+    objects = RowCachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

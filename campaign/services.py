@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from fastpath.rowcache import rowcache_get
+from fastpath.rows import row_get
+
 from .exceptions import ApplicationError
 from .models import Integration
-from .rowcache import rowcache_get
-from .rows import row_get
 
 # What every trigger call reads of its credentials (the rest loads on access).
 _AUTH_FIELDS = ("id", "token_hash", "all_events", "rate_limit", "callback_url")
@@ -77,7 +78,7 @@ def _integration_row(client_id: str) -> tuple | None:
 def integration_authenticate(*, client_id: str, token: str) -> Integration | None:
     """The active integration these credentials belong to, or None, with what every trigger call
     reads loaded, and `allowed_configuration_ids` (None when it may use every event). Read from the
-    process's row cache (campaign/rowcache.py) when it holds them."""
+    process's row cache (fastpath/rowcache.py) when it holds them."""
     row = rowcache_get(("integration", client_id), lambda: _integration_row(client_id))
     if row is None:
         return None

@@ -26,7 +26,6 @@ from django.utils import timezone
 
 from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
-from campaign.rows import row_insert, rows_update
 from events.enrichment import (
     Recipient,
     TargetingFailed,
@@ -36,6 +35,7 @@ from events.enrichment import (
 )
 from events.models import Event, EventStatus
 from events.services import event_enqueue
+from fastpath.rows import row_insert, rows_update
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import RenderedEmail, message_render
 from messages_app.selectors import version_content

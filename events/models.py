@@ -5,6 +5,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 
+from fastpath.rowcache import RowCachedQuerySet
+
 EVENT_ID_PREFIX = "EVT"
 EVENT_ID_MAX_LENGTH = 64
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
@@ -59,6 +61,9 @@ class EventConfiguration(models.Model):
     modified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    # Read by every trigger call through the row cache (fastpath/rowcache.py).
+    objects = RowCachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["label"]

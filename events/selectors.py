@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
 
 from campaign.exceptions import FieldError
-from campaign.rowcache import rowcache_get
+from fastpath.rowcache import rowcache_get
 
 from .contract import structure_check
 from .models import (
@@ -14,6 +14,7 @@ from .models import (
     Event,
     EventCollection,
     EventConfiguration,
+    EventConfigurationVersion,
     EventEnrichment,
     EventField,
     FieldType,
@@ -24,21 +25,27 @@ from .models import (
 
 # The configuration columns the trigger path reads, in the order of the query below.
 _TRIGGER_FIELDS = ("id", "event_id", "channel", "targeting", "status", "published_version")
+# The message status that holds new events (messages_app.models.MessageStatus.PAUSED; a test
+# checks they are equal): the trigger reads it in its one query, without importing the app above.
+MESSAGE_PAUSED = "paused"
 
 
 @lru_cache(maxsize=1)
 def _trigger_sql() -> tuple[str, list[str]]:
-    from messages_app.models import TransactionalMessage
-
     quote = connection.ops.quote_name
-    config, message = EventConfiguration._meta, TransactionalMessage._meta
+    config, version = EventConfiguration._meta, EventConfigurationVersion._meta
+    # The message of a configuration, reached through the reverse one-to-one relation.
+    message = config.get_field("message").related_model._meta
 
     def column(meta, name: str) -> str:
         return quote(meta.get_field(name).column)
 
     columns = ", ".join(f"c.{column(config, name)}" for name in _TRIGGER_FIELDS)
     sql = (
-        f"SELECT {columns}, m.{column(message, 'status')} FROM {quote(config.db_table)} c"  # noqa: S608
+        f"SELECT {columns}, v.{column(version, 'published_at')}, m.{column(message, 'status')} = %s"  # noqa: S608
+        f" FROM {quote(config.db_table)} c"
+        f" JOIN {quote(version.db_table)} v"
+        f" ON v.{column(version, 'id')} = c.{column(config, 'published_version')}"
         f" LEFT JOIN {quote(message.db_table)} m"
         f" ON m.{column(message, 'configuration')} = c.{column(config, 'id')}"
         f" WHERE c.{column(config, 'event_id')} = %s AND c.{column(config, 'status')} = %s"
@@ -49,20 +56,21 @@ def _trigger_sql() -> tuple[str, list[str]]:
 def _trigger_row(event_id: str) -> tuple | None:
     sql, _ = _trigger_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [event_id, PublicationStatus.PUBLISHED])
+        cursor.execute(sql, [MESSAGE_PAUSED, event_id, PublicationStatus.PUBLISHED])
         return cursor.fetchone()
 
 
 def configuration_for_trigger_get(*, event_id: str) -> EventConfiguration | None:
     """The published configuration of `event_id` with what the trigger path reads (other fields
-    load on access), and `message_status`, its message's status (None without a message): one
-    query with SQL built once, as on the rest of the hot path (campaign/rows.py), read from the
-    process's row cache (campaign/rowcache.py) when it holds it."""
+    load on access), `published_version_published_at` (the key of its per-version caches) and
+    `message_paused` (whether its message holds new events): one query with SQL built once, read
+    from the process's row cache (fastpath/rowcache.py) when it holds it."""
     row = rowcache_get(("trigger_configuration", event_id), lambda: _trigger_row(event_id))
     if row is None:
         return None
-    config = EventConfiguration.from_db(connection.alias, _trigger_sql()[1], row[:-1])
-    config.message_status = row[-1]
+    config = EventConfiguration.from_db(connection.alias, _trigger_sql()[1], row[:-2])
+    config.published_version_published_at = row[-2]
+    config.message_paused = bool(row[-1])
     return config
 
 

@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 
 from events.models import PushPlatform
+from fastpath.rowcache import RowCachedQuerySet
 
 from .rendering import MissingValuePolicy
 
@@ -92,6 +93,9 @@ class TransactionalMessage(models.Model):
     modified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+
+    # Read by every trigger call through the row cache (fastpath/rowcache.py).
+    objects = RowCachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["label"]

@@ -2,7 +2,8 @@ import difflib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+
+from fastpath.versions import per_version
 
 from .models import CONTENT_FIELDS, MessageVersion, TransactionalMessage
 from .rendering import VARIANT_PARTS
@@ -119,10 +120,8 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
     return entries
 
 
-@lru_cache(maxsize=256)
+@per_version(maxsize=256)
 def version_content(*, version_pk: int, published_at: datetime) -> dict:
-    """The content of a published version, read once per process: versions never change. The
-    publish time is part of the key because a database that hands out an id again after a
-    rollback (SQLite, in the tests) could give another version the same id. Callers must not
-    change the dict they get."""
+    """The content of a published version, read once per process (fastpath/versions.py: a
+    published version never changes). Callers must not change the dict they get."""
     return MessageVersion.objects.values_list("content", flat=True).get(pk=version_pk)

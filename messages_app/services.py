@@ -10,7 +10,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-from campaign.rowcache import rowcache_changed
 from delivery.channels import message_send
 from delivery.channels.base import SendFailure
 from events.contract import ctx_validate
@@ -264,7 +263,6 @@ def message_pause(*, message: TransactionalMessage, user=None) -> TransactionalM
     paused = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PUBLISHED).update(
         status=MessageStatus.PAUSED, modified_by=user, modified_at=timezone.now()
     )
-    rowcache_changed()
     if not paused:
         raise ApplicationError(
             f"{message.message_id} is not published: only a live message can be paused.", code="not_published"
@@ -281,7 +279,6 @@ def message_resume(*, message: TransactionalMessage, user=None) -> int:
     resumed = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PAUSED).update(
         status=MessageStatus.PUBLISHED, modified_by=user, modified_at=timezone.now()
     )
-    rowcache_changed()
     if not resumed:
         raise ApplicationError(f"{message.message_id} is not paused.", code="not_paused")
     now = timezone.now()

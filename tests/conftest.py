@@ -67,8 +67,8 @@ def _rowcache_listener_stopped(django_db_setup):
     """The row cache's listener and the grouped INSERTs' writer hold connections to the test
     database: closed before the database is dropped."""
     yield
-    from campaign.rowcache import rowcache_stop
-    from campaign.rows import rows_writer_close
+    from fastpath.rowcache import rowcache_stop
+    from fastpath.rows import rows_writer_close
 
     rowcache_stop()
     rows_writer_close()
@@ -81,8 +81,8 @@ def _version_caches_cleared():
     same ids out again."""
     yield
     from campaign.ratelimit import rate_limit_reset
-    from campaign.rowcache import rowcache_changed
     from events.services.trigger import version_ctx_check
+    from fastpath.rowcache import rowcache_changed
 
     version_ctx_check.cache_clear()
     rowcache_changed()

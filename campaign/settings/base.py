@@ -246,7 +246,7 @@ CAMPAIGN_EVENT_DEFAULT_VALIDITY = env_int("CAMPAIGN_EVENT_DEFAULT_VALIDITY", 302
 if CAMPAIGN_EVENT_DEFAULT_VALIDITY <= 0:
     raise ImproperlyConfigured("CAMPAIGN_EVENT_DEFAULT_VALIDITY must be a positive number of seconds")
 # Each web process caches the credentials and published configurations the trigger reads,
-# forgetting them when PostgreSQL notifies a change (campaign/rowcache.py); never on SQLite.
+# forgetting them when PostgreSQL notifies a change (fastpath/rowcache.py); never on SQLite.
 # Entries also expire after CAMPAIGN_ROWCACHE_MAX_AGE seconds. Turn off when DATABASE_URL goes
 # through a pooler in transaction mode (PgBouncer), which does not carry LISTEN.
 CAMPAIGN_ROWCACHE = env_bool("CAMPAIGN_ROWCACHE", True)

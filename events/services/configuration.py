@@ -5,7 +5,6 @@ from django.db.models import Max
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, ValidationFailed
-from campaign.rowcache import rowcache_changed
 
 from ..contract import ctx_schema_build, structure_check
 from ..models import (
@@ -177,7 +176,6 @@ def event_config_unpublish(*, config: EventConfiguration, user=None) -> EventCon
     updated = EventConfiguration.objects.filter(pk=config.pk, status=PublicationStatus.PUBLISHED).update(
         status=PublicationStatus.DRAFT, modified_by=user, modified_at=timezone.now()
     )
-    rowcache_changed()
     if not updated:
         raise ApplicationError(f"{config.event_id} is not published.", code="not_published")
     steps.add("Trigger endpoint closed")

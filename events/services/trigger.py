@@ -22,8 +22,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
-from campaign.rows import row_insert_grouped, rows_copy
-from messages_app.models import MessageStatus
+from fastpath.rows import row_insert_grouped, rows_copy
+from fastpath.versions import per_version
 
 from ..contract import ctx_checker
 from ..models import (
@@ -151,7 +151,10 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
     if not isinstance(ctx, dict):
         errors.append(FieldError("ctx", "Expected an object holding the event's fields."))
     else:
-        errors.extend(version_ctx_check(config.published_version_id)(ctx))
+        check = version_ctx_check(
+            version_pk=config.published_version_id, published_at=config.published_version_published_at
+        )
+        errors.extend(check(ctx))
     if errors:
         return Checked(errors=errors)
     if expiration is None:
@@ -163,7 +166,7 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
 def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfiguration:
     """The published configuration the caller may trigger: 404 when unknown or unpublished
     (nothing stored), 403 when these credentials are not allowed for it. Loads what the trigger
-    reads, plus `message_status` (the status of its message, None without one)."""
+    reads, plus `message_paused` (whether its message holds new events)."""
     config = configuration_for_trigger_get(event_id=event_id)
     if config is None or config.published_version_id is None:
         raise NotFoundError(f"No published event configuration {event_id}.", code="event_not_found")
@@ -171,11 +174,10 @@ def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfig
     return config
 
 
-@lru_cache(maxsize=512)
-def version_ctx_check(version_pk: int) -> Callable[[object], list[FieldError]]:
-    """The check of `ctx` against a published version's schema, read and compiled once per process:
-    a version never changes after publish (a new publish makes a new version), so this cache needs
-    no invalidation."""
+@per_version(maxsize=512)
+def version_ctx_check(*, version_pk: int, published_at: datetime) -> Callable[[object], list[FieldError]]:
+    """The check of `ctx` against a published version's schema, read and compiled once per process
+    (fastpath/versions.py: a published version never changes)."""
     schema = EventConfigurationVersion.objects.values_list("ctx_schema", flat=True).get(pk=version_pk)
     return ctx_checker(schema=schema)
 
@@ -194,7 +196,7 @@ def integration_scope_check(*, integration, configuration: EventConfiguration) -
 def _initial_status(config: EventConfiguration, fields: dict, now: datetime) -> str:
     if fields["expiration"] is not None and fields["expiration"] <= now:
         return EventStatus.TOO_OLD
-    if config.message_status == MessageStatus.PAUSED:
+    if config.message_paused:
         return EventStatus.PAUSED
     return EventStatus.PENDING
 

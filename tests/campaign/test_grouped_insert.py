@@ -1,4 +1,4 @@
-"""Grouped INSERTs of the trigger path (campaign/rows.py, `row_insert_grouped`) on real PostgreSQL:
+"""Grouped INSERTs of the trigger path (fastpath/rows.py, `row_insert_grouped`) on real PostgreSQL:
 the rows of concurrent requests are committed together, one bad row fails alone, and the writer
 connection survives the server closing it."""
 
@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaign import rows
+from fastpath import rows
 from events.models import Event
 from events.services import event_trigger
 from events.services.trigger import _event_build, _inserted, configuration_for_trigger

@@ -1,4 +1,4 @@
-"""The trigger's row cache (campaign/rowcache.py) on real PostgreSQL: credentials and configurations
+"""The trigger's row cache (fastpath/rowcache.py) on real PostgreSQL: credentials and configurations
 are read once, and a change is seen at once in the process that made it and within moments in every
 other one (here: a change committed on a connection of its own, as another process would)."""
 
@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaign.rowcache import rowcache_listening
 from campaign.services import integration_create, integration_rotate_token
 from events.models import Event, EventConfiguration
+from fastpath.rowcache import cached_models, cached_tables, rowcache_listening
 from messages_app.services import message_pause
 from tests.conftest import make_published_event, trigger_path
 
@@ -83,7 +83,7 @@ def test_a_cached_trigger_reads_neither_credentials_nor_configuration(issued):
     warm(client)
     # The notifications of the setup's own commits may still be on their way, each emptying the
     # cache once more: a few calls at most.
-    # The INSERT itself goes through the process's writer connection (campaign/rows.py), not
+    # The INSERT itself goes through the process's writer connection (fastpath/rows.py), not
     # Django's: the request runs no statement on Django's connection at all.
     for _ in range(20):
         with CaptureQueriesContext(connection) as queries:
@@ -148,3 +148,28 @@ def test_the_cache_is_bypassed_while_the_listener_is_disconnected_and_it_reconne
         assert time.monotonic() < deadline, "the listener did not reconnect"
         time.sleep(0.1)
     assert client.post(PATH, EVENT, format="json").status_code == 401
+
+
+def test_every_cached_table_notifies_its_changes():
+    """A model put under the cache (`RowCachedQuerySet`) without a NOTIFY trigger on its tables would
+    be served stale by other processes: the migration and the models must not drift apart."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE t.tgname = 'mc_rowcache_notify'"
+        )
+        notifying = {name for (name,) in cursor.fetchall()}
+    assert cached_tables() == notifying
+    assert {model._meta.label for model in cached_models()} == {
+        "campaign.Integration",
+        "events.EventConfiguration",
+        "messages_app.TransactionalMessage",
+    }
+
+
+def test_a_conditional_update_is_seen_at_once_by_the_process_that_made_it(issued):
+    """Bulk writes of a cached model forget the cache without any call in the service."""
+    client = client_for(issued)
+    assert client.post(PATH, EVENT, format="json").status_code == 202
+    EventConfiguration.objects.filter(event_id="EVTcartAbandonment").update(status="draft")
+    assert client.post(PATH, EVENT, format="json").status_code == 404

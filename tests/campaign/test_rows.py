@@ -1,4 +1,4 @@
-"""The hot paths' INSERT and UPDATE helpers (campaign/rows.py) store exactly what the ORM stores:
+"""The hot paths' INSERT and UPDATE helpers (fastpath/rows.py) store exactly what the ORM stores:
 their quick conversions of text, keys, JSON and datetimes must give the database the same values
 as the fields' own conversions. Runs on SQLite and on PostgreSQL (where the quick JSON and
 datetime conversions apply)."""
@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from campaign.rows import row_insert, row_insert_grouped, rows_update
 from delivery.models import TrackingEvent
 from events.models import Event, EventStatus
+from fastpath.rows import row_insert, row_insert_grouped, rows_update
 from tests.conftest import make_published_event
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -102,3 +102,10 @@ def test_valid_payloads_take_the_fast_path_and_invalid_ones_get_every_error():
     assert ctx_validate(schema=SCHEMA, ctx=valid) == []
     errors = ctx_validate(schema=SCHEMA, ctx={**valid, "name": "toolong", "phone": "0612", "bad": 1})
     assert {e.path for e in errors} == {"ctx.name", "ctx.phone", "ctx.bad"}
+
+
+def test_the_trigger_reads_the_paused_status_messages_write():
+    from events.selectors import MESSAGE_PAUSED
+    from messages_app.models import MessageStatus
+
+    assert MESSAGE_PAUSED == MessageStatus.PAUSED

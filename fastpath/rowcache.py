@@ -4,15 +4,18 @@ Every call of the trigger API reads its credentials and its event's published co
 that change a few times a day but are read thousands of times a second. Each web process keeps what
 it read, tagged with a generation number, and the database says when to forget it:
 
-- a statement trigger on each cached table (campaign/migrations/0004_rowcache_notify.py) runs
+- a statement trigger on each cached table (campaign/migrations/0004_rowcache_notify.py; a test
+  checks that every table of a `RowCachedQuerySet` model has it) runs
   `NOTIFY mc_rowcache` in the changing transaction, which PostgreSQL delivers when, and only if,
   that transaction commits;
 - one listener thread per process holds a LISTEN connection and bumps the generation on each
   notification, which drops every entry;
 - a value read from the database is stored under the generation current *before* the read, so a
   change committed while it was being read leaves it stale-tagged, never served;
-- changes made by this process (save, delete, the services' conditional updates) bump the
-  generation at once through `rowcache_changed`, before their transaction even commits.
+- changes made by this process bump the generation at once, before their transaction even commits:
+  a cached model declares `objects = RowCachedQuerySet.as_manager()`, whose bulk writes (update,
+  bulk_create, bulk_update) forget the cache, and `rowcache_connect` forgets it on every save,
+  delete and many-to-many change of those models. No service calls the cache itself.
 
 The cache is bypassed (every read goes to the database) when it cannot be kept exact: on SQLite, in
 a transaction (it may hold changes no other process sees yet), before the listener is connected and
@@ -27,8 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
+import psycopg
+from django.apps import apps as django_apps
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 logger = logging.getLogger(__name__)
 
@@ -61,23 +67,58 @@ def rowcache_changed() -> None:
         _state.entries = {}
 
 
-# The models whose tables notify (campaign/migrations/0004_rowcache_notify.py), for the signals
-# that tell this process at once.
-CACHED_MODELS = ("campaign.Integration", "events.EventConfiguration", "messages_app.TransactionalMessage")
+class RowCachedQuerySet(models.QuerySet):
+    """The queryset of a model whose rows the trigger path caches: every bulk write forgets this
+    process's cache (other processes learn it from PostgreSQL). Saves and deletes go through the
+    signals that `rowcache_connect` connects."""
+
+    def update(self, **kwargs) -> int:
+        rows = super().update(**kwargs)
+        rowcache_changed()
+        return rows
+
+    def bulk_create(self, *args, **kwargs):
+        created = super().bulk_create(*args, **kwargs)
+        rowcache_changed()
+        return created
+
+    def bulk_update(self, *args, **kwargs) -> int:
+        rows = super().bulk_update(*args, **kwargs)
+        rowcache_changed()
+        return rows
+
+
+def cached_models() -> list[type[models.Model]]:
+    """The models whose rows the cache holds: those managed by a `RowCachedQuerySet`."""
+    return [
+        model
+        for model in django_apps.get_models()
+        if issubclass(model._default_manager._queryset_class, RowCachedQuerySet)
+    ]
+
+
+def cached_tables() -> set[str]:
+    """The tables whose changes must notify (the models' and their many-to-many tables)."""
+    tables = set()
+    for model in cached_models():
+        tables.add(model._meta.db_table)
+        tables.update(field.remote_field.through._meta.db_table for field in model._meta.local_many_to_many)
+    return tables
 
 
 def rowcache_connect() -> None:
-    """Forget the cache on every save or delete of a cached model in this process (conditional
-    `QuerySet.update` calls on them send no signal: their services call `rowcache_changed`)."""
-    from django.apps import apps
-    from django.db.models.signals import m2m_changed, post_delete, post_save
-
-    for label in CACHED_MODELS:
-        model = apps.get_model(label)
+    """Forget the cache on every save, delete or many-to-many change of a cached model in this
+    process (bulk writes do it through `RowCachedQuerySet`)."""
+    for model in cached_models():
+        label = model._meta.label
         post_save.connect(_on_change, sender=model, dispatch_uid=f"rowcache.save.{label}")
         post_delete.connect(_on_change, sender=model, dispatch_uid=f"rowcache.delete.{label}")
-    through = apps.get_model("campaign.Integration").allowed_events.through
-    m2m_changed.connect(_on_change, sender=through, dispatch_uid="rowcache.m2m")
+        for field in model._meta.local_many_to_many:
+            m2m_changed.connect(
+                _on_change,
+                sender=field.remote_field.through,
+                dispatch_uid=f"rowcache.m2m.{label}.{field.name}",
+            )
 
 
 def _on_change(**kwargs) -> None:
@@ -145,8 +186,6 @@ def rowcache_stop(timeout: float = 10.0) -> None:
 
 
 def _listen(params: dict, stop: threading.Event) -> None:
-    import psycopg
-
     delay = 0.5
     while not stop.is_set():
         try:

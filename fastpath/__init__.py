@@ -1,0 +1,1 @@
+"""The fast path's shortcuts, fenced (design note in docs/architecture.md, "The fast path")."""
