@@ -232,7 +232,7 @@ class Stack:
         self.start_web()
 
     def _seed(self):
-        from campaign.services import integration_create
+        from integrations.services import integration_create
         from tests.conftest import make_published_event
 
         make_published_event(

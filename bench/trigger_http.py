@@ -199,7 +199,7 @@ def main() -> None:
     server = None
     try:
         from bench.urls import FLOOR_TABLE
-        from campaign.services import integration_create
+        from integrations.services import integration_create
         from tests.conftest import make_published_event, trigger_path
 
         with connection.cursor() as cursor:

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from .openapi import OpenApiSchemaView, RedocView, SwaggerView
+from events.openapi import OpenApiSchemaView, RedocView, SwaggerView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

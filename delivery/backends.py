@@ -1,12 +1,12 @@
 from django.core.mail.backends.base import BaseEmailBackend
 
+from .models import CapturedEmail
+
 
 class OutboxEmailBackend(BaseEmailBackend):
     """Keeps every email in the database, readable in the admin's outbox, and sends nothing."""
 
     def send_messages(self, email_messages):
-        from .models import CapturedEmail
-
         for message in email_messages:
             html = next(
                 (

@@ -23,7 +23,10 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from events.lifecycle import events_move
 from events.models import Event, EventStatus
+
+from .queue import events_publish
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +34,6 @@ logger = logging.getLogger(__name__)
 def events_dispatch(*, now: datetime | None = None) -> int:
     """Publish one batch of due, undispatched `pending` events; returns how many (0: none due).
     Raises when the broker refuses (nothing is marked dispatched then)."""
-    from events.tasks import events_process
-
     now = now or timezone.now()
     size = settings.DELIVERY_DISPATCH_CHUNK_SIZE
     with transaction.atomic():
@@ -47,9 +48,15 @@ def events_dispatch(*, now: datetime | None = None) -> int:
             return 0
         # The lease of the sweeper starts now: a dispatched event is lost only if still pending
         # a lease later.
-        Event.objects.filter(pk__in=due).update(dispatched_at=now, updated_at=now)
+        events_move(
+            source=[EventStatus.PENDING],
+            target=EventStatus.PENDING,
+            pks=due,
+            dispatched_at=now,
+            updated_at=now,
+        )
         for start in range(0, len(due), size):
-            events_process.apply_async(args=[due[start : start + size]])
+            events_publish(event_pks=due[start : start + size])
     return len(due)
 
 

@@ -24,40 +24,38 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from campaign.callbacks import event_status_changed
 from campaign.exceptions import ApplicationError
-from events.enrichment import (
+from events.lifecycle import event_move, events_move
+from events.models import Event, EventStatus
+from fastpath.rows import row_insert
+from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
+from messages_app.rendering import RenderedEmail, message_render
+from messages_app.selectors import version_content
+
+from .channels import SendFailure, channel_address, message_send
+from .channels.email import email_send
+from .feedback import address_exclusions, address_quarantine
+from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
+from .queue import event_enqueue
+from .targeting import (
     Recipient,
     TargetingFailed,
     event_context,
     event_language,
     event_recipient,
 )
-from events.models import Event, EventStatus
-from events.services import event_enqueue
-from fastpath.rows import row_insert, rows_update
-from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
-from messages_app.rendering import RenderedEmail, message_render
-from messages_app.selectors import version_content
-
-from .channels import SendFailure, channel_address, message_send
-from .feedback import address_exclusions, address_quarantine
-from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
 
 logger = logging.getLogger(__name__)
 
 
 def _finish(event: Event, status: str, **fields) -> None:
-    now = timezone.now()
-    rows_update(
-        Event,
-        where={"id": event.pk, "status": EventStatus.PROCESSING},
-        status=status,
-        processed_at=now,
-        updated_at=now,
+    event_move(
+        event_pk=event.pk,
+        source=EventStatus.PROCESSING,
+        target=status,
+        callback_url=event.callback_url or "",
         **fields,
     )
-    event_status_changed(event_pk=event.pk, callback_url=event.callback_url or "")
 
 
 def event_deadline(*, event: Event) -> datetime:
@@ -120,30 +118,14 @@ def _claim(event_pks: list[int]) -> list[int]:
     """The events of `event_pks` this call moves from `pending` to `processing`. Each move is
     conditional on `pending`, so a redelivered task or chunk finds its events moved and does
     nothing, and an event another worker holds is left to it."""
-    now = timezone.now()
     if len(event_pks) == 1:
-        # One conditional UPDATE, whose row count says whether it claimed the event.
-        moved = rows_update(
-            Event,
-            where={"id": event_pks[0], "status": EventStatus.PENDING},
-            status=EventStatus.PROCESSING,
-            updated_at=now,
-        )
+        # One prepared conditional UPDATE, whose row count says whether it claimed the event.
+        moved = event_move(event_pk=event_pks[0], source=EventStatus.PENDING, target=EventStatus.PROCESSING)
         return list(event_pks) if moved else []
-    with transaction.atomic():
-        # Locked in a fixed order before the UPDATE, so that the list is exactly the events this
-        # UPDATE moves. Not SKIP LOCKED: a row locked by the dispatcher that is still committing
-        # this very chunk would be skipped, and the event left `pending` until the sweeper's lease;
-        # waiting for that lock costs milliseconds, and a competing claim then sees `processing`.
-        claimed = list(
-            Event.objects.filter(pk__in=event_pks, status=EventStatus.PENDING)
-            .order_by("pk")
-            .select_for_update()
-            .values_list("pk", flat=True)
-        )
-        if claimed:
-            Event.objects.filter(pk__in=claimed).update(status=EventStatus.PROCESSING, updated_at=now)
-    return claimed
+    # Not SKIP LOCKED: a row locked by the dispatcher that is still committing this very chunk would
+    # be skipped, and the event left `pending` until the sweeper's lease; waiting for that lock
+    # costs milliseconds, and a competing claim then sees `processing`.
+    return events_move(source=[EventStatus.PENDING], target=EventStatus.PROCESSING, pks=event_pks)
 
 
 def _claimed_events(event_pks: list[int]) -> list[Event]:
@@ -187,8 +169,8 @@ def _wait_for_resume(events: list[Event], message: TransactionalMessage) -> Tran
         locked = TransactionalMessage.objects.select_for_update().filter(pk=message.pk).first()
         if locked is not None and locked.status != MessageStatus.PAUSED:
             return locked
-        Event.objects.filter(pk__in=[event.pk for event in events], status=EventStatus.PROCESSING).update(
-            status=EventStatus.PAUSED, updated_at=timezone.now()
+        events_move(
+            source=[EventStatus.PROCESSING], target=EventStatus.PAUSED, pks=[event.pk for event in events]
         )
     return None
 
@@ -372,8 +354,12 @@ def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -
             )
             return
         attempt.record(outcome, provider_response=response, error=error[:2000], retry_at=retry_at)
-        moved = Event.objects.filter(pk=event.pk, status=EventStatus.PROCESSING).update(
-            status=EventStatus.PENDING, updated_at=timezone.now(), attempts=attempt.number, error=error[:2000]
+        moved = event_move(
+            event_pk=event.pk,
+            source=EventStatus.PROCESSING,
+            target=EventStatus.PENDING,
+            attempts=attempt.number,
+            error=error[:2000],
         )
         if moved:
             transaction.on_commit(lambda: event_enqueue(event_pk=event.pk, eta=retry_at), robust=True)
@@ -409,8 +395,12 @@ def events_sweep(*, now: datetime | None = None) -> int:
                 break
             # Touching updated_at gives each event a new lease: the next run leaves it alone
             # while it waits in the queue.
-            Event.objects.filter(pk__in=stuck).update(
-                status=EventStatus.PENDING, updated_at=now, dispatched_at=now
+            events_move(
+                source=[EventStatus.PROCESSING, EventStatus.PENDING],
+                target=EventStatus.PENDING,
+                pks=stuck,
+                updated_at=now,
+                dispatched_at=now,
             )
             for pk in stuck:
                 transaction.on_commit(lambda pk=pk: event_enqueue(event_pk=pk), robust=True)
@@ -425,7 +415,5 @@ def events_sweep(*, now: datetime | None = None) -> int:
 def bulk_email_send(*, to: str, subject: str, text: str) -> str:
     """One marketing email (the minimal bulk send that shares the channels with transactional
     traffic, on its own queue)."""
-    from .channels.email import email_send
-
     rendered = RenderedEmail(sender_name="", sender_email="", subject=subject, html="", text=text)
     return email_send(pkey=f"bulk-{secrets.token_urlsafe(12)}", to=to, rendered=rendered)

@@ -18,6 +18,16 @@ from django.utils.safestring import mark_safe
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
 
+# The one import of an app above: a configuration is published, duplicated and moved together
+# with its message, by messages_app's publication and package services (docs/architecture.md).
+from messages_app.services import (
+    configuration_duplicate,
+    configuration_publish,
+    configuration_unpublish,
+    package_export,
+    package_import,
+)
+
 from .models import (
     Event,
     EventCollection,
@@ -37,17 +47,14 @@ from .services import (
     configuration_deletion_summary,
     event_config_create,
     event_config_delete,
-    event_config_duplicate,
-    event_config_publish,
-    event_config_unpublish,
     event_config_update,
+    event_id_normalize,
 )
-from .services.packages import package_export, package_import
 from .services.preview import api_preview_build, event_payload
 
 
 def _publish(obj, user) -> str:
-    version = event_config_publish(config=obj, user=user)
+    version = configuration_publish(config=obj, user=user)
     return (
         f"{obj.event_id} is published (version {version.number}): its trigger endpoint accepts events "
         f"and its message RT{obj.event_id} is ready to edit."
@@ -55,12 +62,12 @@ def _publish(obj, user) -> str:
 
 
 def _unpublish(obj, user) -> str:
-    event_config_unpublish(config=obj, user=user)
+    configuration_unpublish(config=obj, user=user)
     return f"{obj.event_id} is unpublished: its endpoint refuses events and its message is unpublished."
 
 
 def _duplicate(obj, user) -> str:
-    copy = event_config_duplicate(config=obj, user=user)
+    copy = configuration_duplicate(config=obj, user=user)
     return f"{obj.event_id} is duplicated into the Draft configuration {copy.event_id} with a Draft message."
 
 
@@ -426,7 +433,6 @@ class PackageImportForm(forms.Form):
 
 def _with_event_id_check(form_class):
     """Normalise and check the ID (EVT prefix, length, uniqueness) as a form error."""
-    from .services import event_id_normalize
 
     class EventConfigurationAddForm(form_class):
         def clean_event_id(self):

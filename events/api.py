@@ -22,7 +22,6 @@ from rest_framework.parsers import BaseParser
 from rest_framework.utils.mediatypes import media_type_matches
 from rest_framework.views import APIView
 
-from campaign.authentication import IntegrationAuthentication
 from campaign.exceptions import (
     ApplicationError,
     NotFoundError,
@@ -30,12 +29,14 @@ from campaign.exceptions import (
     api_exception_handler,
     json_response,
 )
-from campaign.idempotency import Replay, idempotency_begin, idempotency_finish, request_fingerprint
-from campaign.ratelimit import IntegrationRateThrottle
+from integrations.authentication import IntegrationAuthentication
+from integrations.idempotency import Replay, idempotency_begin, idempotency_finish, request_fingerprint
+from integrations.ratelimit import IntegrationRateThrottle
 
 from . import selectors
-from .models import Event, Targeting
-from .services import ADDRESS_KEYS, event_trigger, events_trigger_batch
+from .models import Event
+from .selectors import event_status_payload
+from .services import event_trigger, events_trigger_batch
 from .services.trigger import integration_scope_check
 
 logger = logging.getLogger(__name__)
@@ -98,30 +99,6 @@ class AcsPlainTextJsonParser(AcsJsonParser):
     `Content-Type: text/plain;charset=UTF-8`: accepted, and parsed as JSON."""
 
     media_type = "text/plain"
-
-
-def _when(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def event_status_payload(event: Event, server_url: str | None = None) -> dict:
-    """The stored event as ACS answers it (API-2)."""
-    org = settings.CAMPAIGN_ORGANIZATION
-    config = event.configuration
-    body = {"PKey": event.pkey, "ctx": event.ctx}
-    if config.targeting == Targeting.EVENT:
-        body.update({key: getattr(event, attribute) for key, attribute in ADDRESS_KEYS[config.channel]})
-    body.update(
-        {
-            "scheduled": _when(event.scheduled),
-            "expiration": _when(event.expiration),
-            "href": f"mc{org}/{config.event_id}/{event.pkey}",
-            "serverUrl": settings.CAMPAIGN_SERVER_URL or server_url or "",
-            "status": event.status,
-            "type": config.channel,
-        }
-    )
-    return body
 
 
 # The request headers get_host() reads, and the base URLs they gave (a few hosts in practice).

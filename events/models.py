@@ -1,4 +1,5 @@
 import re
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -290,6 +291,19 @@ class PublicationLog(models.Model):
         return f"{self.configuration_id} {self.type} {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
+# The top-level address keys of an event-based payload per channel (ACS's names), and the
+# Event attribute each one is stored in.
+ADDRESS_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    Channel.EMAIL: (("email", "email"),),
+    Channel.SMS: (("mobilePhone", "mobile_phone"),),
+    Channel.PUSH: (
+        ("registrationToken", "push_token"),
+        ("application", "push_application"),
+        ("pushPlatform", "push_platform"),
+    ),
+}
+
+
 class EventStatus(models.TextChoices):
     # Received and stored; waiting for a worker.
     PENDING = "pending", "Pending"
@@ -335,7 +349,7 @@ class Event(models.Model):
         EventConfigurationVersion, on_delete=models.PROTECT, related_name="+"
     )
     integration = models.ForeignKey(
-        "campaign.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "integrations.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The channel address of an event-based event (the one matching its channel is set). The text
     # columns the trigger leaves empty have database defaults: its INSERT names only what it sets.
@@ -385,3 +399,42 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return self.pkey
+
+
+# --- The trigger's shortcuts, next to the model they depend on (fastpath/__init__.py) -----------
+
+
+@lru_cache(maxsize=16)
+def event_insert_fields(also: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The fields the trigger's INSERT (and the batch's COPY) names: every concrete field but the
+    primary key and those the database fills itself with their `db_default` (equal to the model
+    default: a test checks it), plus `also`, those of them the row sets. Derived from the model,
+    so a new field is sent unless it is given a `db_default`."""
+    return tuple(
+        field.name
+        for field in Event._meta.concrete_fields
+        if not field.primary_key and (field.db_default is models.NOT_PROVIDED or field.name in also)
+    )
+
+
+@lru_cache(maxsize=1)
+def _event_defaults() -> tuple[dict, tuple]:
+    """The model defaults of a new Event's columns in their order (None for the primary key), and
+    the fields whose default is made anew for each row (a callable, such as `dict`)."""
+    columns = Event._meta.concrete_fields
+    made = tuple(column for column in columns if column.has_default() and callable(column.default))
+    return {column.attname: column.get_default() for column in columns}, made
+
+
+def event_new(**values) -> Event:
+    """A new, unsaved Event of `values` (by attname) over the model defaults, built from positional
+    arguments in the columns' order: a third of the time keyword arguments take through
+    Model.__init__, on the hot path."""
+    defaults, made = _event_defaults()
+    row = dict(defaults)
+    for column in made:
+        row[column.attname] = column.get_default()  # an existing key: order kept
+    row.update(values)
+    if len(row) != len(defaults):
+        raise TypeError(f"Unknown Event columns: {sorted(set(row) - set(defaults))}")
+    return Event(*row.values())

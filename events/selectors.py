@@ -1,6 +1,7 @@
 from datetime import timedelta
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.utils import timezone
@@ -10,6 +11,7 @@ from fastpath.rowcache import rowcache_get
 
 from .contract import structure_check
 from .models import (
+    ADDRESS_KEYS,
     Channel,
     Event,
     EventCollection,
@@ -158,3 +160,31 @@ def configurations_without_recent_events(*, queryset: QuerySet, days: int) -> Qu
     since = timezone.now() - timedelta(days=days)
     recent = Event.objects.filter(configuration=OuterRef("pk"), created_at__gte=since)
     return queryset.filter(~Exists(recent))
+
+
+def event_for_callback_get(*, event_pk: int) -> Event | None:
+    return Event.objects.select_related("configuration", "integration").filter(pk=event_pk).first()
+
+
+def _when(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def event_status_payload(event: Event, server_url: str | None = None) -> dict:
+    """The stored event as ACS answers it (API-2)."""
+    org = settings.CAMPAIGN_ORGANIZATION
+    config = event.configuration
+    body = {"PKey": event.pkey, "ctx": event.ctx}
+    if config.targeting == Targeting.EVENT:
+        body.update({key: getattr(event, attribute) for key, attribute in ADDRESS_KEYS[config.channel]})
+    body.update(
+        {
+            "scheduled": _when(event.scheduled),
+            "expiration": _when(event.expiration),
+            "href": f"mc{org}/{config.event_id}/{event.pkey}",
+            "serverUrl": settings.CAMPAIGN_SERVER_URL or server_url or "",
+            "status": event.status,
+            "type": config.channel,
+        }
+    )
+    return body

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models
 from django.db.models import Model
+from psycopg.types.json import Jsonb
 
 M = TypeVar("M", bound=Model)
 
@@ -391,8 +392,6 @@ def rows_copy(instances: list[Model], *, fields: tuple[str, ...] | None = None) 
     if connection.vendor != "postgresql":
         model.objects.bulk_create(instances)
         return
-    from psycopg.types.json import Jsonb
-
     meta, quote = model._meta, connection.ops.quote_name
     fields = _inserted_fields(model, fields)
     is_json = [field.get_internal_type() == "JSONField" for field in fields]

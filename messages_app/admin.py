@@ -9,9 +9,11 @@ from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
+from delivery.proofs import proof_send
 from events.models import Channel
 
 from .models import (
+    CONTENT_FIELDS,
     MessageStatus,
     MessageVariant,
     MessageVersion,
@@ -23,7 +25,6 @@ from .models import (
 from .rendering import RenderedEmail, RenderedPush, RenderedSms
 from .selectors import message_picker_fields, version_diff
 from .services import (
-    CONTENT_FIELDS,
     message_pause,
     message_preview,
     message_publish,
@@ -33,7 +34,6 @@ from .services import (
     message_unpublish,
     message_update,
     message_warnings,
-    proof_send,
 )
 from .sms import sms_length
 

@@ -13,9 +13,8 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from campaign.roles import ADMINISTRATORS, MARKETERS
-from campaign.services import integration_create
-from events.services import event_config_publish
-from messages_app.services import message_publish, message_update
+from integrations.services import integration_create
+from messages_app.services import configuration_publish, message_publish, message_update
 from tests.factories import EventConfigurationFactory, EventFieldFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,9 +79,9 @@ def _version_caches_cleared():
     reused, which holds in production; tests roll their transactions back, and SQLite then hands the
     same ids out again."""
     yield
-    from campaign.ratelimit import rate_limit_reset
     from events.services.trigger import version_ctx_check
     from fastpath.rowcache import rowcache_changed
+    from integrations.ratelimit import rate_limit_reset
 
     version_ctx_check.cache_clear()
     rowcache_changed()
@@ -142,7 +141,7 @@ def make_published_event(
     config = EventConfigurationFactory(event_id=event_id)
     for position, field_id in enumerate(fields):
         EventFieldFactory(configuration=config, field_id=field_id, position=position)
-    event_config_publish(config=config, user=user)
+    configuration_publish(config=config, user=user)
     config.refresh_from_db()
     if content:
         message_update(message=config.message, user=user, **content)

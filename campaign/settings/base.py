@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "guardian",
     "anymail",
     "campaign",
+    "integrations",
     "events",
     "messages_app",
     "delivery",
@@ -228,7 +229,8 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue topology (README "Workers"): transactional events on their own queue and worker pool;
 # bulk sends and housekeeping (the sweeper) on others, so they can never delay an event.
 CELERY_TASK_ROUTES = {
-    "events.tasks.*": {"queue": "transactional"},
+    "delivery.tasks.event_process": {"queue": "transactional"},
+    "delivery.tasks.events_process": {"queue": "transactional"},
     "delivery.tasks.bulk_*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
@@ -265,7 +267,8 @@ CAMPAIGN_IDEMPOTENCY_KEY_HOURS = env_int("CAMPAIGN_IDEMPOTENCY_KEY_HOURS", 24)
 CAMPAIGN_CALLBACK_TIMEOUT = env_int("CAMPAIGN_CALLBACK_TIMEOUT", 5)
 CAMPAIGN_CALLBACK_MAX_ATTEMPTS = env_int("CAMPAIGN_CALLBACK_MAX_ATTEMPTS", 8)
 CAMPAIGN_CALLBACK_ALLOW_PRIVATE = env_bool("CAMPAIGN_CALLBACK_ALLOW_PRIVATE", False)
-CELERY_TASK_ROUTES["campaign.tasks.*"] = {"queue": "callbacks"}
+CELERY_TASK_ROUTES["events.tasks.event_callback_send"] = {"queue": "callbacks"}
+CELERY_TASK_ROUTES["integrations.tasks.*"] = {"queue": "callbacks"}
 
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
@@ -280,11 +283,11 @@ SPECTACULAR_SETTINGS = {
 }
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
-    "campaign.openapi.per_event_schemas",
+    "events.openapi.per_event_schemas",
 ]
 # Hourly purge of idempotency keys past their retention (run `celery -A campaign beat`).
 CELERY_BEAT_SCHEDULE = {
-    "idempotency-keys-purge": {"task": "campaign.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
+    "idempotency-keys-purge": {"task": "integrations.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
 }
 # --- Delivery (SPEC section 4) -----------------------------------------------------------
 # Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**(n-1))).

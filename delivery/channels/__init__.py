@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from campaign.exceptions import ApplicationError
-from events.enrichment import Recipient
+from delivery.targeting import Recipient
 from messages_app.rendering import Rendered
 
 from .base import SendFailure, message_id_for

@@ -9,9 +9,10 @@ import google.auth.transport.requests
 from django.conf import settings
 from google.oauth2 import service_account
 
-from events.enrichment import Recipient
+from delivery.targeting import Recipient
 from messages_app.rendering import RenderedPush
 
+from ..models import CapturedMessage
 from .base import SendFailure, idempotency_key_for
 from .http import http_post, http_session, is_temporary_status
 
@@ -105,8 +106,6 @@ class CaptureBackend:
     """Keeps every notification in the database (the admin's outbox) and sends nothing."""
 
     def send(self, *, pkey: str, recipient: Recipient, rendered: RenderedPush) -> str:
-        from ..models import CapturedMessage
-
         captured = CapturedMessage.objects.create(
             channel="push",
             to=recipient.push_token,

@@ -2,9 +2,10 @@
 
 from django.conf import settings
 
-from events.enrichment import Recipient
+from delivery.targeting import Recipient
 from messages_app.rendering import RenderedSms
 
+from ..models import CapturedMessage
 from .base import SendFailure, idempotency_key_for
 from .http import http_post, http_session, is_temporary_status
 
@@ -55,8 +56,6 @@ class CaptureBackend:
     """Keeps every SMS in the database (the admin's outbox) and sends nothing."""
 
     def send(self, *, pkey: str, recipient: Recipient, rendered: RenderedSms) -> str:
-        from ..models import CapturedMessage
-
         captured = CapturedMessage.objects.create(
             channel="sms", to=recipient.mobile_phone, body=rendered.text, message_id=idempotency_key_for(pkey)
         )

@@ -12,10 +12,9 @@ from .configuration import (
     event_config_update,
     event_id_normalize,
 )
-from .trigger import ADDRESS_KEYS, event_enqueue, event_trigger, events_trigger_batch
+from .trigger import event_trigger, events_trigger_batch
 
 __all__ = [
-    "ADDRESS_KEYS",
     "configuration_deletion_summary",
     "event_config_create",
     "event_config_delete",
@@ -24,7 +23,6 @@ __all__ = [
     "event_config_structure_set",
     "event_config_unpublish",
     "event_config_update",
-    "event_enqueue",
     "event_id_normalize",
     "event_trigger",
     "events_trigger_batch",

@@ -1,4 +1,5 @@
 import time
+from collections.abc import Callable
 
 from django.db import transaction
 from django.db.models import Max
@@ -25,6 +26,9 @@ from ..models import (
     Targeting,
 )
 from ..selectors import configuration_publish_problems, configuration_structure
+
+# A step of another app run inside a publication's transaction: returns what the log says of it.
+Then = Callable[[EventConfiguration], str | None]
 
 
 def event_id_normalize(raw: str) -> str:
@@ -103,14 +107,17 @@ class _Steps:
         self.items.append({"step": step, "ms": self.elapsed_ms()})
 
 
-def event_config_publish(*, config: EventConfiguration, user=None) -> EventConfigurationVersion:
-    """Check the draft data structure, compile it into the contract, freeze both into a new version,
-    open the endpoint on it and create the message. A refused publish changes nothing: the
-    previous publication keeps serving. Either way the attempt is logged."""
+def event_config_publish(
+    *, config: EventConfiguration, user=None, then: Then | None = None
+) -> EventConfigurationVersion:
+    """Check the draft data structure, compile it into the contract, freeze both into a new version
+    and open the endpoint on it. `then(config)` runs in the same transaction (the publication
+    service creates the message there) and returns the step it logs. A refused publish changes
+    nothing: the previous publication keeps serving. Either way the attempt is logged."""
     steps = _Steps()
     try:
         with transaction.atomic():
-            version = _publish(config=config, user=user, steps=steps)
+            version = _publish(config=config, user=user, steps=steps, then=then)
     except ApplicationError as exc:
         # Logged after the rollback, so the failure is recorded while nothing else changed.
         steps.add(f"Refused: {exc.message}")
@@ -126,9 +133,9 @@ def event_config_publish(*, config: EventConfiguration, user=None) -> EventConfi
     return version
 
 
-def _publish(*, config: EventConfiguration, user, steps: _Steps) -> EventConfigurationVersion:
-    from messages_app.services import message_ensure_for_configuration
-
+def _publish(
+    *, config: EventConfiguration, user, steps: _Steps, then: Then | None
+) -> EventConfigurationVersion:
     config = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     structure = configuration_structure(config=config)
     errors = configuration_publish_problems(config=config, structure=structure)
@@ -154,8 +161,9 @@ def _publish(*, config: EventConfiguration, user, steps: _Steps) -> EventConfigu
     config.modified_by = user
     config.save(update_fields=["published_version", "status", "modified_by", "modified_at"])
     steps.add("Trigger endpoint serves the new version")
-    message = message_ensure_for_configuration(config=config)
-    steps.add(f"Message {message.message_id} ready")
+    step = then(config) if then is not None else None
+    if step:
+        steps.add(step)
     PublicationLog.objects.create(
         configuration=config,
         type=PublicationLogType.PUBLISHED,
@@ -168,10 +176,12 @@ def _publish(*, config: EventConfiguration, user, steps: _Steps) -> EventConfigu
 
 
 @transaction.atomic
-def event_config_unpublish(*, config: EventConfiguration, user=None) -> EventConfiguration:
-    """Close the endpoint (later events are refused, not stored) and unpublish the message."""
-    from messages_app.services import message_withdraw
-
+def event_config_unpublish(
+    *, config: EventConfiguration, user=None, then: Then | None = None
+) -> EventConfiguration:
+    """Close the endpoint (later events are refused, not stored). `then(config)` runs in the same
+    transaction (the publication service unpublishes the message there) and returns the step it
+    logs."""
     steps = _Steps()
     updated = EventConfiguration.objects.filter(pk=config.pk, status=PublicationStatus.PUBLISHED).update(
         status=PublicationStatus.DRAFT, modified_by=user, modified_at=timezone.now()
@@ -180,10 +190,9 @@ def event_config_unpublish(*, config: EventConfiguration, user=None) -> EventCon
         raise ApplicationError(f"{config.event_id} is not published.", code="not_published")
     steps.add("Trigger endpoint closed")
     config.refresh_from_db()
-    message = getattr(config, "message", None)
-    if message is not None:
-        message_withdraw(message=message, user=user)
-        steps.add(f"Message {message.message_id} unpublished")
+    step = then(config) if then is not None else None
+    if step:
+        steps.add(step)
     PublicationLog.objects.create(
         configuration=config,
         type=PublicationLogType.UNPUBLISHED,
@@ -312,10 +321,8 @@ def _free_event_id(base: str) -> str:
 def event_config_duplicate(
     *, config: EventConfiguration, user=None, event_id: str | None = None, label: str | None = None
 ) -> EventConfiguration:
-    """A new Draft configuration with the same channel, targeting and data structure, plus a Draft
-    copy of its message's content (SPEC EVT-7)."""
-    from messages_app.services import CONTENT_FIELDS, message_ensure_for_configuration, message_update
-
+    """A new Draft configuration with the same channel, targeting and data structure (the
+    publication service copies its message)."""
     copy = event_config_create(
         event_id=event_id or _free_event_id(config.event_id),
         label=label or f"Copy of {config.label}",
@@ -324,15 +331,6 @@ def event_config_duplicate(
         user=user,
     )
     _copy_rows(source=config, target=copy)
-    message = message_ensure_for_configuration(config=copy)
-    source_message = getattr(config, "message", None)
-    if source_message is not None:
-        message_update(
-            message=message,
-            user=user,
-            label=f"Copy of {source_message.label}",
-            **{name: getattr(source_message, name) for name in CONTENT_FIELDS},
-        )
     return copy
 
 

@@ -12,7 +12,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -26,7 +25,9 @@ from fastpath.rows import row_insert_grouped, rows_copy
 from fastpath.versions import per_version
 
 from ..contract import ctx_checker
+from ..lifecycle import event_initial_status, events_stored
 from ..models import (
+    ADDRESS_KEYS,
     Channel,
     Event,
     EventConfiguration,
@@ -34,22 +35,13 @@ from ..models import (
     EventStatus,
     PushPlatform,
     Targeting,
+    event_insert_fields,
+    event_new,
 )
 from ..selectors import configuration_for_trigger_get
 
 logger = logging.getLogger(__name__)
 
-# The top-level address keys of an event-based payload per channel (ACS's names), and the
-# Event attribute each one is stored in.
-ADDRESS_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
-    Channel.EMAIL: (("email", "email"),),
-    Channel.SMS: (("mobilePhone", "mobile_phone"),),
-    Channel.PUSH: (
-        ("registrationToken", "push_token"),
-        ("application", "push_application"),
-        ("pushPlatform", "push_platform"),
-    ),
-}
 PAYLOAD_KEYS = {"ctx", "scheduled", "expiration"}
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # Dates far from now are mistakes; the bounds also keep offsets and the default validity from
@@ -193,72 +185,29 @@ def integration_scope_check(*, integration, configuration: EventConfiguration) -
         raise EventNotAllowed(f"These credentials are not allowed to use {configuration.event_id}.")
 
 
-def _initial_status(config: EventConfiguration, fields: dict, now: datetime) -> str:
-    if fields["expiration"] is not None and fields["expiration"] <= now:
-        return EventStatus.TOO_OLD
-    if config.message_paused:
-        return EventStatus.PAUSED
-    return EventStatus.PENDING
-
-
-# The columns the trigger's INSERT sets; the database fills the others with their defaults
-# (events/models.py), which equal the instance's.
-_INSERTED = (
-    "pkey",
-    "configuration",
-    "configuration_version",
-    "integration",
-    "ctx",
-    "scheduled",
-    "expiration",
-    "status",
-    "created_at",
-    "updated_at",
-)
-
-
 def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
     address = (
         tuple(name for _, name in ADDRESS_KEYS[config.channel]) if config.targeting == Targeting.EVENT else ()
     )
-    return _INSERTED + address + (("processed_at", "error") if status == EventStatus.TOO_OLD else ())
-
-
-@lru_cache(maxsize=1)
-def _event_default_fields() -> tuple[dict, tuple]:
-    """The model defaults of a new Event's columns in their order (None for the primary key), and
-    the fields whose default is made anew for each row (a callable, such as `dict`)."""
-    columns = Event._meta.concrete_fields
-    made = tuple(column for column in columns if column.has_default() and callable(column.default))
-    return {column.attname: column.get_default() for column in columns}, made
-
-
-def _event_defaults() -> dict:
-    defaults, made = _event_default_fields()
-    values = dict(defaults)
-    for model_field in made:
-        values[model_field.attname] = model_field.get_default()  # an existing key: order kept
-    return values
+    return event_insert_fields(address + (("error",) if status == EventStatus.TOO_OLD else ()))
 
 
 def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
-    status = _initial_status(config, fields, now)
-    values = {
-        **_event_defaults(),
-        "pkey": secrets.token_urlsafe(18),
-        "configuration_id": config.pk,
-        "configuration_version_id": config.published_version_id,
-        "integration_id": integration.pk if integration is not None else None,
-        "status": status,
-        "created_at": now,
-        "updated_at": now,
+    status = event_initial_status(
+        expiration=fields["expiration"], message_paused=config.message_paused, now=now
+    )
+    event = event_new(
+        pkey=secrets.token_urlsafe(18),
+        configuration_id=config.pk,
+        configuration_version_id=config.published_version_id,
+        integration_id=integration.pk if integration is not None else None,
+        status=status,
+        created_at=now,
+        updated_at=now,
         **fields,
-    }
+    )
     if status == EventStatus.TOO_OLD:
-        values.update(processed_at=now, error="Expired before it could be processed.")
-    # Positional arguments, in the columns' order: the quick way through Model.__init__ (a third
-    # of the time keyword arguments take, on the hot path).
-    event = Event(*values.values())
+        event.processed_at, event.error = now, "Expired before it could be processed."
     Event.configuration.field.set_cached_value(event, config)
     if integration is not None:
         Event.integration.field.set_cached_value(event, integration)
@@ -281,8 +230,7 @@ def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
     # One INSERT is atomic on its own: no explicit transaction, which saves two round trips on the
     # hot path.
     row_insert_grouped(event, fields=_inserted(config, event.status))
-    if event.status == EventStatus.TOO_OLD:
-        _final_status_notify(event.pk)
+    events_stored(events=[event])
     return event
 
 
@@ -311,24 +259,5 @@ def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> 
             # The columns of an expired event too (its status, processed_at and error), which
             # the others hold at their defaults.
             rows_copy(events, fields=_inserted(config, EventStatus.TOO_OLD))
-            expired = [event.pkey for event in events if event.status == EventStatus.TOO_OLD]
-            for pk in Event.objects.filter(pkey__in=expired).values_list("pk", flat=True) if expired else ():
-                _final_status_notify(pk)
+            events_stored(events=events)
     return items
-
-
-def _final_status_notify(event_pk: int) -> None:
-    from campaign.callbacks import event_status_changed
-
-    event_status_changed(event_pk=event_pk)
-
-
-def event_enqueue(*, event_pk: int, eta: datetime | None = None) -> None:
-    """Hand the event to the transactional queue; if the broker refuses, the event stays stored `pending`
-    (for the sweeper that re-enqueues lost events)."""
-    from ..tasks import event_process
-
-    try:
-        event_process.apply_async(args=[event_pk], eta=eta if eta and eta > timezone.now() else None)
-    except Exception:
-        logger.exception("could not enqueue event %s; it stays pending", event_pk)

@@ -10,9 +10,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from campaign.celery import app as celery_app
-from campaign.services import integration_create
 from delivery.dispatcher import events_dispatch
 from events.models import Event
+from integrations.services import integration_create
 from messages_app.models import TransactionalMessage
 from tests.conftest import make_published_event, transactional_queue_purge, trigger_path
 

@@ -11,10 +11,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaign.idempotency import idempotency_keys_purge
-from campaign.models import IdempotencyKey
-from campaign.services import integration_create
 from events.models import Event
+from integrations.idempotency import idempotency_keys_purge
+from integrations.models import IdempotencyKey
+from integrations.services import integration_create
 from tests.conftest import trigger_path
 
 BODY = {"email": "jane@example.com", "ctx": {"firstName": "Jane", "cartAmount": "$ 5", "lastProduct": "Hat"}}

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from events.models import Channel
-from events.services import event_config_publish
+from messages_app.services import configuration_publish
 from tests.conftest import make_published_event
 from tests.factories import EventConfigurationFactory
 
@@ -22,7 +22,7 @@ PATH = f"/{ORG}/campaign/mc{ORG}/EVTcartAbandonment"
 class TestSchema:
     def test_each_published_event_has_its_request_schema(self, api, cart_event):
         sms = EventConfigurationFactory(event_id="EVTsmsCode", channel=Channel.SMS)
-        event_config_publish(config=sms)
+        configuration_publish(config=sms)
         EventConfigurationFactory(event_id="EVTdraftOnly")
         schema = api.get("/api/schema/?format=json").json()
         assert schema["openapi"].startswith("3.")
@@ -63,7 +63,7 @@ class TestSchema:
 def test_schemathesis_finds_no_5xx(live_server, credentials, tmp_path):
     make_published_event()
     sms = EventConfigurationFactory(event_id="EVTsmsCode", channel=Channel.SMS)
-    event_config_publish(config=sms)
+    configuration_publish(config=sms)
     report = tmp_path / "report"
     completed = subprocess.run(
         [

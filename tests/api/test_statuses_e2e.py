@@ -10,10 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaign.services import integration_callback_secret_rotate
 from events.models import EventEnrichment, Targeting
-from events.services import event_config_publish
-from messages_app.services import message_publish, message_update
+from integrations.services import integration_callback_secret_rotate
+from messages_app.services import configuration_publish, message_publish, message_update
 from tests.api.receivers import Receiver
 from tests.conftest import CART_CONTENT, CART_FIELDS, make_published_event, trigger_path
 from tests.e2e.test_delivery import http, wait_for_status
@@ -61,7 +60,7 @@ def test_a_profile_event_that_cannot_be_reconciled_ends_targeting_failed(
         profile_field="first_name",
         targeting=True,
     )
-    event_config_publish(config=config)
+    configuration_publish(config=config)
     config.refresh_from_db()
     message_update(message=config.message, user=None, **CART_CONTENT)
     message_publish(message=config.message, user=None)

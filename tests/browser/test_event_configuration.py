@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import expect
 
 from campaign.roles import ADMINISTRATORS
-from campaign.services import integration_create
 from events.models import Event, EventConfiguration
+from integrations.services import integration_create
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,10 +11,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from fastpath import rows
 from events.models import Event
 from events.services import event_trigger
 from events.services.trigger import _event_build, _inserted, configuration_for_trigger
+from fastpath import rows
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("postgresql_only")]
 

@@ -9,8 +9,8 @@ pytestmark = pytest.mark.django_db
 ADMIN_ONLY_PAGES = [
     "/admin/events/eventconfiguration/",
     "/admin/events/eventconfiguration/add/",
-    "/admin/campaign/integration/",
-    "/admin/campaign/integration/add/",
+    "/admin/integrations/integration/",
+    "/admin/integrations/integration/add/",
     "/admin/events/event/",
 ]
 
@@ -49,9 +49,9 @@ def test_the_marketer_admin_index_offers_messages_and_outbox_only(client, market
 
 
 def test_a_marketer_cannot_publish_an_event_configuration(client, marketer, cart_event):
-    from events.services import event_config_unpublish
+    from messages_app.services import configuration_unpublish
 
-    event_config_unpublish(config=cart_event)
+    configuration_unpublish(config=cart_event)
     client.force_login(marketer)
     response = client.post(f"/admin/events/eventconfiguration/{cart_event.pk}/action/publish/")
     assert response.status_code == 403

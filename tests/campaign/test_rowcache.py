@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from campaign.services import integration_create, integration_rotate_token
 from events.models import Event, EventConfiguration
 from fastpath.rowcache import cached_models, cached_tables, rowcache_listening
+from integrations.services import integration_create, integration_rotate_token
 from messages_app.services import message_pause
 from tests.conftest import make_published_event, trigger_path
 
@@ -161,7 +161,7 @@ def test_every_cached_table_notifies_its_changes():
         notifying = {name for (name,) in cursor.fetchall()}
     assert cached_tables() == notifying
     assert {model._meta.label for model in cached_models()} == {
-        "campaign.Integration",
+        "integrations.Integration",
         "events.EventConfiguration",
         "messages_app.TransactionalMessage",
     }

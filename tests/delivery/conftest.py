@@ -48,11 +48,11 @@ def capture_backends(settings):
 
 def published_channel_event(*, event_id: str, channel: str, content: dict):
     """A published SMS or push event configuration with a published message version."""
-    from events.services import event_config_publish
+    from messages_app.services import configuration_publish
 
     config = EventConfigurationFactory(event_id=event_id, channel=channel)
     EventFieldFactory(configuration=config, field_id="firstName", position=0)
-    event_config_publish(config=config)
+    configuration_publish(config=config)
     config.refresh_from_db()
     message = config.message
     version = MessageVersion.objects.create(message=message, number=1, content=content)

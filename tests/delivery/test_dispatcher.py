@@ -36,7 +36,7 @@ def test_stored_events_are_published_in_chunks_in_arrival_order_once(
     assert events_dispatch() == 0
 
     tasks = transactional_queue()
-    assert [name for name, _ in tasks] == ["events.tasks.events_process"] * 3
+    assert [name for name, _ in tasks] == ["delivery.tasks.events_process"] * 3
     # Sorted: kombu's file-system broker (the suite's without CELERY_BROKER_URL) hands messages
     # published within the same millisecond out in random order.
     assert sorted(args[0] for _, args in tasks) == [
@@ -67,7 +67,7 @@ def test_scheduled_events_wait_until_they_are_due(cart_event, transactional_queu
 
     assert events_dispatch() == 0
     assert events_dispatch(now=later + timedelta(seconds=1)) == 1
-    assert transactional_queue() == [("events.tasks.events_process", [[scheduled.pk]])]
+    assert transactional_queue() == [("delivery.tasks.events_process", [[scheduled.pk]])]
 
 
 def test_paused_events_are_published_when_the_message_resumes(cart_event, transactional_queue):
@@ -79,7 +79,7 @@ def test_paused_events_are_published_when_the_message_resumes(cart_event, transa
 
     assert message_resume(message=message) == 2
     assert events_dispatch() == 2
-    assert transactional_queue() == [("events.tasks.events_process", [[e.pk for e in held]])]
+    assert transactional_queue() == [("delivery.tasks.events_process", [[e.pk for e in held]])]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from events.models import Event, EventConfiguration, EventField, PublicationStatus
-from events.services import event_config_unpublish
+from messages_app.services import configuration_unpublish
 from tests.conftest import trigger_path
 from tests.events.test_contract import CTX, published
 
@@ -95,7 +95,7 @@ def test_api_preview_shows_endpoint_headers_sample_and_latest_events(admin_clien
     assert text.index(second.json()["PKey"]) < text.index(first.json()["PKey"])
     assert "&quot;Zoe&quot;" in text and "&quot;email&quot;: &quot;b@example.com&quot;" in text
 
-    event_config_unpublish(config=order)
+    configuration_unpublish(config=order)
     assert "Simulated: EVTorderConfirmation is not published" in page(
         admin_client, f"{BASE}/{order.pk}/api-preview/"
     )
@@ -103,7 +103,7 @@ def test_api_preview_shows_endpoint_headers_sample_and_latest_events(admin_clien
 
 def test_delete_is_offered_only_in_draft_and_confirms_what_goes(admin_client, order):
     assert admin_client.get(f"{BASE}/{order.pk}/delete/").status_code == 403
-    event_config_unpublish(config=order)
+    configuration_unpublish(config=order)
     confirmation = page(admin_client, f"{BASE}/{order.pk}/delete/")
     assert "Its message RTEVTorderConfirmation" in confirmation
     assert "0 events received" in confirmation

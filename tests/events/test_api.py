@@ -3,9 +3,9 @@ from datetime import datetime, timedelta
 import pytest
 from rest_framework.test import APIClient
 
-from campaign.services import integration_revoke
 from events.models import Event
-from events.services import event_config_unpublish
+from integrations.services import integration_revoke
+from messages_app.services import configuration_unpublish
 from tests.conftest import trigger_path
 from tests.factories import EventConfigurationFactory
 
@@ -107,7 +107,7 @@ class TestNotFound:
         assert post(api, trigger_path("EVTdraft")).status_code == 404
 
     def test_unpublished_event_gives_404_and_stores_nothing(self, api, cart_event):
-        event_config_unpublish(config=cart_event)
+        configuration_unpublish(config=cart_event)
         assert post(api, trigger_path("EVTcartAbandonment")).status_code == 404
         assert not Event.objects.exists()
 
@@ -196,10 +196,10 @@ class TestStatusLookup:
 
 class TestChannelAddresses:
     def publish(self, channel):
-        from events.services import event_config_publish
+        from messages_app.services import configuration_publish
 
         config = EventConfigurationFactory(event_id=f"EVT{channel}Alert", channel=channel)
-        event_config_publish(config=config)
+        configuration_publish(config=config)
         return trigger_path(config.event_id)
 
     def test_sms_event_takes_an_e164_mobile_phone(self, api):

@@ -6,7 +6,8 @@ from campaign.exceptions import ApplicationError, ValidationFailed
 from events.contract import sample_ctx, structure_check
 from events.models import EventField, PublicationLog, PublicationLogType, PublicationStatus
 from events.selectors import configuration_has_unpublished_changes
-from events.services import event_config_publish, event_config_structure_set
+from events.services import event_config_structure_set
+from messages_app.services import configuration_publish
 from tests.conftest import trigger_path
 from tests.factories import EventConfigurationFactory, EventFieldFactory
 
@@ -53,7 +54,7 @@ CTX = {"firstName": "Jane", "orderId": 1042, "total": 125.5, "items": [ITEM]}
 def published(structure=ORDER_STRUCTURE, event_id="EVTorderConfirmation", targeting="event"):
     config = EventConfigurationFactory(event_id=event_id, targeting=targeting)
     event_config_structure_set(config=config, structure=structure)
-    event_config_publish(config=config)
+    configuration_publish(config=config)
     config.refresh_from_db()
     return config
 
@@ -241,7 +242,7 @@ class TestPublishRefusals:
         with pytest.raises(
             ValidationFailed, match="needs a profile enrichment chosen as targeting enrichment"
         ):
-            event_config_publish(config=config)
+            configuration_publish(config=config)
         config.refresh_from_db()
         assert config.status == PublicationStatus.DRAFT and config.published_version is None
 
@@ -266,7 +267,7 @@ class TestPublishRefusals:
     def test_profile_based_push_is_refused(self):
         config = EventConfigurationFactory(targeting="profile", channel="push")
         with pytest.raises(ValidationFailed, match="push needs real-time events"):
-            event_config_publish(config=config)
+            configuration_publish(config=config)
 
     def test_a_collection_inside_a_collection_is_refused(self):
         nested = {
@@ -300,7 +301,7 @@ class TestPublishRefusals:
         # Stored without the admin form's validation, as a bulk load or an old row could be.
         EventField.objects.create(configuration=config, field_id=bad_id, label="x")
         with pytest.raises(ValidationFailed, match=r"fields\[0\]\.field_id"):
-            event_config_publish(config=config)
+            configuration_publish(config=config)
 
     def test_an_id_used_by_a_field_and_a_collection_is_refused(self):
         structure = {
@@ -326,7 +327,7 @@ class TestPublicationLifecycle:
         first = order.published_version
         EventField.objects.create(configuration=order, field_id="bad id", label="Bad")
         with pytest.raises(ApplicationError):
-            event_config_publish(config=order)
+            configuration_publish(config=order)
         order.refresh_from_db()
         assert order.published_version == first
         assert order.status == PublicationStatus.PUBLISHED
@@ -344,7 +345,7 @@ class TestPublicationLifecycle:
         assert errors_of(trigger(api, {**CTX, "coupon": "X"})) == {
             "ctx.coupon": "Unknown field: it is not part of the event's data structure."
         }
-        event_config_publish(config=order)
+        configuration_publish(config=order)
         order.refresh_from_db()
         assert not configuration_has_unpublished_changes(config=order)
         assert errors_of(trigger(api, CTX)) == {"ctx.coupon": "This field is required: expected a text."}

@@ -2,13 +2,9 @@ import pytest
 
 from campaign.exceptions import ApplicationError
 from events.models import EventConfiguration, PublicationStatus
-from events.services import (
-    event_config_create,
-    event_config_publish,
-    event_config_unpublish,
-    event_config_update,
-)
+from events.services import event_config_create, event_config_update
 from messages_app.models import MessageStatus
+from messages_app.services import configuration_publish, configuration_unpublish
 from tests.factories import EventConfigurationFactory, EventFieldFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +70,7 @@ class TestPublish:
     def test_publish_opens_the_endpoint_and_creates_the_draft_message(self):
         config = EventConfigurationFactory(event_id="EVTwelcome")
         EventFieldFactory(configuration=config, field_id="firstName")
-        version = event_config_publish(config=config)
+        version = configuration_publish(config=config)
         config.refresh_from_db()
         assert config.status == PublicationStatus.PUBLISHED
         assert config.published_version == version
@@ -84,10 +80,10 @@ class TestPublish:
 
     def test_republish_freezes_a_new_version_and_keeps_the_same_message(self):
         config = EventConfigurationFactory()
-        first = event_config_publish(config=config)
+        first = configuration_publish(config=config)
         message_pk = EventConfiguration.objects.get(pk=config.pk).message.pk
         EventFieldFactory(configuration=config, field_id="orderId")
-        second = event_config_publish(config=config)
+        second = configuration_publish(config=config)
         first.refresh_from_db()
         assert (first.number, second.number) == (1, 2)
         assert first.structure == {"fields": [], "collections": [], "enrichments": []}
@@ -97,7 +93,7 @@ class TestPublish:
     def test_draft_changes_do_not_touch_the_published_version(self):
         config = EventConfigurationFactory()
         field = EventFieldFactory(configuration=config, field_id="firstName", max_length=10)
-        version = event_config_publish(config=config)
+        version = configuration_publish(config=config)
         field.max_length = 500
         field.save()
         version.refresh_from_db()
@@ -105,7 +101,7 @@ class TestPublish:
 
     def test_unpublish_closes_the_endpoint_and_unpublishes_the_message(self, cart_event):
         assert cart_event.message.status == MessageStatus.PUBLISHED
-        event_config_unpublish(config=cart_event)
+        configuration_unpublish(config=cart_event)
         cart_event.refresh_from_db()
         cart_event.message.refresh_from_db()
         assert cart_event.status == PublicationStatus.DRAFT
@@ -114,7 +110,7 @@ class TestPublish:
 
     def test_unpublishing_a_draft_is_refused(self):
         with pytest.raises(ApplicationError, match="not published"):
-            event_config_unpublish(config=EventConfigurationFactory())
+            configuration_unpublish(config=EventConfigurationFactory())
 
 
 class TestDeleteAndDuplicate:
@@ -133,7 +129,7 @@ class TestDeleteAndDuplicate:
 
         body = {"email": "jane@example.com", "ctx": {"firstName": "J", "cartAmount": "1", "lastProduct": "x"}}
         assert api.post(trigger_path("EVTcartAbandonment"), body, format="json").status_code == 202
-        event_config_unpublish(config=cart_event)
+        configuration_unpublish(config=cart_event)
         assert configuration_deletion_summary(config=cart_event) == [
             "The event configuration EVTcartAbandonment and its data structure",
             "Its message RTEVTcartAbandonment and its 1 published version",
@@ -148,17 +144,17 @@ class TestDeleteAndDuplicate:
 
     def test_duplicate_gives_a_draft_configuration_and_a_draft_message_copy(self, cart_event):
         from events.selectors import configuration_structure
-        from events.services import event_config_duplicate
+        from messages_app.services import configuration_duplicate
 
-        copy = event_config_duplicate(config=cart_event)
+        copy = configuration_duplicate(config=cart_event)
         assert (copy.event_id, copy.label) == ("EVTcartAbandonmentCopy", f"Copy of {cart_event.label}")
         assert copy.status == PublicationStatus.DRAFT and copy.published_version is None
         assert configuration_structure(config=copy) == configuration_structure(config=cart_event)
         assert copy.message.status == MessageStatus.DRAFT
         assert copy.message.message_id == "RTEVTcartAbandonmentCopy"
         assert copy.message.subject == cart_event.message.subject
-        assert event_config_duplicate(config=cart_event).event_id == "EVTcartAbandonmentCopy2"
+        assert configuration_duplicate(config=cart_event).event_id == "EVTcartAbandonmentCopy2"
         # The copy publishes on its own, leaving the original untouched.
-        event_config_publish(config=copy)
+        configuration_publish(config=copy)
         cart_event.refresh_from_db()
         assert cart_event.published_version.number == 1

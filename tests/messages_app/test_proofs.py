@@ -3,10 +3,11 @@
 import pytest
 
 from campaign.exceptions import ApplicationError, ValidationFailed
+from delivery.proofs import proof_send
 from events.models import Event
 from messages_app import models
 from messages_app.models import ProofSend, ProofStatus
-from messages_app.services import message_preview, message_test_profile_save, message_update, proof_send
+from messages_app.services import message_preview, message_test_profile_save, message_update
 from tests.messages_app.helpers import CART_ITEMS, structure_extend
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,9 @@ import pytest
 
 from campaign.exceptions import ApplicationError, ValidationFailed
 from events.models import PublicationStatus
-from events.services import event_config_publish, event_trigger
+from events.services import event_trigger
 from messages_app.models import MessageStatus
-from messages_app.services import message_publish, message_unpublish, message_update
+from messages_app.services import configuration_publish, message_publish, message_unpublish, message_update
 from tests.factories import EventConfigurationFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ class TestMessagePublish:
 
     def test_message_of_unpublished_configuration_cannot_be_published(self):
         config = EventConfigurationFactory()
-        event_config_publish(config=config)
+        configuration_publish(config=config)
         config.refresh_from_db()
         config.status = PublicationStatus.DRAFT
         config.save()

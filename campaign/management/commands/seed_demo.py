@@ -7,13 +7,13 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from campaign.models import Integration
 from campaign.roles import ADMINISTRATORS, MARKETERS
-from campaign.services import integration_create, integration_rotate_token
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
-from events.services import event_config_create, event_config_publish
+from events.services import event_config_create
+from integrations.models import Integration
+from integrations.services import integration_create, integration_rotate_token
 from messages_app.models import MessageStatus
-from messages_app.services import message_publish, message_update
+from messages_app.services import configuration_publish, message_publish, message_update
 
 DEMO_EVENT = "EVTcartAbandonment"
 DEMO_INTEGRATION = "Demo website"
@@ -100,7 +100,7 @@ class Command(BaseCommand):
                     position=position,
                 )
         if config.status != PublicationStatus.PUBLISHED:
-            event_config_publish(config=config, user=user)
+            configuration_publish(config=config, user=user)
             config.refresh_from_db()
         return config
 

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .exceptions import ApplicationError
+from campaign.exceptions import ApplicationError
+
 from .models import IdempotencyKey, Integration
 
 MAX_KEY_LENGTH = 255

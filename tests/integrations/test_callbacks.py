@@ -10,11 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from campaign.callbacks import callback_post
-from campaign.models import CallbackAttempt
-from campaign.services import integration_callback_secret_rotate
-from campaign.tasks import callback_send
 from events.models import Event
+from events.tasks import event_callback_send
+from integrations.callbacks import callback_post
+from integrations.models import CallbackAttempt
+from integrations.services import integration_callback_secret_rotate
 from tests.api.receivers import Receiver
 from tests.conftest import trigger_path
 
@@ -55,7 +55,7 @@ class TestDelivery:
         settings.CAMPAIGN_CALLBACK_ALLOW_PRIVATE = True
         hook = receiver()
         event = expired_event(api, credentials, hook.url)
-        callback_send.apply(args=[event.pk])
+        event_callback_send.apply(args=[event.pk])
 
         assert len(hook.requests) == 1
         path, headers, body = hook.requests[0]
@@ -76,13 +76,13 @@ class TestDelivery:
         settings.CAMPAIGN_CALLBACK_MAX_ATTEMPTS = 3
         hook = receiver(status=503)
         event = expired_event(api, credentials, hook.url)
-        callback_send.apply(args=[event.pk])
+        event_callback_send.apply(args=[event.pk])
         assert len(hook.requests) == 3
         assert list(CallbackAttempt.objects.values_list("result", "response_status")) == [("failed", 503)] * 3
 
     def test_no_callback_without_a_url_or_before_a_final_status(self, api, credentials, cart_event):
         response = api.post(trigger_path("EVTcartAbandonment"), BODY, format="json")
-        callback_send.apply(args=[Event.objects.get(pkey=response.json()["PKey"]).pk])
+        event_callback_send.apply(args=[Event.objects.get(pkey=response.json()["PKey"]).pk])
         assert not CallbackAttempt.objects.exists()
 
 
@@ -134,7 +134,7 @@ class TestSsrf:
     def test_a_refused_callback_is_logged_and_not_retried(self, api, credentials, cart_event, settings):
         settings.CAMPAIGN_CALLBACK_ALLOW_PRIVATE = False
         event = expired_event(api, credentials, "http://169.254.169.254/latest/meta-data/")
-        callback_send.apply(args=[event.pk])
+        event_callback_send.apply(args=[event.pk])
         attempt = CallbackAttempt.objects.get()
         assert attempt.result == "refused"
 
@@ -144,11 +144,11 @@ def test_administrators_read_the_callback_and_idempotency_logs(
 ):
     api.post(trigger_path("EVTcartAbandonment"), BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-1")
     client.force_login(administrator)
-    assert client.get("/admin/campaign/callbackattempt/").status_code == 200
-    page = client.get("/admin/campaign/idempotencykey/")
+    assert client.get("/admin/integrations/callbackattempt/").status_code == 200
+    page = client.get("/admin/integrations/idempotencykey/")
     assert page.status_code == 200 and "k-1" in page.content.decode()
     client.force_login(marketer)
-    assert client.get("/admin/campaign/idempotencykey/").status_code == 403
+    assert client.get("/admin/integrations/idempotencykey/").status_code == 403
 
 
 def test_an_administrator_scopes_credentials_and_sets_the_callback_in_the_admin(
@@ -161,7 +161,7 @@ def test_an_administrator_scopes_credentials_and_sets_the_callback_in_the_admin(
     integration = credentials.integration
     client.force_login(administrator)
     response = client.post(
-        f"/admin/campaign/integration/{integration.pk}/change/",
+        f"/admin/integrations/integration/{integration.pk}/change/",
         {
             "name": integration.name,
             "allowed_events": [other.pk],
@@ -178,6 +178,6 @@ def test_an_administrator_scopes_credentials_and_sets_the_callback_in_the_admin(
     )
     assert api.post(trigger_path(cart.event_id), BODY, format="json").status_code == 403
     assert api.post(trigger_path(other.event_id), BODY, format="json").status_code == 202
-    client.post(f"/admin/campaign/integration/{integration.pk}/action/rotate_callback_secret/")
+    client.post(f"/admin/integrations/integration/{integration.pk}/action/rotate_callback_secret/")
     integration.refresh_from_db()
     assert len(integration.callback_secret) == 64

@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from delivery.services import event_deliver
-from events.enrichment import event_context, event_language
+from delivery.targeting import event_context, event_language
 from events.models import Event, EventStatus
-from events.services import event_config_publish, event_config_structure_set
-from messages_app.services import message_publish, message_update
+from events.services import event_config_structure_set
+from messages_app.services import configuration_publish, message_publish, message_update
 from profiles.models import Profile
 from tests.conftest import trigger_path
 from tests.factories import EventConfigurationFactory
@@ -59,7 +59,7 @@ CONTENT = {
 def referral(db):
     config = EventConfigurationFactory(event_id="EVTreferral", targeting="profile")
     event_config_structure_set(config=config, structure=STRUCTURE)
-    event_config_publish(config=config)
+    configuration_publish(config=config)
     config.refresh_from_db()
     message_update(message=config.message, **CONTENT)
     message_publish(message=config.message)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from django.db.models.functions import Lower
 
 from campaign.exceptions import ApplicationError
+from events.models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 from profiles.models import Profile
-
-from .models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 
 
 class TargetingFailed(ApplicationError):

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 
 from events.models import EventConfiguration, PublicationStatus
 from events.selectors import configuration_has_unpublished_changes, configuration_structure
-from events.services import event_config_delete, event_config_unpublish
-from messages_app.services import message_update
+from events.services import event_config_delete
+from messages_app.services import configuration_unpublish, message_update
 from tests.events.test_contract import ORDER_STRUCTURE, published
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,7 @@ def test_export_then_import_round_trips_on_a_fresh_installation(tmp_path, order,
     document = json.loads(path.read_text())
     assert document["format"] == "message-center/package" and document["version"] == 1
     # A fresh installation: nothing of the configuration is left.
-    event_config_unpublish(config=order)
+    configuration_unpublish(config=order)
     event_config_delete(config=order)
     assert not EventConfiguration.objects.exists()
 
@@ -102,7 +102,7 @@ def test_a_file_that_is_not_a_package_is_refused(tmp_path, db):
 
 def test_a_profile_based_draft_without_targeting_yet_can_be_imported_but_not_published(tmp_path, db):
     from campaign.exceptions import ValidationFailed
-    from events.services import event_config_publish
+    from messages_app.services import configuration_publish
 
     document = {
         "format": "message-center/package",
@@ -123,4 +123,4 @@ def test_a_profile_based_draft_without_targeting_yet_can_be_imported_but_not_pub
     call_command("import_package", str(path))
     config = EventConfiguration.objects.get(event_id="EVTwip")
     with pytest.raises(ValidationFailed, match="needs a profile enrichment chosen as targeting enrichment"):
-        event_config_publish(config=config)
+        configuration_publish(config=config)

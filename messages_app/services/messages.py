@@ -1,53 +1,41 @@
 import logging
 import re
-import uuid
-from dataclasses import replace
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-from delivery.channels import message_send
-from delivery.channels.base import SendFailure
 from events.contract import ctx_validate
-from events.enrichment import Recipient
-from events.models import Channel, Event, EventConfiguration, EventStatus, PublicationStatus
+from events.lifecycle import events_move
+from events.models import Channel, EventConfiguration, EventStatus, PublicationStatus
 
-from .analysis import structure_shapes, template_check
-from .models import (
+from ..analysis import structure_shapes, template_check
+from ..models import (
     CONTENT_FIELDS,
     MessageStatus,
     MessageVariant,
     MessageVersion,
-    ProofSend,
-    ProofStatus,
     TestProfile,
     TestProfileUsage,
     TransactionalMessage,
 )
-from .rendering import (
+from ..rendering import (
     VARIANT_PARTS,
     MissingValuePolicy,
     Rendered,
-    RenderedEmail,
     content_check,
     locale_check,
     message_render,
     template_sources,
 )
-from .sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
+from ..sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
 
-# Rows per UPDATE when resuming: bounded statements, few round trips for large backlogs.
-RESUME_BATCH = 1000
 E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-
-# Proofs have their own Message-ID domain part prefix, so they are never taken for events.
-PROOF_PKEY_PREFIX = "proof-"
 
 
 def message_ensure_for_configuration(*, config: EventConfiguration) -> TransactionalMessage:
@@ -225,11 +213,11 @@ def message_rollback(*, message: TransactionalMessage, number: int, user=None) -
 
 
 def _paused_events_fail(*, message: TransactionalMessage) -> None:
-    Event.objects.filter(configuration_id=message.configuration_id, status=EventStatus.PAUSED).update(
-        status=EventStatus.ROUTING_FAILED,
+    events_move(
+        source=[EventStatus.PAUSED],
+        target=EventStatus.ROUTING_FAILED,
+        where=Q(configuration_id=message.configuration_id),
         error="The message was unpublished while the event waited for resume.",
-        processed_at=timezone.now(),
-        updated_at=timezone.now(),
     )
 
 
@@ -240,21 +228,6 @@ def message_withdraw(*, message: TransactionalMessage, user=None) -> Transaction
     message.modified_by = user
     message.save(update_fields=["status", "published_version", "modified_by", "modified_at"])
     _paused_events_fail(message=message)
-    return message
-
-
-@transaction.atomic
-def message_unpublish(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
-    """Unpublish the message, and with it its event configuration (its endpoint closes)."""
-    from events.services import event_config_unpublish
-
-    if message.status not in (MessageStatus.PUBLISHED, MessageStatus.PAUSED):
-        raise ApplicationError(f"{message.message_id} is not published.", code="not_published")
-    if message.configuration.status == PublicationStatus.PUBLISHED:
-        event_config_unpublish(config=message.configuration, user=user)
-    else:
-        message_withdraw(message=message, user=user)
-    message.refresh_from_db()
     return message
 
 
@@ -282,19 +255,17 @@ def message_resume(*, message: TransactionalMessage, user=None) -> int:
     if not resumed:
         raise ApplicationError(f"{message.message_id} is not paused.", code="not_paused")
     now = timezone.now()
-    waiting = Event.objects.filter(configuration_id=message.configuration_id, status=EventStatus.PAUSED)
-    waiting.filter(expiration__lt=now).update(
-        status=EventStatus.TOO_OLD,
+    waiting = Q(configuration_id=message.configuration_id)
+    events_move(
+        source=[EventStatus.PAUSED],
+        target=EventStatus.TOO_OLD,
+        where=waiting & Q(expiration__lt=now),
         error="Expired while the message was paused.",
-        processed_at=now,
-        updated_at=now,
     )
-    # Locked in arrival order, so that nothing else moves them between the read and the update.
-    queued = list(waiting.order_by("created_at", "pk").select_for_update().values_list("pk", flat=True))
-    for start in range(0, len(queued), RESUME_BATCH):
-        Event.objects.filter(pk__in=queued[start : start + RESUME_BATCH], status=EventStatus.PAUSED).update(
-            status=EventStatus.PENDING, updated_at=now, dispatched_at=None
-        )
+    # Back to `pending` and not yet dispatched: the dispatcher publishes them in arrival order.
+    queued = events_move(
+        source=[EventStatus.PAUSED], target=EventStatus.PENDING, where=waiting, dispatched_at=None
+    )
     message.refresh_from_db()
     return len(queued)
 
@@ -353,62 +324,3 @@ def message_preview(*, message: TransactionalMessage, profile: TestProfile | Non
     return message_render(
         channel=message.configuration.channel, content=message_content(message=message), context={"ctx": data}
     )
-
-
-def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None) -> ProofSend:
-    """Render the draft with the test profile's data and send it through the real channel to the
-    profile's address. Recorded as a ProofSend, never as an event: it counts in no report."""
-    if profile.message_id != message.pk:
-        raise ApplicationError("This test profile belongs to another message.", code="wrong_profile")
-    if profile.usage == TestProfileUsage.RENDERING:
-        raise ApplicationError(
-            f"{profile.name} is a rendering profile: it is used for previews, never sent to.",
-            code="rendering_profile",
-        )
-    errors = message_test_profile_errors(message=message, profile=profile)
-    if errors:
-        raise ValidationFailed(
-            f"{profile.name} cannot receive proofs: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
-            errors=errors,
-        )
-    channel = message.configuration.channel
-    content = message_content(message=message)
-    recipient = {
-        Channel.EMAIL: Recipient(email=profile.address),
-        Channel.SMS: Recipient(mobile_phone=profile.address),
-        Channel.PUSH: Recipient(
-            push_token=profile.address,
-            push_application=profile.push_application,
-            push_platform=profile.push_platform,
-        ),
-    }[channel]
-    proof = ProofSend(
-        message=message,
-        test_profile=profile,
-        channel=channel,
-        address=profile.address,
-        content=content,
-        sent_by=user,
-    )
-    try:
-        rendered = message_render(channel=channel, content=content, context={"ctx": profile.event_data})
-        if channel == Channel.EMAIL:
-            rendered = _proof_subject(rendered)
-        provider_id = message_send(
-            channel=channel,
-            pkey=f"{PROOF_PKEY_PREFIX}{uuid.uuid4().hex}",
-            recipient=recipient,
-            rendered=rendered,
-        )
-    except (ApplicationError, SendFailure) as exc:
-        # The provider refused it (SendFailure), or it could not be rendered or routed.
-        logger.warning("proof of %s to %s not sent: %s", message.message_id, profile.address, exc)
-        proof.status, proof.error = ProofStatus.FAILED, str(getattr(exc, "message", exc))[:2000]
-    else:
-        proof.status, proof.provider_message_id = ProofStatus.SENT, provider_id[:255]
-    proof.save()
-    return proof
-
-
-def _proof_subject(rendered: RenderedEmail) -> RenderedEmail:
-    return replace(rendered, subject=f"[Proof] {rendered.subject}")

@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from campaign.exceptions import ApplicationError
-from events.services.packages import package_import
+from messages_app.services import package_import
 
 
 class Command(BaseCommand):

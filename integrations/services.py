@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils import timezone
 
+from campaign.exceptions import ApplicationError
 from fastpath.rowcache import rowcache_get
 from fastpath.rows import row_get
 
-from .exceptions import ApplicationError
 from .models import Integration
 
 # What every trigger call reads of its credentials (the rest loads on access).

@@ -10,16 +10,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-
-from ..contract import structure_check
-from ..models import Channel, EventConfiguration, Targeting
-from ..selectors import configuration_structure
-from .configuration import (
+from events.contract import structure_check
+from events.models import Channel, EventConfiguration, Targeting
+from events.selectors import configuration_structure
+from events.services import (
     event_config_create,
     event_config_structure_set,
     event_config_update,
     event_id_normalize,
 )
+
+from .messages import message_ensure_for_configuration, message_update
 
 PACKAGE_FORMAT = "message-center/package"
 PACKAGE_VERSION = 1
@@ -130,7 +131,6 @@ def package_check(*, document: object) -> list[FieldError]:
 def package_import(*, document: object, user=None) -> list[tuple[EventConfiguration, bool]]:
     """Create or update (draft only) every configuration of the package and its message's draft;
     all or nothing. Returns (configuration, created) pairs."""
-    from messages_app.services import message_ensure_for_configuration, message_update
 
     errors = package_check(document=document)
     if errors:

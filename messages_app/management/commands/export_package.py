@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from events.models import EventConfiguration
-from events.services.packages import package_export
+from messages_app.services import package_export
 
 
 class Command(BaseCommand):

@@ -43,6 +43,8 @@ class Integration(models.Model):
     objects = RowCachedQuerySet.as_manager()
 
     class Meta:
+        # The table it had in the `campaign` app, kept when the model moved here.
+        db_table = "campaign_integration"
         ordering = ["name"]
         permissions = [("revoke_integration", "Can revoke API credentials")]
 
@@ -69,6 +71,8 @@ class IdempotencyKey(models.Model):
     created_at = models.DateTimeField()
 
     class Meta:
+        # The table it had in the `campaign` app, kept when the model moved here.
+        db_table = "campaign_idempotencykey"
         constraints = [
             models.UniqueConstraint(
                 fields=["integration", "key"], name="unique_idempotency_key_per_integration"
@@ -102,6 +106,8 @@ class CallbackAttempt(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # The table it had in the `campaign` app, kept when the model moved here.
+        db_table = "campaign_callbackattempt"
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["integration", "result", "created_at"], name="callback_attempt_lookup")

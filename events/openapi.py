@@ -10,7 +10,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
-from .authentication import IntegrationAuthentication
+from integrations.authentication import IntegrationAuthentication
+
+from .models import ADDRESS_KEYS, EventConfiguration, PublicationStatus, Targeting
 
 ADDRESS_SCHEMAS = {
     "email": {"type": "string", "format": "email", "maxLength": 254},
@@ -30,7 +32,7 @@ WHEN_SCHEMA = {
 class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):
     """Both headers together, as ACS expects them."""
 
-    target_class = "campaign.authentication.IntegrationAuthentication"
+    target_class = "integrations.authentication.IntegrationAuthentication"
     name = ["ApiKey", "Bearer"]
 
     def get_security_definition(self, auto_schema):
@@ -51,8 +53,6 @@ class StaffOrIntegration(BasePermission):
 
 
 def event_request_schema(*, configuration) -> dict:
-    from events.models import Targeting
-    from events.services import ADDRESS_KEYS
 
     version = configuration.published_version
     address_keys = (
@@ -77,7 +77,6 @@ def event_request_schema(*, configuration) -> dict:
 
 def per_event_schemas(result, generator, request, public):
     """drf-spectacular post-processing hook: add each published event's path and request schema."""
-    from events.models import EventConfiguration, PublicationStatus
 
     # The URL patterns tolerate a trailing slash; the documented paths are ACS's, without it.
     result["paths"] = {

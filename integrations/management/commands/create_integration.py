@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from campaign.exceptions import ApplicationError
-from campaign.services import integration_create
+from integrations.services import integration_create
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""The trigger API's rate limiter (campaign/ratelimit.py): tokens leased from the shared count a
+"""The trigger API's rate limiter (integrations/ratelimit.py): tokens leased from the shared count a
 few at a time, never more requests let through than the limit, few refused early. Runs against
 Redis when the broker is Redis (always under CI), else Django's cache."""
 
@@ -6,8 +6,8 @@ import secrets
 
 import pytest
 
-from campaign import ratelimit
-from campaign.ratelimit import rate_limit_reset, rate_limit_take
+from integrations import ratelimit
+from integrations.ratelimit import rate_limit_reset, rate_limit_take
 
 NOW = 1_900_000_000.25  # a fixed instant: every call below falls in one window
 

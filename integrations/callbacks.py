@@ -1,5 +1,6 @@
-"""Signed status callbacks (webhooks): when an event reaches a final status, POST it to the URL of
-the integration that sent it.
+"""Signed status callbacks (webhooks): the transport. When an event reaches a final status, its
+lifecycle (events/lifecycle.py) queues `events.tasks.event_callback_send`, which POSTs the status
+to the URL of the integration that sent it through `callback_deliver`.
 
 SSRF protection: the host is resolved when connecting, and every address it resolves to must be a
 public one (no loopback, private, link-local, multicast, reserved or unspecified address) unless
@@ -13,7 +14,6 @@ import hmac
 import http.client
 import ipaddress
 import json
-import logging
 import socket
 import ssl
 import time
@@ -21,41 +21,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
 
-from .models import CallbackAttempt, CallbackAttemptResult
+from .models import CallbackAttempt, CallbackAttemptResult, Integration
 
-logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-MC-Signature"
 
 
 class CallbackRefused(Exception):
     """The URL may not be called (bad URL or an address that is not allowed)."""
-
-
-def event_status_changed(*, event_pk: int, callback_url: str | None = None) -> None:
-    """Queue the status callback of this event after the current transaction commits, when the
-    integration that sent it has a callback URL (most have none: no task for those). A caller
-    that read the integration's `callback_url` with the event passes it ('' for none) and saves
-    the query."""
-    from events.models import Event
-
-    from .tasks import callback_send
-
-    if callback_url is None:
-        has_callback = Event.objects.filter(pk=event_pk, integration__callback_url__gt="").exists()
-    else:
-        has_callback = bool(callback_url)
-    if not has_callback:
-        return
-
-    def enqueue() -> None:
-        try:
-            callback_send.delay(event_pk)
-        except Exception:
-            logger.exception("could not queue the callback of event %s", event_pk)
-
-    transaction.on_commit(enqueue)
 
 
 def callback_signature(*, secret: str, timestamp: int, body: bytes) -> str:
@@ -148,24 +121,18 @@ def callback_post(*, url: str, secret: str, payload: dict, timeout: float | None
     return CallbackResult(CallbackAttemptResult.FAILED, response.status, error)
 
 
-def callback_deliver(*, event_pk: int) -> CallbackAttempt | None:
-    """Send the callback of one event and log the attempt; None when there is nothing to send."""
-    from events.api import event_status_payload
-    from events.models import FINAL_STATUSES, Event
-
-    event = Event.objects.select_related("configuration", "integration").filter(pk=event_pk).first()
-    if event is None or event.status not in FINAL_STATUSES:
+def callback_deliver(
+    *, integration: Integration, event_pk: int, event_status: str, payload: dict
+) -> CallbackAttempt | None:
+    """POST one event's status to its integration's callback URL and log the attempt; None when the
+    integration has no callback (URL and secret)."""
+    if not integration.callback_url or not integration.callback_secret:
         return None
-    integration = event.integration
-    if integration is None or not integration.callback_url or not integration.callback_secret:
-        return None
-    outcome = callback_post(
-        url=integration.callback_url, secret=integration.callback_secret, payload=event_status_payload(event)
-    )
+    outcome = callback_post(url=integration.callback_url, secret=integration.callback_secret, payload=payload)
     return CallbackAttempt.objects.create(
         integration=integration,
-        event=event,
-        event_status=event.status,
+        event_id=event_pk,
+        event_status=event_status,
         url=integration.callback_url,
         result=outcome.result,
         response_status=outcome.response_status,

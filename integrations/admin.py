@@ -2,7 +2,8 @@ from django.contrib import admin, messages
 from django.db import models
 from django.utils.html import format_html
 
-from .admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+
 from .models import CallbackAttempt, IdempotencyKey, Integration
 from .services import integration_callback_secret_rotate, integration_create, integration_revoke
 
@@ -48,7 +49,7 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         ObjectAction(
             "revoke",
             "Revoke",
-            "campaign.revoke_integration",
+            "integrations.revoke_integration",
             _revoke,
             available=lambda obj: obj.is_active,
             confirm="Revoke these credentials? Calls using them will be refused at once.",
@@ -56,7 +57,7 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         ObjectAction(
             "rotate_callback_secret",
             "New callback secret",
-            "campaign.change_integration",
+            "integrations.change_integration",
             _rotate_callback_secret,
             available=lambda obj: obj.is_active,
             confirm="Replace the callback signing secret? Signatures made with the old one stop matching.",
