@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Runtime data of the embedded defaults (SQLite file, file-system broker, ...).
@@ -232,6 +233,13 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.bulk_*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
+# Every queue, transactional first: a bare `celery -A campaign worker` consumes them all (and runs
+# the dispatcher); `-Q` picks some of them, as the README's production commands do. Each is the
+# queue Celery would create on its own for the name (direct exchange and routing key of that name).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("transactional", "callbacks", "bulk", "housekeeping", "default")
+]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
