@@ -1,5 +1,7 @@
-"""The Celery application: `celery -A campaign worker -Q transactional`."""
+"""The Celery application: `celery -A campaign worker` consumes every queue (CELERY_TASK_QUEUES);
+`-Q transactional` (etc.) only those named, as in the README's production commands."""
 
+import logging
 import os
 
 from celery import Celery
@@ -10,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "campaign.settings.local")
 app = Celery("campaign")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-
+logger = logging.getLogger(__name__)
 
 _dispatcher = None
 
@@ -26,6 +28,7 @@ def _dispatcher_start(sender, **kwargs):
 
         _dispatcher = Dispatcher()
         _dispatcher.start()
+        logger.info("dispatcher started: this worker publishes the stored events")
 
 
 @worker_shutting_down.connect

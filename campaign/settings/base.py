@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 # Runtime data of the embedded defaults (SQLite file, file-system broker, ...).
@@ -234,8 +235,35 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.bulk_*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
+# Every queue, transactional first: a bare `celery -A campaign worker` consumes them all (and runs
+# the dispatcher); `-Q` picks some of them, as the README's production commands do. Each is the
+# queue Celery would create on its own for the name (direct exchange and routing key of that name).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("transactional", "callbacks", "bulk", "housekeeping", "default")
+]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# --- State shared by every process -------------------------------------------------
+# The Redis of the rate limiter's counts and of Django's cache, whatever the broker (RabbitMQ
+# included): the broker's URL when that is Redis. Without one (local runs on the file-system
+# broker) the cache is each process's memory; production refuses to start without it.
+REDIS_URL = env(
+    "REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else None
+)
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mc-cache",
+            # A Redis that does not answer fails the cache call instead of hanging the request.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Trigger API (issue 4) ---------------------------------------------------------
 # Largest accepted body of one event, and of a batch call (413 above).
@@ -255,11 +283,10 @@ CAMPAIGN_ROWCACHE = env_bool("CAMPAIGN_ROWCACHE", True)
 CAMPAIGN_ROWCACHE_MAX_AGE = env_int("CAMPAIGN_ROWCACHE_MAX_AGE", 60)
 # Requests per second per credential (0: unlimited); an integration may set its own.
 CAMPAIGN_API_RATE_LIMIT = env_int("CAMPAIGN_API_RATE_LIMIT", 1000)
-# Redis holding the rate-limit counters: the broker's Redis by default. Without Redis (local runs
-# on the file-system broker) the counters live in each process's memory (Django's local cache).
-CAMPAIGN_RATE_LIMIT_REDIS_URL = env(
-    "CAMPAIGN_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else None
-)
+# Redis holding the rate-limit counters: REDIS_URL (above) unless CAMPAIGN_RATE_LIMIT_REDIS_URL names
+# another. Without Redis (local runs on the file-system broker) the counters live in each process's
+# memory (Django's local cache).
+CAMPAIGN_RATE_LIMIT_REDIS_URL = env("CAMPAIGN_RATE_LIMIT_REDIS_URL", REDIS_URL)
 # Idempotency keys are kept at least this long (hours), then purged.
 CAMPAIGN_IDEMPOTENCY_KEY_HOURS = env_int("CAMPAIGN_IDEMPOTENCY_KEY_HOURS", 24)
 # Status callbacks: timeout (seconds), attempts, and whether loopback/private/link-local targets
