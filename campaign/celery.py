@@ -21,6 +21,7 @@ _dispatcher = None
 def _dispatcher_start(sender, **kwargs):
     """Workers of the transactional queue publish the events the API stored (delivery/dispatcher.py)."""
     global _dispatcher
+    # Imported here: this module is loaded by `celery -A campaign` before Django is set up.
     from django.conf import settings
 
     if settings.DELIVERY_DISPATCHER and "transactional" in sender.app.amqp.queues.consume_from:

@@ -20,6 +20,7 @@ moves lock their rows in primary-key order before updating them.
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
@@ -126,10 +127,11 @@ def _callbacks_queue(event_pks: list[int], *, known_to_have_callback: bool = Fal
             )
         )
     for pk in event_pks:
-        transaction.on_commit(lambda pk=pk: _callback_enqueue(pk))
+        transaction.on_commit(partial(callback_enqueue, pk))
 
 
-def _callback_enqueue(event_pk: int) -> None:
+def callback_enqueue(event_pk: int) -> None:
+    """Queue the status callback of one event (run after commit)."""
     try:
         event_callback_send.delay(event_pk)
     except Exception:
