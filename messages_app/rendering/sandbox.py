@@ -1,4 +1,4 @@
-"""Personalisation in a bounded Jinja2 sandbox.
+"""The bounded Jinja2 sandbox.
 
 Marketers are untrusted template authors and event data is untrusted input:
 - the immutable sandbox refuses object internals (dunder attributes, methods that mutate, ...);
@@ -7,38 +7,23 @@ Marketers are untrusted template authors and event data is untrusted input:
 - the HTML part escapes every value taken from the event (autoescape), and event text is never
   turned into links (no `urlize`): URLs from the event appear only where the marketer put them.
 
-`message_render` is what the worker calls; it picks the language variant, applies the message's
-missing-value policy and locale, inlines the CSS and derives the text part when it is empty.
+`_env` builds the environment of a part (HTML or text) under a missing-value policy; it
+registers the locale-aware filters of `filters`.
 """
 
 import contextvars
 import time
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache, wraps
+from dataclasses import dataclass
+from functools import lru_cache
 
-import css_inline
-import html2text
-from babel import Locale, UnknownLocaleError
-from babel import dates as babel_dates
-from babel import numbers as babel_numbers
-from jinja2 import (
-    ChainableUndefined,
-    TemplateError,
-    TemplateSyntaxError,
-    Undefined,
-    UndefinedError,
-    nodes,
-    pass_context,
-    pass_eval_context,
-)
+from jinja2 import ChainableUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from campaign.exceptions import ApplicationError, FieldError
+from .content import MissingValuePolicy
+from .filters import LOCALE_FILTERS
 
 # Bounds of one render. Generous for any real message, small enough for a 2-core worker.
 MAX_OUTPUT_CHARS = 1_000_000  # one part (the HTML of a long order confirmation is ~100 kB)
@@ -48,34 +33,6 @@ MAX_RANGE = 1_000  # range() in a template: item lists come from the event, not 
 MAX_RENDER_SECONDS = 2.0
 MAX_INT_BITS = 256
 MAX_FILTER_INT = 10_000  # a width, count or indent given to a filter (truncate(255), batch(3), ...)
-
-DEFAULT_LOCALE = "en"
-
-
-class MissingValuePolicy:
-    # The event is not sent (deliveryFailed, with the missing value named).
-    FAIL = "fail"
-    # The missing value is rendered as nothing.
-    EMPTY = "empty"
-    # The missing value is replaced by the message's default text.
-    DEFAULT = "default"
-
-    choices = [
-        (FAIL, "Fail the event"),
-        (EMPTY, "Render nothing"),
-        (DEFAULT, "Use the default text"),
-    ]
-
-
-# The templated parts of a version's content, per channel.
-CHANNEL_PARTS = {
-    "email": ("subject", "preheader", "html", "text"),
-    "sms": ("sms_text",),
-    "push": ("push_title", "push_body", "push_deep_link"),
-}
-# The parts a language variant may override (the sender and push settings are per message).
-VARIANT_PARTS = ("subject", "preheader", "html", "text", "sms_text", "push_title", "push_body")
-HTML_PARTS = frozenset({"html", "preheader"})
 
 
 class TemplateLimitExceeded(SecurityError):
@@ -346,106 +303,6 @@ def _bounded_filter(func):
     return bounded
 
 
-# --- Locale-aware filters (Babel), with the message's locale -------------------------------
-
-LOCALE_VAR = "mc_locale"
-
-
-def _keeps_missing(func):
-    """A missing value goes through the filter unchanged, so that printing it applies the
-    message's missing-value policy (fail, empty or default) instead of a formatting error."""
-
-    @wraps(func)
-    def wrapper(context, value, *args, **kwargs):
-        if value is None or isinstance(value, Undefined):
-            return value
-        return func(context, value, *args, **kwargs)
-
-    return wrapper
-
-
-@lru_cache(maxsize=256)
-def _babel_locale(code: str) -> Locale:
-    # Parsing a locale code costs more than formatting the value: once per locale per process.
-    return Locale.parse(code)
-
-
-def _locale(context) -> Locale:
-    return _babel_locale(context.get(LOCALE_VAR) or DEFAULT_LOCALE)
-
-
-def _as_decimal(value) -> Decimal:
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a number")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a number") from None
-    # Event data is untrusted: 1e999999999 would be written out as a billion digits.
-    if not number.is_finite() or abs(number.adjusted()) > 30:
-        raise ValueError(f"{str(value)[:40]!r} is not a number in the usual range")
-    return number
-
-
-def _as_datetime(value) -> datetime | date:
-    if isinstance(value, datetime | date):
-        return value
-    try:
-        text = str(value).strip()
-        return datetime.fromisoformat(text) if "T" in text or " " in text else date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{value!r} is not an ISO 8601 date (e.g. 2026-12-24 or 2026-12-24T18:30:00Z)"
-        ) from None
-
-
-@pass_context
-@_keeps_missing
-def format_date(context, value, format="medium"):
-    moment = _as_datetime(value)
-    day = moment.date() if isinstance(moment, datetime) else moment
-    return babel_dates.format_date(day, format=format, locale=_locale(context))
-
-
-@pass_context
-@_keeps_missing
-def format_datetime(context, value, format="medium", tz=None):
-    moment = _as_datetime(value)
-    if not isinstance(moment, datetime):
-        moment = datetime(moment.year, moment.month, moment.day)
-    zone = babel_dates.get_timezone(tz) if tz else None
-    return babel_dates.format_datetime(moment, format=format, tzinfo=zone, locale=_locale(context))
-
-
-@pass_context
-@_keeps_missing
-def format_number(context, value, format=None):
-    return babel_numbers.format_decimal(_as_decimal(value), format=format, locale=_locale(context))
-
-
-@pass_context
-@_keeps_missing
-def format_currency(context, value, currency="EUR", format=None):
-    return babel_numbers.format_currency(
-        _as_decimal(value), str(currency).upper(), format=format, locale=_locale(context)
-    )
-
-
-@pass_context
-@_keeps_missing
-def format_percent(context, value, format=None):
-    return babel_numbers.format_percent(_as_decimal(value), format=format, locale=_locale(context))
-
-
-LOCALE_FILTERS = {
-    "format_date": format_date,
-    "format_datetime": format_datetime,
-    "format_number": format_number,
-    "format_currency": format_currency,
-    "format_percent": format_percent,
-}
-
-
 # --- Missing values -----------------------------------------------------------------------
 
 
@@ -489,223 +346,3 @@ def _env(*, html: bool, policy: str = MissingValuePolicy.EMPTY, default: str = "
         MissingValuePolicy.DEFAULT: _default_undefined(default),
     }.get(policy, _EmptyUndefined)
     return BoundedSandbox(autoescape=html, undefined=undefined, finalize=_finalize_for(policy, default))
-
-
-@lru_cache(maxsize=1024)
-def _compiled(*, html: bool, policy: str, default: str, source: str):
-    # Published versions are immutable, so (source, policy) is a safe cache key: each template
-    # of a version is compiled once per worker process.
-    return _env(html=html, policy=policy, default=default).from_string(source)
-
-
-# --- Publish-time checks ------------------------------------------------------------------
-
-
-def content_check(*, channel: str, content: dict) -> list[FieldError]:
-    """Syntax errors of each templated part of the channel and its variants, with the part and line."""
-    errors = []
-    for path, source in template_sources(channel=channel, content=content):
-        try:
-            # Compiling, not only parsing: an unknown filter or test is an error here too.
-            _env(html=path.split(".")[-1] in HTML_PARTS).compile(source)
-        except TemplateSyntaxError as exc:
-            errors.append(FieldError(path, f"line {exc.lineno}: {exc.message}"))
-    return errors
-
-
-def template_sources(*, channel: str, content: dict) -> list[tuple[str, str]]:
-    """(path, source) of every non-empty template of the channel, variants included."""
-    sources = [(part, content.get(part) or "") for part in CHANNEL_PARTS[channel]]
-    if channel == "push":
-        sources += [
-            (f"push_custom_data.{key}", str(value))
-            for key, value in (content.get("push_custom_data") or {}).items()
-        ]
-    for language, variant in sorted((content.get("variants") or {}).items()):
-        sources += [
-            (f"variants.{language}.{part}", variant.get(part) or "")
-            for part in CHANNEL_PARTS[channel]
-            if part in VARIANT_PARTS
-        ]
-    return [(path, source) for path, source in sources if source]
-
-
-def locale_check(*, locale: str) -> str | None:
-    """Why a locale code is unusable, or None."""
-    try:
-        Locale.parse(locale.replace("-", "_"))
-    except (UnknownLocaleError, ValueError, TypeError):
-        return f"{locale!r} is not a known locale (e.g. en, en_US, fr_FR)."
-    return None
-
-
-# --- Rendering ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RenderedEmail:
-    sender_name: str
-    sender_email: str
-    subject: str
-    html: str
-    text: str
-    reply_to: str = ""
-    preheader: str = ""
-    language: str = ""
-
-
-@dataclass(frozen=True)
-class RenderedSms:
-    text: str
-    language: str = ""
-
-
-@dataclass(frozen=True)
-class RenderedPush:
-    title: str
-    body: str
-    deep_link: str = ""
-    data: dict[str, str] = field(default_factory=dict)
-    badge: int | None = None
-    sound: str = ""
-    language: str = ""
-
-
-Rendered = RenderedEmail | RenderedSms | RenderedPush
-
-
-def _language_key(language: object) -> str:
-    return str(language or "").strip().lower().replace("-", "_")
-
-
-def variant_select(*, content: dict, language: object) -> tuple[dict, str, str]:
-    """(the content with the variant's parts, its language ('' for the default), its locale).
-
-    `fr_CA` picks the `fr_CA` variant, else `fr`, else the default content."""
-    variants = {_language_key(key): (key, value) for key, value in (content.get("variants") or {}).items()}
-    wanted = _language_key(language)
-    for candidate in (wanted, wanted.split("_")[0]) if wanted else ():
-        if candidate in variants:
-            key, variant = variants[candidate]
-            merged = {**content, **{part: variant[part] for part in VARIANT_PARTS if variant.get(part)}}
-            return merged, key, variant.get("locale") or key
-    return content, "", content.get("locale") or DEFAULT_LOCALE
-
-
-def _render(*, path: str, source: str, context: dict, policy: str, default: str) -> str:
-    if not source:
-        return ""
-    html = path.split(".")[-1] in HTML_PARTS
-    token = _budget.set(_Budget(deadline=time.monotonic() + MAX_RENDER_SECONDS))
-    try:
-        output, size = [], 0
-        for chunk in _compiled(html=html, policy=policy, default=default, source=source).generate(context):
-            size += len(chunk)
-            if size > MAX_OUTPUT_CHARS:
-                raise TemplateLimitExceeded(f"an output longer than {MAX_OUTPUT_CHARS} characters")
-            _tick()
-            output.append(chunk)
-        return "".join(output)
-    except TemplateSyntaxError as exc:
-        raise ApplicationError(
-            f"{path}: the template does not compile (line {exc.lineno}): {exc.message}", code="render_failed"
-        ) from exc
-    except UndefinedError as exc:
-        raise ApplicationError(f"{path}: {exc.message}", code="missing_value") from exc
-    except TemplateLimitExceeded as exc:
-        raise ApplicationError(
-            f"{path}: the template went beyond a limit: {exc}", code="render_limit"
-        ) from exc
-    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
-        # The sandbox refused an operation, or the template misused a value from the event.
-        raise ApplicationError(
-            f"{path}: the template could not be rendered: {exc}", code="render_failed"
-        ) from exc
-    finally:
-        _budget.reset(token)
-
-
-_inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True)
-PREHEADER_HTML = (
-    '<div style="display:none;max-height:0;overflow:hidden;mso-hide:all" aria-hidden="true">{}</div>'
-)
-
-
-def _text_from_html(html: str) -> str:
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    return converter.handle(html).strip() + "\n"
-
-
-def _email_html(html: str, preheader: str) -> str:
-    if not html:
-        return ""
-    if "<style" in html.lower():
-        try:
-            # Webmail clients drop <style>: the rules are copied into style attributes. Remote
-            # stylesheets are never fetched (that would let a template make the worker call out).
-            html = _inliner.inline(html)
-        except ValueError as exc:
-            raise ApplicationError(
-                f"html: the CSS could not be inlined: {exc}", code="render_failed"
-            ) from exc
-    if preheader:
-        hidden = PREHEADER_HTML.format(preheader)
-        opening = html.lower().find("<body")
-        end = html.find(">", opening) + 1 if opening >= 0 else 0
-        html = html[:end] + hidden + html[end:]
-    return html
-
-
-def message_render(*, channel: str, content: dict, context: dict, language: str | None = None) -> Rendered:
-    """Render a version's content for one event. `context` holds the template's top-level
-    variables: `ctx` (the event's fields) and the enrichment data. The language variant is chosen
-    by `language` when given (e.g. a targeted profile's language), else by `ctx.AC_language`."""
-    ctx = context.get("ctx") if isinstance(context.get("ctx"), dict) else {}
-    wanted = language if language is not None else ctx.get("AC_language")
-    content, language, locale = variant_select(content=content, language=wanted)
-    policy = content.get("missing_value_policy") or MissingValuePolicy.EMPTY
-    default = content.get("missing_value_default") or ""
-    variables = {**context, LOCALE_VAR: locale.replace("-", "_")}
-
-    def render(part: str) -> str:
-        return _render(
-            path=part, source=content.get(part) or "", context=variables, policy=policy, default=default
-        )
-
-    if channel == "email":
-        html = render("html")
-        preheader = " ".join(render("preheader").split())
-        text = render("text") if (content.get("text") or "").strip() else ""
-        return RenderedEmail(
-            sender_name=content.get("sender_name", ""),
-            sender_email=content.get("sender_email", ""),
-            # A subject is one line: newlines in event data would break the header.
-            subject=" ".join(render("subject").split()),
-            html=_email_html(html, preheader),
-            text=text or (_text_from_html(html) if html else ""),
-            reply_to=content.get("reply_to", ""),
-            preheader=preheader,
-            language=language,
-        )
-    if channel == "sms":
-        return RenderedSms(text=render("sms_text"), language=language)
-    return RenderedPush(
-        title=render("push_title"),
-        body=render("push_body"),
-        deep_link=render("push_deep_link").strip(),
-        data={
-            str(key): _render(
-                path=f"push_custom_data.{key}",
-                source=str(value),
-                context=variables,
-                policy=policy,
-                default=default,
-            )
-            for key, value in (content.get("push_custom_data") or {}).items()
-        },
-        badge=content.get("push_badge"),
-        sound=content.get("push_sound", ""),
-        language=language,
-    )
