@@ -14,7 +14,8 @@ from delivery.dispatcher import events_dispatch
 from events.models import Event
 from integrations.services import integration_create
 from messages_app.models import TransactionalMessage
-from tests.conftest import make_published_event, transactional_queue_purge, trigger_path
+from tests.conftest import make_published_event, trigger_path
+from tests.plugins.worker import transactional_queue_purge
 
 pytestmark = pytest.mark.django_db
 
