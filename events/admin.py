@@ -28,6 +28,7 @@ from messages_app.services import (
     package_import,
 )
 
+from .contract import structure_check
 from .models import (
     Event,
     EventCollection,
@@ -42,11 +43,13 @@ from .selectors import (
     configuration_publish_problems,
     configuration_structure,
     configurations_without_recent_events,
+    structure_from_rows,
 )
 from .services import (
     configuration_deletion_summary,
     event_config_create,
     event_config_delete,
+    event_config_structure_set,
     event_config_update,
     event_id_normalize,
 )
@@ -79,13 +82,35 @@ def _current_configuration_id(request) -> str | None:
     return match.kwargs.get("object_id") if match else None
 
 
-class UniqueIdsFormSet(BaseInlineFormSet):
-    """Reports two rows with the same ID (in the same scope) as a form error, not a database error."""
+class StructureFormSet(BaseInlineFormSet):
+    """One of the three inlines that hold the draft data structure (fields, collections,
+    enrichments). They are never saved on their own: `EventConfigurationAdmin.save_related` saves
+    the structure they make through `event_config_structure_set`, as package import and the tests
+    do, and the last of them checks that structure as the service will, so that a refusal is shown
+    on the form. The admin hands every one of them the same list, `structure_formsets`."""
 
     id_field = "field_id"
 
+    def __init__(self, *args, structure_formsets: list | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.structure_formsets = structure_formsets if structure_formsets is not None else []
+        self.structure_formsets.append(self)
+
     def clean(self):
         super().clean()
+        self._unique_ids()
+        if self is self.structure_formsets[-1] and all(
+            formset.is_valid() for formset in self.structure_formsets[:-1]
+        ):
+            structure = structure_of_formsets(self.structure_formsets)
+            errors = structure_check(
+                structure=structure, targeting=self.instance.targeting, for_publish=False
+            )
+            if errors:
+                raise forms.ValidationError([f"{e.path}: {e.message}" for e in errors])
+
+    def _unique_ids(self) -> None:
+        """Two rows with the same ID (in the same scope) are a form error, not a database error."""
         seen = set()
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
@@ -97,6 +122,32 @@ class UniqueIdsFormSet(BaseInlineFormSet):
                     f"The ID {data[self.id_field]!r} is used twice; IDs must be unique."
                 )
             seen.add(key)
+
+    def kept(self) -> list:
+        """The rows as edited (unsaved), without those marked for deletion."""
+        return [
+            form.instance
+            for form in self.forms
+            if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
+        ]
+
+
+def structure_of_formsets(formsets: list[StructureFormSet]) -> dict:
+    """The data structure the inlines hold, as `event_config_structure_set` takes it."""
+    rows = {formset.model: formset.kept() for formset in formsets}
+    collections = rows.get(EventCollection, [])
+    kept = {collection.pk for collection in collections}
+    orphans = [
+        f"{row} is in a collection removed in the same change: move it first"
+        for model in (EventField, EventEnrichment)
+        for row in rows.get(model, [])
+        if row.collection_id is not None and row.collection_id not in kept
+    ]
+    if orphans:
+        raise forms.ValidationError(orphans)
+    return structure_from_rows(
+        fields=rows.get(EventField, []), collections=collections, enrichments=rows.get(EventEnrichment, [])
+    )
 
 
 class CollectionLimitedInline(admin.TabularInline):
@@ -112,7 +163,7 @@ class CollectionLimitedInline(admin.TabularInline):
 class EventFieldInline(CollectionLimitedInline):
     model = EventField
     fk_name = "configuration"
-    formset = UniqueIdsFormSet
+    formset = StructureFormSet
     extra = 0
     fields = [
         "field_id",
@@ -140,7 +191,7 @@ class EventFieldInline(CollectionLimitedInline):
         )
 
 
-class CollectionIdsFormSet(UniqueIdsFormSet):
+class CollectionIdsFormSet(StructureFormSet):
     id_field = "collection_id"
 
 
@@ -153,6 +204,7 @@ class EventCollectionInline(admin.TabularInline):
 
 class EventEnrichmentInline(CollectionLimitedInline):
     model = EventEnrichment
+    formset = StructureFormSet
     extra = 0
     fields = ["name", "collection", "resource", "event_field", "profile_field", "targeting", "position"]
 
@@ -277,6 +329,32 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 user=request.user,
             )
             obj.__dict__.update(created.__dict__)
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if issubclass(inline.formset, StructureFormSet):
+            # One list per request: the three formsets of this form find each other through it.
+            kwargs["structure_formsets"] = request.__dict__.setdefault("_structure_formsets", [])
+        return kwargs
+
+    def save_related(self, request, form, formsets, change):
+        structure_formsets = [formset for formset in formsets if isinstance(formset, StructureFormSet)]
+        for formset in formsets:
+            if formset not in structure_formsets:
+                self.save_formset(request, form, formset, change)
+        if any(formset.has_changed() for formset in structure_formsets):
+            event_config_structure_set(
+                config=form.instance, structure=structure_of_formsets(structure_formsets), user=request.user
+            )
+        for formset in structure_formsets:
+            # What Django's change message reads of a saved formset: the structure is one change.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        if any(isinstance(f, StructureFormSet) and f.has_changed() for f in formsets):
+            message.append({"changed": {"fields": ["data structure"]}})
+        return message
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

@@ -327,18 +327,7 @@ class TriggerBatchApi(IntegrationApiView):
         },
     )
     def post(self, request, event_id: str):
-        data = request.data
-        events = data.get("events") if isinstance(data, dict) else None
-        limit = settings.CAMPAIGN_API_MAX_BATCH_EVENTS
-        if not isinstance(events, list) or not events:
-            raise ValidationFailed(
-                'Send {"events": [<event>, ...]}, with at least one event.', code="invalid_body"
-            )
-        if len(events) > limit:
-            raise ValidationFailed(
-                f"At most {limit} events per batch (got {len(events)}).", code="batch_too_large"
-            )
-        items = events_trigger_batch(event_id=event_id, payloads=events, integration=request.auth)
+        items = events_trigger_batch(event_id=event_id, body=request.data, integration=request.auth)
         base_url = server_url(request)
         results = []
         for item in items:

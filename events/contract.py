@@ -108,7 +108,8 @@ def _check_unique(ids: list[str], path: str, errors: list[FieldError]) -> None:
 
 def structure_check(*, structure: object, targeting: str, for_publish: bool = True) -> list[FieldError]:
     """Every reason this data structure cannot be published, as (path, message) pairs. With
-    `for_publish=False` (a draft being stored), a missing targeting enrichment is not yet an error."""
+    `for_publish=False` (a draft being stored), a missing targeting enrichment and a collection
+    without fields are not yet errors."""
     if not isinstance(structure, dict):
         return [FieldError("structure", "Expected an object with fields, collections and enrichments.")]
     errors: list[FieldError] = []
@@ -129,7 +130,9 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
         collection_id = collection.get("collection_id")
         _check_id(collection_id, f"{path}.collection_id", "collection ID", errors)
         items = collection.get("fields") or []
-        if not items:
+        # A draft may hold a collection without fields yet: the admin saves a new collection
+        # before its fields can name it.
+        if not items and for_publish:
             message = f"The collection {collection_id!r} needs at least one field."
             errors.append(FieldError(f"{path}.fields", message))
         for item_index, field in enumerate(items):

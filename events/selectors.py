@@ -1,9 +1,10 @@
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from campaign.exceptions import FieldError
@@ -95,32 +96,58 @@ def _field_structure(field: EventField) -> dict:
 
 def configuration_structure(*, config: EventConfiguration) -> dict:
     """The draft data structure, in the shape frozen into `EventConfigurationVersion.structure`."""
-    fields = list(EventField.objects.filter(configuration=config, collection__isnull=True))
-    collections = EventCollection.objects.filter(configuration=config).prefetch_related(
-        Prefetch("fields", queryset=EventField.objects.order_by("position", "pk"))
+    return structure_from_rows(
+        fields=EventField.objects.filter(configuration=config),
+        collections=EventCollection.objects.filter(configuration=config),
+        enrichments=EventEnrichment.objects.filter(configuration=config),
     )
-    enrichments = EventEnrichment.objects.filter(configuration=config).select_related("collection")
+
+
+def _in_order(rows: Iterable) -> list:
+    # New rows (no primary key yet) after the saved ones of the same position.
+    return sorted(rows, key=lambda row: (row.position, row.pk is None, row.pk or 0))
+
+
+def structure_from_rows(
+    *,
+    fields: Iterable[EventField],
+    collections: Iterable[EventCollection],
+    enrichments: Iterable[EventEnrichment],
+) -> dict:
+    """The data structure these rows make, each list in its rows' position order: the saved rows of
+    a configuration, or the rows the admin's inlines hold before they are saved (a field or an
+    enrichment names its collection by the collection's primary key)."""
+    collections = _in_order(collections)
+    members: dict[int | None, list[EventField]] = {}
+    for field in _in_order(fields):
+        members.setdefault(field.collection_id, []).append(field)
+    by_pk = {collection.pk: collection for collection in collections}
     return {
-        "fields": [_field_structure(field) for field in fields],
+        "fields": [_field_structure(field) for field in members.get(None, [])],
         "collections": [
             {
                 "collection_id": collection.collection_id,
                 "label": collection.label,
                 "min_items": collection.min_items,
                 "max_items": collection.max_items,
-                "fields": [_field_structure(field) for field in collection.fields.all()],
+                # A collection added in the same change (no primary key yet) has no fields yet.
+                "fields": [_field_structure(f) for f in members.get(collection.pk, [])]
+                if collection.pk
+                else [],
             }
             for collection in collections
         ],
         "enrichments": [
             {
                 "name": enrichment.name,
-                "target": enrichment.collection.collection_id if enrichment.collection else "event",
+                "target": by_pk[enrichment.collection_id].collection_id
+                if enrichment.collection_id
+                else "event",
                 "resource": enrichment.resource,
                 "join": [{"event_field": enrichment.event_field, "profile_field": enrichment.profile_field}],
                 "targeting": enrichment.targeting,
             }
-            for enrichment in enrichments
+            for enrichment in _in_order(enrichments)
         ],
     }
 

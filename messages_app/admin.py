@@ -22,7 +22,7 @@ from .models import (
     TestProfile,
     TransactionalMessage,
 )
-from .rendering import RenderedEmail, RenderedPush, RenderedSms
+from .rendering import VARIANT_PARTS, RenderedEmail, RenderedPush, RenderedSms
 from .selectors import message_picker_fields, version_diff
 from .services import (
     message_pause,
@@ -30,9 +30,12 @@ from .services import (
     message_publish,
     message_resume,
     message_rollback,
+    message_test_profile_delete,
     message_test_profile_errors,
+    message_test_profile_save,
     message_unpublish,
     message_update,
+    message_variants_set,
     message_warnings,
 )
 from .sms import sms_length
@@ -234,6 +237,24 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_formset(self, request, form, formset, change):
+        """Language variants and test profiles are written by their services, as everywhere else."""
+        if formset.model is MessageVariant:
+            formset.save(commit=False)  # what the change message reads
+            if formset.has_changed():
+                kept = [
+                    f.instance for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")
+                ]
+                variants = {v.language: {part: getattr(v, part) for part in VARIANT_PARTS} for v in kept}
+                message_variants_set(message=form.instance, variants=variants, user=request.user)
+        elif formset.model is TestProfile:
+            for profile in formset.save(commit=False):
+                message_test_profile_save(profile=profile)
+            for profile in formset.deleted_objects:
+                message_test_profile_delete(profile=profile)
+        else:
+            super().save_formset(request, form, formset, change)
 
     def save_model(self, request, obj, form, change):
         editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]

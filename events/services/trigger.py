@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_datetime
 from campaign.exceptions import ApplicationError, FieldError, NotFoundError, ValidationFailed
 from fastpath.rows import row_insert_grouped, rows_copy
 from fastpath.versions import per_version
+from integrations.models import Integration
 
 from ..contract import ctx_checker
 from ..lifecycle import event_initial_status, events_stored
@@ -155,7 +156,7 @@ def event_payload_check(*, config: EventConfiguration, payload: object, now: dat
     return Checked(fields=values)
 
 
-def configuration_for_trigger(*, event_id: str, integration=None) -> EventConfiguration:
+def configuration_for_trigger(*, event_id: str, integration: Integration | None = None) -> EventConfiguration:
     """The published configuration the caller may trigger: 404 when unknown or unpublished
     (nothing stored), 403 when these credentials are not allowed for it. Loads what the trigger
     reads, plus `message_paused` (whether its message holds new events)."""
@@ -174,7 +175,7 @@ def version_ctx_check(*, version_pk: int, published_at: datetime) -> Callable[[o
     return ctx_checker(schema=schema)
 
 
-def integration_scope_check(*, integration, configuration: EventConfiguration) -> None:
+def integration_scope_check(*, integration: Integration | None, configuration: EventConfiguration) -> None:
     """403 unless these credentials may use this event (all events, or the listed ones)."""
     if integration is None or integration.all_events:
         return
@@ -192,7 +193,9 @@ def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
     return event_insert_fields(address + (("error",) if status == EventStatus.TOO_OLD else ()))
 
 
-def _event_build(config: EventConfiguration, fields: dict, integration, now: datetime) -> Event:
+def _event_build(
+    config: EventConfiguration, fields: dict, integration: Integration | None, now: datetime
+) -> Event:
     status = event_initial_status(
         expiration=fields["expiration"], message_paused=config.message_paused, now=now
     )
@@ -214,7 +217,7 @@ def _event_build(config: EventConfiguration, fields: dict, integration, now: dat
     return event
 
 
-def event_trigger(*, event_id: str, payload: object, integration=None) -> Event:
+def event_trigger(*, event_id: str, payload: object, integration: Integration | None = None) -> Event:
     """Validate one event and store it: `pending` (for the dispatcher), `paused` when its message
     is paused, `tooOld` when already expired."""
     config = configuration_for_trigger(event_id=event_id, integration=integration)
@@ -241,9 +244,22 @@ class BatchItem:
     errors: list[FieldError] = field(default_factory=list)
 
 
-def events_trigger_batch(*, event_id: str, payloads: list, integration=None) -> list[BatchItem]:
-    """Validate each payload on its own; store every valid one in one transaction (all or none).
-    Invalid items are answered with their errors and stored nowhere."""
+def events_trigger_batch(
+    *, event_id: str, body: object, integration: Integration | None = None
+) -> list[BatchItem]:
+    """`{"events": [...]}`: at least one event, at most CAMPAIGN_API_MAX_BATCH_EVENTS. Validate each
+    payload on its own; store every valid one in one transaction (all or none). Invalid items are
+    answered with their errors and stored nowhere."""
+    payloads = body.get("events") if isinstance(body, dict) else None
+    limit = settings.CAMPAIGN_API_MAX_BATCH_EVENTS
+    if not isinstance(payloads, list) or not payloads:
+        raise ValidationFailed(
+            'Send {"events": [<event>, ...]}, with at least one event.', code="invalid_body"
+        )
+    if len(payloads) > limit:
+        raise ValidationFailed(
+            f"At most {limit} events per batch (got {len(payloads)}).", code="batch_too_large"
+        )
     config = configuration_for_trigger(event_id=event_id, integration=integration)
     now = timezone.now()
     items: list[BatchItem] = []

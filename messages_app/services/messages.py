@@ -204,12 +204,25 @@ def message_rollback(*, message: TransactionalMessage, number: int, user=None) -
     for name, value in draft.items():
         setattr(message, name, value)
     message.save(update_fields=[*draft, "modified_at"])
+    message_variants_set(message=message, variants=old.content.get("variants") or {})
+    return version
+
+
+def message_variants_set(*, message: TransactionalMessage, variants: dict[str, dict], user=None) -> None:
+    """Replace the draft's language variants ({language: {part: text}}); the published version, and
+    so what is sent, does not change."""
     message.variants.all().delete()
     MessageVariant.objects.bulk_create(
-        MessageVariant(message=message, language=language, **{p: v.get(p, "") for p in VARIANT_PARTS})
-        for language, v in (old.content.get("variants") or {}).items()
+        MessageVariant(message=message, language=language, **{p: parts.get(p, "") for p in VARIANT_PARTS})
+        for language, parts in variants.items()
     )
-    return version
+    if user is not None:
+        message.modified_by = user
+        message.save(update_fields=["modified_by", "modified_at"])
+
+
+def message_test_profile_delete(*, profile: TestProfile) -> None:
+    profile.delete()
 
 
 def _paused_events_fail(*, message: TransactionalMessage) -> None:

@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from events.models import Event
-from tests.conftest import IN_CI
+from tests.plugins import IN_CI
 
 SDK_DIR = Path(__file__).resolve().parent.parent / "sdk"
 NODE = shutil.which("node")

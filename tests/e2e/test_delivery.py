@@ -113,13 +113,15 @@ def test_a_batch_of_events_is_delivered_in_chunks_by_the_worker(celery_worker, s
     # Stored together, the dispatcher of the worker publishes them as chunks (events_process).
     events_trigger_batch(
         event_id=config.event_id,
-        payloads=[
-            {
-                "email": f"{name.lower()}@example.com",
-                "ctx": {"firstName": name, "cartAmount": "$ 125", "lastProduct": "Jacket"},
-            }
-            for name in names
-        ],
+        body={
+            "events": [
+                {
+                    "email": f"{name.lower()}@example.com",
+                    "ctx": {"firstName": name, "cartAmount": "$ 125", "lastProduct": "Jacket"},
+                }
+                for name in names
+            ]
+        },
     )
 
     mails = smtp_server.wait_for(len(names))

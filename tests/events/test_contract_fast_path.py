@@ -109,3 +109,17 @@ def test_the_trigger_reads_the_paused_status_messages_write():
     from messages_app.models import MessageStatus
 
     assert MESSAGE_PAUSED == MessageStatus.PAUSED
+
+
+def test_the_database_fills_the_columns_the_trigger_leaves_out_as_the_model_would():
+    from django.db.models import NOT_PROVIDED
+
+    from events.models import Event, event_insert_fields
+
+    left_out = [
+        f for f in Event._meta.concrete_fields if not f.primary_key and f.name not in event_insert_fields()
+    ]
+    assert left_out, "the trigger names every column"
+    for field in left_out:
+        assert field.db_default is not NOT_PROVIDED, field.name
+        assert getattr(field.db_default, "value", field.db_default) == field.get_default(), field.name

@@ -9,7 +9,7 @@ from events.models import EventConfiguration, PublicationStatus
 from events.selectors import configuration_has_unpublished_changes, configuration_structure
 from events.services import event_config_delete
 from messages_app.services import configuration_unpublish, message_update
-from tests.events.test_contract import ORDER_STRUCTURE, published
+from tests.events.test_trigger_contract import ORDER_STRUCTURE, published
 
 pytestmark = pytest.mark.django_db
 

@@ -1,7 +1,7 @@
 import pytest
 from django.conf import settings
 
-from tests.conftest import IN_CI
+from tests.plugins import IN_CI
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, _database_url
+from tests.plugins import ROOT
+from tests.plugins.worker import _database_url
 
 ALL_QUEUES = ["transactional", "callbacks", "bulk", "housekeeping", "default"]
 DISPATCHER_STARTED = "dispatcher started"

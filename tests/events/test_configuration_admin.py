@@ -10,7 +10,7 @@ from django.utils import timezone
 from events.models import Event, EventConfiguration, EventField, PublicationStatus
 from messages_app.services import configuration_unpublish
 from tests.conftest import trigger_path
-from tests.events.test_contract import CTX, published
+from tests.events.test_trigger_contract import CTX, published
 
 pytestmark = pytest.mark.django_db
 BASE = "/admin/events/eventconfiguration"

@@ -1,34 +1,11 @@
-import re
+"""Creating and editing an event configuration through the admin's form and inlines."""
 
 import pytest
 
 from events.models import EventConfiguration, PublicationStatus
-from integrations.models import Integration
+from events.selectors import configuration_structure
 
 pytestmark = pytest.mark.django_db
-
-
-def test_creating_an_integration_shows_the_token_once_and_stores_only_its_hash(client, administrator, api):
-    client.force_login(administrator)
-    response = client.post("/admin/integrations/integration/add/", {"name": "Mobile app"}, follow=True)
-    page = response.content.decode()
-    token = re.search(r"Token \(Authorization: Bearer\): <code>([^<]+)</code>", page).group(1)
-    client_id = re.search(r"Client id \(X-Api-Key\): <code>([^<]+)</code>", page).group(1)
-    integration = Integration.objects.get(name="Mobile app")
-    assert integration.client_id == client_id
-    assert token not in integration.token_hash
-    # Shown once: the change page does not show it again.
-    again = client.get(f"/admin/integrations/integration/{integration.pk}/change/").content.decode()
-    assert token not in again
-    assert f"{token[:6]}…" in again
-
-
-def test_revoking_an_integration_from_its_page(client, administrator, credentials):
-    client.force_login(administrator)
-    pk = credentials.integration.pk
-    response = client.post(f"/admin/integrations/integration/{pk}/action/revoke/", follow=True)
-    assert "is revoked" in response.content.decode()
-    assert Integration.objects.get(pk=pk).revoked_at is not None
 
 
 # The management forms of the configuration page's other inlines (collections, enrichments, log).
@@ -143,3 +120,72 @@ def test_a_field_id_with_bad_characters_is_a_form_error(client, administrator, c
     page = client.post(f"/admin/events/eventconfiguration/{cart_event.pk}/change/", data)
     assert page.status_code == 200
     assert "not starting with a digit" in page.content.decode()
+
+
+def _structure_form(config, enrichments: list[dict]) -> dict:
+    """The change form of `config` as the admin renders it, with `enrichments` as new rows."""
+    fields = list(config.fields.all())
+    data = {
+        "label": config.label,
+        "fields-TOTAL_FORMS": str(len(fields)),
+        "fields-INITIAL_FORMS": str(len(fields)),
+        "fields-MIN_NUM_FORMS": "0",
+        "fields-MAX_NUM_FORMS": "1000",
+        **OTHER_INLINES,
+        "enrichments-TOTAL_FORMS": str(len(enrichments)),
+    }
+    for i, field in enumerate(fields):
+        data.update(
+            {
+                f"fields-{i}-id": field.pk,
+                f"fields-{i}-configuration": config.pk,
+                f"fields-{i}-field_id": field.field_id,
+                f"fields-{i}-label": field.label,
+                f"fields-{i}-type": field.type,
+                f"fields-{i}-max_length": field.max_length or "",
+                f"fields-{i}-required": "on" if field.required else "",
+                f"fields-{i}-position": str(i),
+            }
+        )
+    for i, enrichment in enumerate(enrichments):
+        data.update({f"enrichments-{i}-{name}": value for name, value in enrichment.items()})
+    return data
+
+
+def test_the_inlines_save_the_structure_through_the_service(client, administrator, cart_event):
+    """What the admin saves is what the service makes of it: the structure the package import and
+    the API would store, with the configuration marked as changed by this administrator."""
+    client.force_login(administrator)
+    before = configuration_structure(config=cart_event)
+    data = _structure_form(cart_event, [])
+    data["fields-0-label"] = "Given name"
+    response = client.post(f"/admin/events/eventconfiguration/{cart_event.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    cart_event.refresh_from_db()
+    after = configuration_structure(config=cart_event)
+    assert after["fields"][0]["label"] == "Given name"
+    assert after["fields"][1:] == before["fields"][1:]
+    assert cart_event.modified_by == administrator
+    history = client.get(f"/admin/events/eventconfiguration/{cart_event.pk}/history/").content.decode()
+    assert "Changed data structure" in history
+
+
+def test_a_structure_the_service_refuses_is_a_form_error_and_nothing_changes(client, administrator):
+    client.force_login(administrator)
+    config = EventConfiguration.objects.create(
+        event_id="EVTprofiled", label="Profiled", channel="email", targeting="profile"
+    )
+    enrichment = {
+        "name": "customer",
+        "resource": "profile",
+        "event_field": "customerId",
+        "profile_field": "email",
+        "targeting": "on",
+        "position": "0",
+    }
+    page = client.post(
+        f"/admin/events/eventconfiguration/{config.pk}/change/", _structure_form(config, [enrichment])
+    )
+    assert page.status_code == 200
+    assert "&#x27;customerId&#x27; is not a field of the event." in page.content.decode()
+    assert not config.enrichments.exists()
