@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TypeVar
 
-from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models, transaction
 from django.db.models import Model
 from psycopg.types.json import Jsonb
 
@@ -184,18 +184,26 @@ def row_insert(instance: Model, *, fields: tuple[str, ...] | None = None) -> Non
 
 # At most this many rows of concurrent requests in one grouped INSERT.
 GROUP_MAX_ROWS = 64
+# The bound, in seconds, of each wait of a write of the trigger path: the writer connection's
+# connect and its INSERT on the server (its statement_timeout, lock waits included), a thread's wait
+# for that connection or for its turn in its group, the batch's COPY. Past it the call fails with a
+# 503 (the client retries) instead of hanging, whatever holds the write up: a lock of another
+# transaction, an overloaded server, a connection that stopped answering.
+WRITE_TIMEOUT_SECONDS = 10.0
 
 
 class _Waiter:
-    """One thread's row in a group: its values, then its pk, or `_ALONE`, or why the connection
-    failed."""
+    """One thread's row in a group: its values, then its pk, or `_ALONE`, or why it failed."""
 
-    __slots__ = ("error", "lead", "pk", "values", "wake")
+    __slots__ = ("error", "lead", "pk", "taken", "values", "wake")
 
     def __init__(self, values: list):
         self.values, self.lead, self.pk, self.error = values, False, None, None
-        # Held from the start; released once per wake-up (its row is done, or it leads now): a
-        # plain lock is several times cheaper than a threading.Event.
+        self.taken = False  # in the rows of an INSERT (no longer in its group's queue)
+        # Held from the start; released once per wake-up (its row is done, or it leads now), always
+        # under its group's lock, and each release taken by one acquire of its own thread: a plain
+        # lock is several times cheaper than a threading.Event, but a second release before that
+        # acquire raises (and lost the wake-ups of the rest of the group).
         self.wake = threading.Lock()
         self.wake.acquire()
 
@@ -243,10 +251,11 @@ def row_insert_grouped(instance: Model, *, fields: tuple[str, ...]) -> None:
 
     The INSERTs go through one connection of the process's own (`_writer_cursor`). If one
     fails on a live connection (a constraint, a value), each of its rows is inserted again on its
-    own through Django's connection; if the connection broke during the INSERT, whether it was
-    committed is unknown, and each caller gets the error (503: the client retries, with its
-    Idempotency-Key if it sent one). Inside a transaction (whose rows other threads must not
-    commit) and on other databases it is `row_insert`."""
+    own through Django's connection; if the connection broke during the INSERT, or the INSERT or a
+    wait outlasted `WRITE_TIMEOUT_SECONDS`, each caller gets an OperationalError (503: the client
+    retries, with its Idempotency-Key if it sent one; when the INSERT had started, whether it was
+    committed is unknown). Inside a transaction (whose rows other threads must not commit) and on
+    other databases it is `row_insert`."""
     conn = connections[DEFAULT_DB_ALIAS]
     if conn.vendor != "postgresql" or conn.in_atomic_block:
         row_insert(instance, fields=fields)
@@ -260,21 +269,44 @@ def row_insert_grouped(instance: Model, *, fields: tuple[str, ...]) -> None:
             group = _groups.setdefault(key, _Group())
     with group.lock:
         group.queue.append(waiter)
-        waiter.lead = not group.busy
+        lead = not group.busy
         group.busy = True
-    while True:
-        if waiter.lead:
-            waiter.lead = False
-            _group_flush(group, model, fields, conn)
-        waiter.wake.acquire()
-        if not waiter.lead:
-            break
+    # Whether this thread leads is decided here, under the lock, once: a thread whose row queued
+    # learns that it leads only from its wake-up (`_group_wait`), never by looking at `lead` before
+    # it: the thread handing the lead over may not have released its wake-up lock yet.
+    if lead:
+        _group_flush(group, model, fields, conn)
+    _group_wait(group, waiter, model, fields, conn)
     if waiter.error is _ALONE:
         row_insert(instance, fields=fields)
     elif waiter.error is not None:
         raise OperationalError(waiter.error)
     else:
         _mark_saved(instance, waiter.pk, conn)
+
+
+def _group_wait(group: _Group, waiter: _Waiter, model: type[Model], fields: tuple, django_conn) -> None:
+    """Wait until the waiter's row is done (its pk or error set), running the group's next INSERT
+    whenever the lead is handed to it. Each wait is bounded: a row still queued after
+    `WRITE_TIMEOUT_SECONDS` leaves its group (nothing of it was sent); a row taken in an INSERT that
+    does not end in time (the INSERT is itself bounded: this is the last resort) gives up with an
+    unknown outcome. Either way the call fails instead of hanging."""
+    while True:
+        if not waiter.wake.acquire(timeout=WRITE_TIMEOUT_SECONDS):
+            with group.lock:
+                if not waiter.taken and not waiter.lead:
+                    group.queue.remove(waiter)
+                    waiter.error = "The database did not take the row in time; nothing was stored."
+                    return
+            # Its INSERT is in flight (its end wakes it up), or the lead was handed to it just now
+            # (its wake-up lock is released already: the hand-over releases it under the lock).
+            if not waiter.wake.acquire(timeout=3 * WRITE_TIMEOUT_SECONDS + 1):
+                waiter.error = "The INSERT did not end in time: whether it was committed is unknown."
+                return
+        if not waiter.lead:
+            return
+        waiter.lead = False
+        _group_flush(group, model, fields, django_conn)
 
 
 def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], django_conn) -> None:
@@ -284,10 +316,14 @@ def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], dja
 
     with group.lock:
         batch, group.queue = group.queue[:GROUP_MAX_ROWS], group.queue[GROUP_MAX_ROWS:]
+        for waiter in batch:
+            waiter.taken = True
     try:
         sql, _ = _insert_sql(model, fields, len(batch))
         params = [value for waiter in batch for value in waiter.values]
-        with _writer.lock:
+        if not _writer.lock.acquire(timeout=WRITE_TIMEOUT_SECONDS):
+            raise psycopg.OperationalError("the writer connection stayed busy")
+        try:
             cursor = _writer_cursor(django_conn)
             try:
                 cursor.execute(sql, params)
@@ -296,35 +332,39 @@ def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], dja
                 if cursor.connection.broken or cursor.connection.closed:
                     _writer_close()
                 raise
+        finally:
+            _writer.lock.release()
         for waiter, pk in zip(batch, pks, strict=True):
             waiter.pk = pk
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # The connection failed, or the INSERT outlasted its statement_timeout (QueryCanceled).
         for waiter in batch:
-            waiter.error = f"The database connection failed: {exc}"
+            waiter.error = f"The database connection failed or did not answer in time: {exc}"
     except Exception:
         for waiter in batch:
             waiter.error = _ALONE
     finally:
-        for waiter in batch:
-            if waiter.pk is None and waiter.error is None:  # interrupted (BaseException): unknown
-                waiter.error = "The INSERT was interrupted."
+        # Every wake-up under the group's lock: a thread that waited too long sees, under it, whether
+        # its row is still queued (it leaves) or its wake-up is given already (it takes it).
         with group.lock:
-            following = group.queue[0] if group.queue else None
-            if following is None:
-                group.busy = False
-            else:
+            for waiter in batch:
+                if waiter.pk is None and waiter.error is None:  # interrupted (BaseException): unknown
+                    waiter.error = "The INSERT was interrupted."
+                waiter.wake.release()
+            if group.queue:
+                following = group.queue[0]
                 following.lead = True
-        for waiter in batch:
-            waiter.wake.release()
-        if following is not None:
-            following.wake.release()
+                following.wake.release()
+            else:
+                group.busy = False
 
 
 def _writer_cursor(django_conn):
     """The writer connection's cursor, the connection (re)opened with Django's parameters when this
     process has none, when Django's connection points elsewhere now, or when the server closed it
     meanwhile (a restart): an idle connection's socket turns readable then, which costs one `poll`
-    to see instead of the round trip of Django's health check."""
+    to see instead of the round trip of Django's health check. Its connect and its statements are
+    bounded by `WRITE_TIMEOUT_SECONDS`."""
     import psycopg
 
     conn, config = _writer.conn, django_conn.settings_dict
@@ -334,12 +374,22 @@ def _writer_cursor(django_conn):
             return _writer.cursor
         _writer_close()
     params = django_conn.get_connection_params()
+    params.setdefault("connect_timeout", max(2, round(WRITE_TIMEOUT_SECONDS)))
     conn = psycopg.connect(**params, autocommit=True, application_name="message-center writer")
-    django_conn._configure_role(conn)
+    try:
+        django_conn._configure_role(conn)
+        conn.execute(f"SET statement_timeout = {_timeout_ms()}")
+    except BaseException:
+        conn.close()
+        raise
     _writer.poller = select.poll()
     _writer.poller.register(conn.fileno(), select.POLLIN)
     _writer.conn, _writer.cursor, _writer.pid, _writer.target = conn, conn.cursor(), os.getpid(), target
     return _writer.cursor
+
+
+def _timeout_ms() -> int:
+    return max(1, round(WRITE_TIMEOUT_SECONDS * 1000))
 
 
 def _writer_close() -> None:
@@ -385,7 +435,9 @@ def rows_copy(instances: list[Model], *, fields: tuple[str, ...] | None = None) 
     preparation and psycopg's array escaping), `bulk_create` elsewhere. Values are the instances'
     attributes after `pre_save` (defaults and `auto_now`); JSON fields are sent as jsonb. With
     `fields`, only those columns are sent on PostgreSQL (as with `row_insert`: the others get their
-    `db_default`, which must equal what the instances hold)."""
+    `db_default`, which must equal what the instances hold). On PostgreSQL the statements of the
+    transaction from there on are bounded by `WRITE_TIMEOUT_SECONDS` (a COPY waiting on a lock
+    fails with an OperationalError, a 503, instead of hanging)."""
     if not instances:
         return
     model = type(instances[0])
@@ -396,10 +448,14 @@ def rows_copy(instances: list[Model], *, fields: tuple[str, ...] | None = None) 
     fields = _inserted_fields(model, fields)
     is_json = [field.get_internal_type() == "JSONField" for field in fields]
     columns = ", ".join(quote(field.column) for field in fields)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for instance in instances:
-            values = [field.pre_save(instance, True) for field in fields]
-            copy.write_row([Jsonb(v) if json else v for v, json in zip(values, is_json, strict=True)])
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        # For this transaction only (the caller's, if it is in one).
+        cursor.execute(f"SET LOCAL statement_timeout = {_timeout_ms()}")
+        # psycopg's own cursor: its errors made Django's (an OperationalError is then a 503).
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for instance in instances:
+                values = [field.pre_save(instance, True) for field in fields]
+                copy.write_row([Jsonb(v) if json else v for v, json in zip(values, is_json, strict=True)])
