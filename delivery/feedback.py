@@ -3,6 +3,7 @@
 import logging
 import re
 
+from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
@@ -109,7 +110,7 @@ def denylist_add(*, channel: str, address: str, reason: str = "") -> DenylistEnt
     return entry
 
 
-def tracking_record(*, esp_name: str, esp_event) -> TrackingEvent:
+def tracking_record(*, esp_name: str, esp_event: AnymailTrackingEvent) -> TrackingEvent:
     """Record one anymail tracking event in the delivery log of its message, and apply it to the
     address: hard bounce and complaint quarantine, soft bounces count, a delivery resets the count."""
     message_id = str(esp_event.message_id or "")

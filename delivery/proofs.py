@@ -6,11 +6,14 @@ import logging
 import uuid
 from dataclasses import replace
 
+from django.contrib.auth.base_user import AbstractBaseUser
+
 from campaign.exceptions import ApplicationError, ValidationFailed
 from events.models import Channel
 from messages_app.models import ProofSend, ProofStatus, TestProfile, TestProfileUsage, TransactionalMessage
 from messages_app.rendering import RenderedEmail, message_render
-from messages_app.services import message_content, message_test_profile_errors
+from messages_app.selectors import message_content
+from messages_app.services import message_test_profile_errors
 
 from .channels import SendFailure, message_send
 from .targeting import Recipient
@@ -21,7 +24,9 @@ logger = logging.getLogger(__name__)
 PROOF_PKEY_PREFIX = "proof-"
 
 
-def proof_send(*, message: TransactionalMessage, profile: TestProfile, user=None) -> ProofSend:
+def proof_send(
+    *, message: TransactionalMessage, profile: TestProfile, user: AbstractBaseUser | None = None
+) -> ProofSend:
     """Render the draft with the test profile's data and send it through the real channel to the
     profile's address. Recorded as a ProofSend, never as an event: it counts in no report."""
     if profile.message_id != message.pk:

@@ -39,6 +39,7 @@ from .models import (
     PublicationStatus,
 )
 from .selectors import (
+    configuration_deletion_summary,
     configuration_has_unpublished_changes,
     configuration_publish_problems,
     configuration_structure,
@@ -46,7 +47,6 @@ from .selectors import (
     structure_from_rows,
 )
 from .services import (
-    configuration_deletion_summary,
     event_config_create,
     event_config_delete,
     event_config_structure_set,

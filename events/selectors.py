@@ -215,3 +215,24 @@ def event_status_payload(event: Event, server_url: str | None = None) -> dict:
         }
     )
     return body
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def configuration_deletion_summary(*, config: EventConfiguration) -> list[str]:
+    """What deleting this configuration removes, in the user's words (for the confirmation)."""
+    message = getattr(config, "message", None)
+    summary = [f"The event configuration {config.event_id} and its data structure"]
+    if message is not None:
+        versions = _count(message.versions.count(), "published version", "published versions")
+        summary.append(f"Its message {message.message_id} and its {versions}")
+    summary.append(_count(config.events.count(), "event", "events") + " received, with delivery status")
+    summary.append(
+        _count(config.versions.count(), "published version", "published versions") + " of the data structure"
+    )
+    summary.append(
+        _count(config.publication_logs.count(), "publication log entry", "publication log entries")
+    )
+    return summary

@@ -155,12 +155,11 @@ def _usable() -> bool:
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return False
     if _state.listener is None or _state.pid != os.getpid():
-        _listener_start(connection.get_connection_params())
+        _listener_start()
     return _state.connected
 
 
-def _listener_start(params: dict) -> None:
-    """`params`: Django's own psycopg connection parameters for the database."""
+def _listener_start() -> None:
     with _state.lock:
         if _state.listener is not None and _state.pid == os.getpid():
             return
@@ -168,7 +167,7 @@ def _listener_start(params: dict) -> None:
         _state.pid, _state.connected, _state.entries = os.getpid(), False, {}
         _state.stop = threading.Event()
         _state.listener = threading.Thread(
-            target=_listen, args=(params, _state.stop), name="rowcache-listener", daemon=True
+            target=_listen, args=(_state.stop,), name="rowcache-listener", daemon=True
         )
         _state.listener.start()
 
@@ -185,10 +184,13 @@ def rowcache_stop(timeout: float = 10.0) -> None:
         listener.join(timeout)
 
 
-def _listen(params: dict, stop: threading.Event) -> None:
+def _listen(stop: threading.Event) -> None:
     delay = 0.5
     while not stop.is_set():
         try:
+            # Django's own connection parameters, read again at each (re)connection: those of this
+            # thread's connection, which nothing else changes.
+            params = connections[DEFAULT_DB_ALIAS].get_connection_params()
             with psycopg.connect(
                 **params, autocommit=True, application_name="message-center rowcache"
             ) as conn:

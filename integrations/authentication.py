@@ -1,6 +1,6 @@
 from rest_framework import authentication, exceptions
 
-from .services import integration_authenticate
+from .selectors import integration_authenticate
 
 
 class IntegrationUser:

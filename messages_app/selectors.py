@@ -125,3 +125,13 @@ def version_content(*, version_pk: int, published_at: datetime) -> dict:
     """The content of a published version, read once per process (fastpath/versions.py: a
     published version never changes). Callers must not change the dict they get."""
     return MessageVersion.objects.values_list("content", flat=True).get(pk=version_pk)
+
+
+def message_content(*, message: TransactionalMessage) -> dict:
+    """The draft as version content: the message's fields and its language variants."""
+    content = {name: getattr(message, name) for name in CONTENT_FIELDS}
+    content["variants"] = {
+        variant.language: {part: getattr(variant, part) for part in VARIANT_PARTS}
+        for variant in message.variants.all()
+    }
+    return content

@@ -2,7 +2,6 @@
 path (trigger.py)."""
 
 from .configuration import (
-    configuration_deletion_summary,
     event_config_create,
     event_config_delete,
     event_config_duplicate,
@@ -15,7 +14,6 @@ from .configuration import (
 from .trigger import event_trigger, events_trigger_batch
 
 __all__ = [
-    "configuration_deletion_summary",
     "event_config_create",
     "event_config_delete",
     "event_config_duplicate",

@@ -1,6 +1,7 @@
 import time
 from collections.abc import Callable
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -53,7 +54,7 @@ def event_id_normalize(raw: str) -> str:
 
 @transaction.atomic
 def event_config_create(
-    *, event_id: str, label: str, channel: str, targeting: str, user=None
+    *, event_id: str, label: str, channel: str, targeting: str, user: AbstractBaseUser | None = None
 ) -> EventConfiguration:
     event_id = event_id_normalize(event_id)
     if channel not in Channel.values:
@@ -74,7 +75,9 @@ def event_config_create(
 IMMUTABLE_FIELDS = {"event_id": "ID", "channel": "channel", "targeting": "targeting dimension"}
 
 
-def event_config_update(*, config: EventConfiguration, user=None, **changes) -> EventConfiguration:
+def event_config_update(
+    *, config: EventConfiguration, user: AbstractBaseUser | None = None, **changes
+) -> EventConfiguration:
     """Change the editable attributes (label); the ID, channel and targeting never change."""
     for name, value in changes.items():
         if name in IMMUTABLE_FIELDS:
@@ -108,7 +111,7 @@ class _Steps:
 
 
 def event_config_publish(
-    *, config: EventConfiguration, user=None, then: Then | None = None
+    *, config: EventConfiguration, user: AbstractBaseUser | None = None, then: Then | None = None
 ) -> EventConfigurationVersion:
     """Check the draft data structure, compile it into the contract, freeze both into a new version
     and open the endpoint on it. `then(config)` runs in the same transaction (the publication
@@ -134,7 +137,7 @@ def event_config_publish(
 
 
 def _publish(
-    *, config: EventConfiguration, user, steps: _Steps, then: Then | None
+    *, config: EventConfiguration, user: AbstractBaseUser | None, steps: _Steps, then: Then | None
 ) -> EventConfigurationVersion:
     config = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     structure = configuration_structure(config=config)
@@ -177,7 +180,7 @@ def _publish(
 
 @transaction.atomic
 def event_config_unpublish(
-    *, config: EventConfiguration, user=None, then: Then | None = None
+    *, config: EventConfiguration, user: AbstractBaseUser | None = None, then: Then | None = None
 ) -> EventConfiguration:
     """Close the endpoint (later events are refused, not stored). `then(config)` runs in the same
     transaction (the publication service unpublishes the message there) and returns the step it
@@ -204,29 +207,8 @@ def event_config_unpublish(
     return config
 
 
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"
-
-
-def configuration_deletion_summary(*, config: EventConfiguration) -> list[str]:
-    """What deleting this configuration removes, in the user's words (for the confirmation)."""
-    message = getattr(config, "message", None)
-    summary = [f"The event configuration {config.event_id} and its data structure"]
-    if message is not None:
-        versions = _count(message.versions.count(), "published version", "published versions")
-        summary.append(f"Its message {message.message_id} and its {versions}")
-    summary.append(_count(config.events.count(), "event", "events") + " received, with delivery status")
-    summary.append(
-        _count(config.versions.count(), "published version", "published versions") + " of the data structure"
-    )
-    summary.append(
-        _count(config.publication_logs.count(), "publication log entry", "publication log entries")
-    )
-    return summary
-
-
 @transaction.atomic
-def event_config_delete(*, config: EventConfiguration, user=None) -> None:
+def event_config_delete(*, config: EventConfiguration, user: AbstractBaseUser | None = None) -> None:
     """Delete a Draft configuration with its message(s), events and logs; a published one is refused."""
     locked = EventConfiguration.objects.select_for_update().filter(pk=config.pk).first()
     if locked is None:
@@ -253,7 +235,7 @@ def _field_columns(field: dict) -> dict:
 
 @transaction.atomic
 def event_config_structure_set(
-    *, config: EventConfiguration, structure: dict, user=None
+    *, config: EventConfiguration, structure: dict, user: AbstractBaseUser | None = None
 ) -> EventConfiguration:
     """Replace the draft data structure (fields, collections, enrichments) by `structure`.
     The published version is untouched until the next publish."""
@@ -319,7 +301,11 @@ def _free_event_id(base: str) -> str:
 
 @transaction.atomic
 def event_config_duplicate(
-    *, config: EventConfiguration, user=None, event_id: str | None = None, label: str | None = None
+    *,
+    config: EventConfiguration,
+    user: AbstractBaseUser | None = None,
+    event_id: str | None = None,
+    label: str | None = None,
 ) -> EventConfiguration:
     """A new Draft configuration with the same channel, targeting and data structure (the
     publication service copies its message)."""

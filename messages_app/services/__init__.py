@@ -3,7 +3,6 @@
 (packages.py)."""
 
 from .messages import (
-    message_content,
     message_ensure_for_configuration,
     message_pause,
     message_preview,
@@ -31,7 +30,6 @@ __all__ = [
     "configuration_duplicate",
     "configuration_publish",
     "configuration_unpublish",
-    "message_content",
     "message_ensure_for_configuration",
     "message_pause",
     "message_preview",

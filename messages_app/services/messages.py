@@ -1,6 +1,7 @@
 import logging
 import re
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -31,6 +32,7 @@ from ..rendering import (
     message_render,
     template_sources,
 )
+from ..selectors import message_content
 from ..sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
@@ -47,7 +49,9 @@ def message_ensure_for_configuration(*, config: EventConfiguration) -> Transacti
     return message
 
 
-def message_update(*, message: TransactionalMessage, user=None, **content) -> TransactionalMessage:
+def message_update(
+    *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
+) -> TransactionalMessage:
     """Edit the draft; the published version, and so what is sent, does not change."""
     unknown = set(content) - set(CONTENT_FIELDS) - {"label"}
     if unknown:
@@ -57,16 +61,6 @@ def message_update(*, message: TransactionalMessage, user=None, **content) -> Tr
     message.modified_by = user
     message.save(update_fields=[*content, "modified_by", "modified_at"])
     return message
-
-
-def message_content(*, message: TransactionalMessage) -> dict:
-    """The draft as version content: the message's fields and its language variants."""
-    content = {name: getattr(message, name) for name in CONTENT_FIELDS}
-    content["variants"] = {
-        variant.language: {part: getattr(variant, part) for part in VARIANT_PARTS}
-        for variant in message.variants.all()
-    }
-    return content
 
 
 def message_validate(*, message: TransactionalMessage, content: dict) -> list[FieldError]:
@@ -161,7 +155,11 @@ def _locked(message: TransactionalMessage) -> TransactionalMessage:
 
 
 def _freeze(
-    *, message: TransactionalMessage, content: dict, user, restored_from: int | None = None
+    *,
+    message: TransactionalMessage,
+    content: dict,
+    user: AbstractBaseUser | None,
+    restored_from: int | None = None,
 ) -> MessageVersion:
     if message.configuration.status != PublicationStatus.PUBLISHED:
         raise ApplicationError(
@@ -185,14 +183,16 @@ def _freeze(
 
 
 @transaction.atomic
-def message_publish(*, message: TransactionalMessage, user=None) -> MessageVersion:
+def message_publish(*, message: TransactionalMessage, user: AbstractBaseUser | None = None) -> MessageVersion:
     """Validate the draft and freeze it into a new immutable version that the worker renders."""
     message = _locked(message)
     return _freeze(message=message, content=message_content(message=message), user=user)
 
 
 @transaction.atomic
-def message_rollback(*, message: TransactionalMessage, number: int, user=None) -> MessageVersion:
+def message_rollback(
+    *, message: TransactionalMessage, number: int, user: AbstractBaseUser | None = None
+) -> MessageVersion:
     """Publish an older version's content again, as a new version; the draft becomes that content
     so that the next edit starts from what is live."""
     message = _locked(message)
@@ -208,7 +208,9 @@ def message_rollback(*, message: TransactionalMessage, number: int, user=None) -
     return version
 
 
-def message_variants_set(*, message: TransactionalMessage, variants: dict[str, dict], user=None) -> None:
+def message_variants_set(
+    *, message: TransactionalMessage, variants: dict[str, dict], user: AbstractBaseUser | None = None
+) -> None:
     """Replace the draft's language variants ({language: {part: text}}); the published version, and
     so what is sent, does not change."""
     message.variants.all().delete()
@@ -234,7 +236,9 @@ def _paused_events_fail(*, message: TransactionalMessage) -> None:
     )
 
 
-def message_withdraw(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
+def message_withdraw(
+    *, message: TransactionalMessage, user: AbstractBaseUser | None = None
+) -> TransactionalMessage:
     """Take the message off the air without touching its configuration (used by the cascades)."""
     message.status = MessageStatus.DRAFT
     message.published_version = None
@@ -244,7 +248,9 @@ def message_withdraw(*, message: TransactionalMessage, user=None) -> Transaction
     return message
 
 
-def message_pause(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
+def message_pause(
+    *, message: TransactionalMessage, user: AbstractBaseUser | None = None
+) -> TransactionalMessage:
     """Hold the message: new events are stored `paused` until resume or their expiration."""
     paused = TransactionalMessage.objects.filter(pk=message.pk, status=MessageStatus.PUBLISHED).update(
         status=MessageStatus.PAUSED, modified_by=user, modified_at=timezone.now()
@@ -258,7 +264,7 @@ def message_pause(*, message: TransactionalMessage, user=None) -> TransactionalM
 
 
 @transaction.atomic
-def message_resume(*, message: TransactionalMessage, user=None) -> int:
+def message_resume(*, message: TransactionalMessage, user: AbstractBaseUser | None = None) -> int:
     """Put the message back on the air and process the events kept while paused, in arrival
     order, with the latest published version; the expired ones become `tooOld`. Returns how
     many events were queued (for the dispatcher, which publishes them in arrival order)."""

@@ -6,6 +6,9 @@ its message's draft content replaced, and keeps serving its published version un
 publishes again.
 """
 
+from collections.abc import Iterable
+
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -27,7 +30,7 @@ PACKAGE_VERSION = 1
 MESSAGE_KEYS = ("label", "sender_name", "sender_email", "subject", "html", "text")
 
 
-def package_export(*, configs) -> dict:
+def package_export(*, configs: Iterable[EventConfiguration]) -> dict:
     """The package of these configurations, each with its message's draft content."""
     entries = []
     for config in configs:
@@ -128,7 +131,9 @@ def package_check(*, document: object) -> list[FieldError]:
 
 
 @transaction.atomic
-def package_import(*, document: object, user=None) -> list[tuple[EventConfiguration, bool]]:
+def package_import(
+    *, document: object, user: AbstractBaseUser | None = None
+) -> list[tuple[EventConfiguration, bool]]:
     """Create or update (draft only) every configuration of the package and its message's draft;
     all or nothing. Returns (configuration, created) pairs."""
 

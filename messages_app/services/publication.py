@@ -2,6 +2,7 @@
 sides, events' configuration services first, then this app's message, in one transaction. The
 events app never calls back into this one."""
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from campaign.exceptions import ApplicationError
@@ -12,7 +13,9 @@ from ..models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from .messages import message_ensure_for_configuration, message_update, message_withdraw
 
 
-def configuration_publish(*, config: EventConfiguration, user=None) -> EventConfigurationVersion:
+def configuration_publish(
+    *, config: EventConfiguration, user: AbstractBaseUser | None = None
+) -> EventConfigurationVersion:
     """Publish the configuration (its endpoint opens on the new version) and create its message
     (in Draft) the first time."""
 
@@ -23,7 +26,9 @@ def configuration_publish(*, config: EventConfiguration, user=None) -> EventConf
     return event_config_publish(config=config, user=user, then=message_ready)
 
 
-def configuration_unpublish(*, config: EventConfiguration, user=None) -> EventConfiguration:
+def configuration_unpublish(
+    *, config: EventConfiguration, user: AbstractBaseUser | None = None
+) -> EventConfiguration:
     """Close the configuration's endpoint and unpublish its message (the events it kept paused
     fail: routingFailed)."""
 
@@ -38,7 +43,9 @@ def configuration_unpublish(*, config: EventConfiguration, user=None) -> EventCo
 
 
 @transaction.atomic
-def message_unpublish(*, message: TransactionalMessage, user=None) -> TransactionalMessage:
+def message_unpublish(
+    *, message: TransactionalMessage, user: AbstractBaseUser | None = None
+) -> TransactionalMessage:
     """Unpublish the message, and with it its event configuration (its endpoint closes)."""
     if message.status not in (MessageStatus.PUBLISHED, MessageStatus.PAUSED):
         raise ApplicationError(f"{message.message_id} is not published.", code="not_published")
@@ -52,7 +59,11 @@ def message_unpublish(*, message: TransactionalMessage, user=None) -> Transactio
 
 @transaction.atomic
 def configuration_duplicate(
-    *, config: EventConfiguration, user=None, event_id: str | None = None, label: str | None = None
+    *,
+    config: EventConfiguration,
+    user: AbstractBaseUser | None = None,
+    event_id: str | None = None,
+    label: str | None = None,
 ) -> EventConfiguration:
     """A new Draft configuration with the same channel, targeting and data structure, and a Draft
     message holding a copy of its message's content."""

@@ -123,7 +123,8 @@ class TestDeleteAndDuplicate:
 
     def test_deleting_a_draft_removes_its_message_events_and_logs(self, api, cart_event):
         from events.models import Event, PublicationLog
-        from events.services import configuration_deletion_summary, event_config_delete
+        from events.selectors import configuration_deletion_summary
+        from events.services import event_config_delete
         from messages_app.models import MessageVersion, TransactionalMessage
         from tests.conftest import trigger_path
 

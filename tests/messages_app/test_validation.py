@@ -5,8 +5,8 @@ import pytest
 from campaign.exceptions import ValidationFailed
 from events.models import Channel
 from messages_app.models import MessageVariant
+from messages_app.selectors import message_content
 from messages_app.services import (
-    message_content,
     message_publish,
     message_update,
     message_validate,
