@@ -1,11 +1,10 @@
 """The lifecycle of an Event: every status move in the code base goes through this module.
 
-    stored ──> pending ──claim──> processing ──finish──> processed, ignored, deliveryFailed,
-                  ^                   │              routingFailed, tooOld, targetingFailed
-                  ├───postpone, sweep─┘
-                  │                   └──wait──> paused ──expire, unpublish──> tooOld, routingFailed
-                  └────────────── resume ─────── paused
-    (dispatch and sweep also move `pending` to `pending`: a new lease)
+    stored as pending, paused (its message is paused) or tooOld (already expired)
+    pending    -> pending (dispatch, sweep: a new lease), processing (claim)
+    processing -> pending (postpone, sweep), paused (its message was paused meanwhile),
+                  processed, ignored, deliveryFailed, routingFailed, tooOld, targetingFailed (finish)
+    paused     -> pending (resume), tooOld (expired while paused), routingFailed (unpublished)
 
 Each move is a conditional UPDATE from the statuses it may leave, so a move that lost a race (a
 redelivered task, two workers, a resume meeting an unpublish) changes nothing and says so. The
@@ -38,7 +37,7 @@ S = EventStatus
 UPDATE_BATCH = 1000
 # Source status -> the statuses an event may move to from it.
 ALLOWED: dict[str, frozenset[str]] = {
-    # Dispatch and sweep stay `pending` (a new lease); claim; an expired event ends tooOld.
+    # Dispatch and sweep keep it `pending` (a new lease); claim.
     S.PENDING: frozenset({S.PENDING, S.PROCESSING}),
     # Postpone and sweep put it back; its message paused meanwhile; or any final status.
     S.PROCESSING: frozenset({S.PENDING, S.PAUSED} | FINAL_STATUSES),

@@ -1,11 +1,4 @@
-"""Personalisation in a bounded Jinja2 sandbox.
-
-Marketers are untrusted template authors and event data is untrusted input:
-- the immutable sandbox refuses object internals (dunder attributes, methods that mutate, ...);
-- only a short list of string methods may be called, and every value, call, loop and the output
-  are bounded in size, count and time, so no template can exhaust the worker;
-- the HTML part escapes every value taken from the event (autoescape), and event text is never
-  turned into links (no `urlize`): URLs from the event appear only where the marketer put them.
+"""Personalisation in a bounded Jinja2 sandbox (what it refuses and bounds: `sandbox`).
 
 `message_render` is what the worker calls; it picks the language variant, applies the message's
 missing-value policy and locale, inlines the CSS and derives the text part when it is empty.
