@@ -1,15 +1,16 @@
-"""CPU per trigger call in one process, against the floor, without HTTP or load.
+"""CPU per trigger call in one process, against the floor, without HTTP.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/trigger_cpu.py [--rounds 16] [--calls 500]
+        .venv/bin/python bench/trigger_cpu.py [--rounds 16] [--calls 500] [--threads 1]
 
 The same WSGI application as gunicorn's (bench.wsgi) is called directly, in --rounds alternating
 rounds of --calls requests: POST /floor (the same JSON stored, nothing else) and POST to the trigger
-of a published event with valid credentials. The figure is CPU time (`time.process_time`) per call,
-the median over the rounds of each, and their ratio: steadier than throughput when comparing two
-versions of the code on a machine whose speed drifts (a thread of the web server and the database
-are not counted; PostgreSQL's work per call is the same INSERT for both). A throw-away database
-(bench_cpu_<pid>) is created and dropped. Only loopback traffic.
+of a published event with valid credentials, made by --threads threads together (default 1, as
+the threads of one gunicorn worker). The figure is CPU time (`time.process_time`, every thread of
+the process) per call, the median over the rounds of each, and their ratio: steadier than
+throughput when comparing two versions of the code on a machine whose speed drifts (PostgreSQL's
+work is not counted: it is the same INSERT for both). A throw-away database (bench_cpu_<pid>) is
+created and dropped. Only loopback traffic.
 """
 
 import argparse
@@ -18,8 +19,11 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
+
+from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,17 +48,27 @@ def environ(path: str, headers: dict) -> dict:
     }
 
 
-def round_cpu(application, path: str, headers: dict, calls: int) -> float:
-    """CPU milliseconds per call over `calls` calls."""
+def round_cpu(application, path: str, headers: dict, calls: int, threads: int = 1) -> float:
+    """CPU milliseconds per call over `calls` calls, made by `threads` threads together (as the
+    threads of a gunicorn worker would)."""
     statuses = set()
 
     def start_response(status, _headers):
         statuses.add(status.split()[0])
 
+    def call(count: int) -> None:
+        for _ in range(count):
+            for _chunk in application(environ(path, headers), start_response):
+                pass
+        connection.close()
+
     started = time.process_time()
-    for _ in range(calls):
-        for _chunk in application(environ(path, headers), start_response):
-            pass
+    workers = [threading.Thread(target=call, args=(calls // threads,)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    calls = calls // threads * threads
     spent = time.process_time() - started
     if statuses != {"202"}:
         raise SystemExit(f"{path} answered {statuses}")
@@ -65,15 +79,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=16)
     parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads calling together (gunicorn's --threads)"
+    )
     args = parser.parse_args()
     rounds, calls = max(2, min(args.rounds, 100)), max(10, min(args.calls, 5000))
+    threads = max(1, min(args.threads, 16))
 
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ["CAMPAIGN_API_RATE_LIMIT"] = "0"
     import django
 
     django.setup()
-    from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
     if connection.vendor != "postgresql":
@@ -96,10 +113,10 @@ def main() -> None:
         round_cpu(application, trigger, auth, calls)
         floor, spent = [], []
         for _ in range(rounds):
-            floor.append(round_cpu(application, "/floor", {}, calls))
-            spent.append(round_cpu(application, trigger, auth, calls))
+            floor.append(round_cpu(application, "/floor", {}, calls, threads))
+            spent.append(round_cpu(application, trigger, auth, calls, threads))
         f, t = statistics.median(floor), statistics.median(spent)
-        print(f"{rounds} alternating rounds of {calls} calls, CPU per call (median of the rounds)")
+        print(f"{rounds} alternating rounds of {calls} calls by {threads} thread(s), CPU per call (median)")
         print(f"floor    {f:.3f} ms")
         print(f"trigger  {t:.3f} ms")
         print(f"ratio floor/trigger: {f / t:.2f} (1.00: the trigger costs no more than the floor)")

@@ -1,5 +1,5 @@
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -193,7 +193,7 @@ def event_for_callback_get(*, event_pk: int) -> Event | None:
     return Event.objects.select_related("configuration", "integration").filter(pk=event_pk).first()
 
 
-def _when(value):
+def _when(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TypeVar
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, OperationalError, connection, connections, models, transaction
 from django.db.models import Model
 from psycopg.types.json import Jsonb
@@ -312,8 +313,6 @@ def _group_wait(group: _Group, waiter: _Waiter, model: type[Model], fields: tupl
 def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], django_conn) -> None:
     """Insert the rows waiting (the calling thread's first), then hand the rows that came meanwhile
     to the first of their threads."""
-    import psycopg
-
     with group.lock:
         batch, group.queue = group.queue[:GROUP_MAX_ROWS], group.queue[GROUP_MAX_ROWS:]
         for waiter in batch:
@@ -365,8 +364,6 @@ def _writer_cursor(django_conn):
     meanwhile (a restart): an idle connection's socket turns readable then, which costs one `poll`
     to see instead of the round trip of Django's health check. Its connect and its statements are
     bounded by `WRITE_TIMEOUT_SECONDS`."""
-    import psycopg
-
     conn, config = _writer.conn, django_conn.settings_dict
     target = (config["HOST"], config["PORT"], config["NAME"], config["USER"])
     if conn is not None and _writer.pid == os.getpid():
