@@ -346,16 +346,17 @@ def _group_flush(group: _Group, model: type[Model], fields: tuple[str, ...], dja
         # Every wake-up under the group's lock: a thread that waited too long sees, under it, whether
         # its row is still queued (it leaves) or its wake-up is given already (it takes it).
         with group.lock:
-            for waiter in batch:
-                if waiter.pk is None and waiter.error is None:  # interrupted (BaseException): unknown
-                    waiter.error = "The INSERT was interrupted."
-                waiter.wake.release()
+            # The next INSERT first: its leader starts it while this batch's threads wake up.
             if group.queue:
                 following = group.queue[0]
                 following.lead = True
                 following.wake.release()
             else:
                 group.busy = False
+            for waiter in batch:
+                if waiter.pk is None and waiter.error is None:  # interrupted (BaseException): unknown
+                    waiter.error = "The INSERT was interrupted."
+                waiter.wake.release()
 
 
 def _writer_cursor(django_conn):
