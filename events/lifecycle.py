@@ -46,12 +46,13 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
-def event_initial_status(*, expiration: datetime | None, message_paused: bool, now: datetime) -> str:
-    """The status an event is stored with: `tooOld` when already expired, `paused` while its
-    message holds new events, else `pending` (for the dispatcher)."""
+def event_initial(*, expiration: datetime | None, message_paused: bool, now: datetime) -> dict:
+    """The status an event is stored with, and its other columns that follow: `tooOld` (processed
+    now) when already expired, `paused` while its message holds new events, else `pending` (for the
+    dispatcher)."""
     if expiration is not None and expiration <= now:
-        return S.TOO_OLD
-    return S.PAUSED if message_paused else S.PENDING
+        return {"status": S.TOO_OLD, "processed_at": now, "error": "Expired before it could be processed."}
+    return {"status": S.PAUSED if message_paused else S.PENDING}
 
 
 def events_stored(*, events: list[Event]) -> None:

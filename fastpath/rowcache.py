@@ -14,7 +14,7 @@ it read, tagged with a generation number, and the database says when to forget i
   change committed while it was being read leaves it stale-tagged, never served;
 - changes made by this process bump the generation at once, before their transaction even commits:
   a cached model declares `objects = RowCachedQuerySet.as_manager()`, whose bulk writes (update,
-  bulk_create, bulk_update) forget the cache, and `rowcache_connect` forgets it on every save,
+  bulk_update, bulk_create) forget the cache, and `rowcache_connect` forgets it on every save,
   delete and many-to-many change of those models. No service calls the cache itself.
 
 The cache is bypassed (every read goes to the database) when it cannot be kept exact: on SQLite, in
@@ -69,8 +69,8 @@ def rowcache_changed() -> None:
 
 class RowCachedQuerySet(models.QuerySet):
     """The queryset of a model whose rows the trigger path caches: every bulk write forgets this
-    process's cache (other processes learn it from PostgreSQL). Saves and deletes go through the
-    signals that `rowcache_connect` connects."""
+    process's cache (other processes learn it from PostgreSQL); `bulk_update` runs `update`. Saves
+    and deletes go through the signals that `rowcache_connect` connects."""
 
     def update(self, **kwargs) -> int:
         rows = super().update(**kwargs)
@@ -81,11 +81,6 @@ class RowCachedQuerySet(models.QuerySet):
         created = super().bulk_create(*args, **kwargs)
         rowcache_changed()
         return created
-
-    def bulk_update(self, *args, **kwargs) -> int:
-        rows = super().bulk_update(*args, **kwargs)
-        rowcache_changed()
-        return rows
 
 
 def cached_models() -> list[type[models.Model]]:

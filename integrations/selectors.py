@@ -1,5 +1,6 @@
 """Reads of API credentials: the authentication of every trigger call."""
 
+import hashlib
 import hmac
 
 from django.db import DEFAULT_DB_ALIAS
@@ -8,10 +9,13 @@ from fastpath.rowcache import rowcache_get
 from fastpath.rows import row_get
 
 from .models import Integration
-from .services import token_digest
 
 # What every trigger call reads of its credentials (the rest loads on access).
 _AUTH_FIELDS = ("id", "token_hash", "all_events", "rate_limit", "callback_url")
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _integration_row(client_id: str) -> tuple | None:

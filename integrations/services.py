@@ -1,4 +1,3 @@
-import hashlib
 import secrets
 from dataclasses import dataclass
 
@@ -9,16 +8,13 @@ from django.utils import timezone
 from campaign.exceptions import ApplicationError
 
 from .models import Integration
+from .selectors import token_digest
 
 
 @dataclass(frozen=True)
 class IssuedCredentials:
     integration: Integration
     token: str  # shown once, never stored
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _new_token() -> str:

@@ -26,7 +26,7 @@ from fastpath.versions import per_version
 from integrations.models import Integration
 
 from ..contract import ctx_checker
-from ..lifecycle import event_initial_status, events_stored
+from ..lifecycle import event_initial, events_stored
 from ..models import (
     ADDRESS_KEYS,
     Channel,
@@ -196,21 +196,16 @@ def _inserted(config: EventConfiguration, status: str) -> tuple[str, ...]:
 def _event_build(
     config: EventConfiguration, fields: dict, integration: Integration | None, now: datetime
 ) -> Event:
-    status = event_initial_status(
-        expiration=fields["expiration"], message_paused=config.message_paused, now=now
-    )
     event = event_new(
         pkey=secrets.token_urlsafe(18),
         configuration_id=config.pk,
         configuration_version_id=config.published_version_id,
         integration_id=integration.pk if integration is not None else None,
-        status=status,
         created_at=now,
         updated_at=now,
         **fields,
+        **event_initial(expiration=fields["expiration"], message_paused=config.message_paused, now=now),
     )
-    if status == EventStatus.TOO_OLD:
-        event.processed_at, event.error = now, "Expired before it could be processed."
     Event.configuration.field.set_cached_value(event, config)
     if integration is not None:
         Event.integration.field.set_cached_value(event, integration)

@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from events.models import Event, EventConfiguration
-from fastpath.rowcache import cached_models, cached_tables, rowcache_listening
+from fastpath.rowcache import cached_models, cached_tables, rowcache_get, rowcache_listening
 from integrations.services import integration_create, integration_rotate_token
 from messages_app.services import message_pause
 from tests.conftest import make_published_event, trigger_path
@@ -167,8 +167,28 @@ def test_every_cached_table_notifies_its_changes():
     }
 
 
+def test_a_bulk_write_forgets_the_cache_before_its_transaction_commits(issued):
+    """Bulk writes of a cached model forget this process's cache at once, without any call in the
+    service: here the write is rolled back, so PostgreSQL never notifies it, and only the queryset
+    can have made the cache read the row again."""
+    warm(client_for(issued))
+    loads = []
+
+    def load():
+        loads.append(1)
+        return "row"
+
+    assert rowcache_get(("probe",), load) == rowcache_get(("probe",), load) == "row"
+    assert len(loads) == 1
+    with transaction.atomic():
+        EventConfiguration.objects.filter(event_id="EVTcartAbandonment").update(label="Renamed")
+        transaction.set_rollback(True)
+    assert rowcache_get(("probe",), load) == "row"
+    assert len(loads) == 2
+
+
 def test_a_conditional_update_is_seen_at_once_by_the_process_that_made_it(issued):
-    """Bulk writes of a cached model forget the cache without any call in the service."""
+    """A configuration unpublished by a conditional update is refused by the next call."""
     client = client_for(issued)
     assert client.post(PATH, EVENT, format="json").status_code == 202
     EventConfiguration.objects.filter(event_id="EVTcartAbandonment").update(status="draft")
