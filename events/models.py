@@ -6,18 +6,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 
+from campaign.channels import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
 
 EVENT_ID_PREFIX = "EVT"
 EVENT_ID_MAX_LENGTH = 64
 EVENT_ID_RE = re.compile(r"^[A-Za-z0-9_]+$")
 FIELD_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
-    PUSH = "push", "Push notification"
 
 
 class Targeting(models.TextChoices):
@@ -32,12 +27,6 @@ class PublicationStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     # The trigger endpoint accepts events against the published version.
     PUBLISHED = "published", "Published"
-
-
-class PushPlatform(models.TextChoices):
-    # Firebase Cloud Messaging (Android; iOS through FCM as well).
-    GCM = "gcm", "Android (FCM)"
-    APNS = "apns", "iOS (APNs)"
 
 
 class EventConfiguration(models.Model):

@@ -1,25 +1,186 @@
 from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from campaign.channels import Channel, PushPlatform
+
+
+class AttributeType(models.TextChoices):
+    TEXT = "text", _("Text")
+    INTEGER = "integer", _("Integer")
+    DECIMAL = "decimal", _("Decimal")
+    BOOLEAN = "boolean", _("Boolean")
+    DATE = "date", _("Date")
+    DATETIME = "datetime", _("Date and time")
+
+
+class AttributeDefinition(models.Model):
+    """A custom profile attribute, declared once by an administrator: its name (as templates see
+    it, `profile.attributes.<name>`) and its type (what the profile form, imports and templates
+    accept)."""
+
+    name = models.SlugField(
+        _("name"),
+        max_length=64,
+        unique=True,
+        help_text=_("As templates see it: letters, digits and underscores, e.g. loyalty_tier."),
+    )
+    label = models.CharField(_("label"), max_length=200)
+    type = models.CharField(
+        _("type"), max_length=10, choices=AttributeType.choices, default=AttributeType.TEXT
+    )
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("profile attribute")
+        verbose_name_plural = _("profile attributes")
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Profile(models.Model):
     """A stored recipient: what profile-based events are reconciled with and enriched from."""
 
-    email = models.EmailField(max_length=254, blank=True, db_index=True)
+    email = models.EmailField(_("email"), max_length=254, blank=True, db_index=True)
     mobile_phone = models.CharField(
-        max_length=16, blank=True, db_index=True, help_text="E.164, e.g. +33612345678"
+        _("mobile phone"), max_length=16, blank=True, db_index=True, help_text=_("E.164, e.g. +33612345678")
     )
     # The website's own customer id, the usual join key of profile-based events.
-    external_id = models.CharField("external ID", max_length=128, blank=True, db_index=True)
-    first_name = models.CharField(max_length=150, blank=True)
-    last_name = models.CharField(max_length=150, blank=True)
-    language = models.CharField(max_length=16, blank=True, help_text="e.g. en, fr, en-GB")
-    attributes = models.JSONField("custom attributes", default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField(auto_now=True)
+    external_id = models.CharField(_("external ID"), max_length=128, blank=True, db_index=True)
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    language = models.CharField(_("language"), max_length=16, blank=True, help_text=_("e.g. en, fr, en-GB"))
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("e.g. Europe/Paris"))
+    attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    # The profile's own denylist, per channel (distinct from the address-level denylist): set when
+    # the profile opted out of the channel, empty while it accepts messages on it.
+    email_opted_out_at = models.DateTimeField(_("opted out of email"), null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(_("opted out of SMS"), null=True, blank=True)
+    push_opted_out_at = models.DateTimeField(_("opted out of push"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    modified_at = models.DateTimeField(_("modified"), auto_now=True)
 
     class Meta:
         ordering = ["last_name", "first_name", "pk"]
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+        indexes = [
+            # Email addresses are reconciled regardless of case.
+            models.Index(Lower("email"), name="profile_email_lower"),
+        ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
         return f"{name} <{self.email}>" if name and self.email else name or self.email or f"Profile {self.pk}"
+
+    def opted_out_at(self, channel: str):
+        """When the profile opted out of the channel, or None."""
+        return getattr(self, f"{channel}_opted_out_at")
+
+
+class Service(models.Model):
+    """A subscription service ("Newsletter", "Order updates"): a list profiles subscribe to and
+    leave; a message may belong to one, and then goes only to its subscribers."""
+
+    name = models.SlugField(_("name"), max_length=64, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+        verbose_name = _("subscription service")
+        verbose_name_plural = _("subscription services")
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SubscriptionSource(models.TextChoices):
+    ADMIN = "admin", _("Administration")
+    IMPORT = "import", _("Import")
+    API = "api", _("API")
+    UNSUBSCRIBE_PAGE = "unsubscribePage", _("Unsubscribe page")
+    ONE_CLICK = "oneClick", _("One-click unsubscribe")
+
+
+class Subscription(models.Model):
+    """One profile's subscription to one service: active while `unsubscribed_at` is empty."""
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("profile")
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("service")
+    )
+    subscribed_at = models.DateTimeField(_("subscribed"))
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    source = models.CharField(
+        _("source"), max_length=20, choices=SubscriptionSource.choices, default=SubscriptionSource.ADMIN
+    )
+
+    class Meta:
+        ordering = ["service", "profile"]
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "service"], name="unique_subscription"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile} → {self.service}"
+
+
+class AppSubscription(models.Model):
+    """A mobile application installed on one device of a profile: where its push notifications go.
+    Disabled (never deleted) when the provider reports the token unregistered."""
+
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="app_subscriptions", verbose_name=_("profile")
+    )
+    application = models.CharField(_("application"), max_length=255, help_text=_("e.g. com.example.shop"))
+    platform = models.CharField(_("platform"), max_length=4, choices=PushPlatform.choices)
+    registration_token = models.CharField(_("registration token"), max_length=4096)
+    device = models.CharField(_("device"), max_length=200, blank=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    disabled_at = models.DateTimeField(_("disabled"), null=True, blank=True)
+    disabled_reason = models.CharField(_("why disabled"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["profile", "application", "-last_seen_at"]
+        verbose_name = _("app subscription")
+        verbose_name_plural = _("app subscriptions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "registration_token"], name="unique_app_registration_token"
+            ),
+        ]
+        indexes = [models.Index(fields=["profile", "application"], name="app_subscription_profile_app")]
+
+    def __str__(self) -> str:
+        return f"{self.application} ({self.get_platform_display()}) {self.device}".strip()
+
+
+class Suppression(models.Model):
+    """An erased profile's address, kept only as a hash, so that no later import or event sends
+    to it again."""
+
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # hex SHA-256 of the normalised address (email lower-cased, phone as given in E.164).
+    address_hash = models.CharField(_("address hash"), max_length=64)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("suppressed address")
+        verbose_name_plural = _("suppressed addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "address_hash"], name="unique_suppression"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.address_hash[:12]}…"
