@@ -375,6 +375,30 @@ class Stack:
         connection.close_if_unusable_or_obsolete()
         return Counter(Event.objects.filter(pkey__in=pkeys).values_list("status", flat=True))
 
+    def held(self) -> dict[str, object]:
+        """The events `processing` now (PKey -> when they were claimed): right after a kill, those
+        the killed worker held."""
+        from django.db import connection
+
+        from events.models import Event, EventStatus
+
+        connection.close_if_unusable_or_obsolete()
+        return dict(Event.objects.filter(status=EventStatus.PROCESSING).values_list("pkey", "updated_at"))
+
+    def processed_at(self, pkeys: list[str]) -> dict[str, tuple]:
+        """PKey -> (dispatched_at, processed_at) of the events that reached a final status; the
+        sweeper's takeover sets dispatched_at."""
+        from django.db import connection
+
+        from events.models import Event
+
+        connection.close_if_unusable_or_obsolete()
+        done = Event.objects.filter(pkey__in=pkeys, processed_at__isnull=False)
+        return {
+            pkey: (dispatched, processed)
+            for pkey, dispatched, processed in done.values_list("pkey", "dispatched_at", "processed_at")
+        }
+
     def committed_sends(self, pkeys: list[str]) -> Counter:
         """Per event, how many sends were committed (a `sent` attempt is written in the same
         transaction as the final status, after the provider accepted the message)."""

@@ -13,6 +13,7 @@ jitter until the event's deadline, then `tooOld`. A permanent failure ends `deli
 import logging
 import random
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
-from events.lifecycle import event_move, events_move
+from events.lifecycle import event_move, events_lease_renew, events_move
 from events.models import Event, EventStatus
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
@@ -156,6 +157,35 @@ def _on_its_own(*events: Event) -> Iterator[None]:
         logger.exception("delivering event(s) %s failed", ", ".join(event.pkey for event in events))
 
 
+@contextmanager
+def _heartbeat(event_pks: list[int]) -> Iterator[None]:
+    """While the block runs, renew the lease of these claimed events every third of the lease, on
+    a thread with its own database connection, so that the sweeper takes them over only once this
+    worker stopped (killed) or held them longer than DELIVERY_LEASE_MAX_SECONDS (stuck). Most
+    chunks finish within the first interval: the thread then ends without a query."""
+    stop = threading.Event()
+    interval = settings.DELIVERY_LEASE_SECONDS / 3
+    give_up = time.monotonic() + settings.DELIVERY_LEASE_MAX_SECONDS - settings.DELIVERY_LEASE_SECONDS
+
+    def beat() -> None:
+        try:
+            while not stop.wait(interval) and time.monotonic() < give_up:
+                try:
+                    events_lease_renew(pks=event_pks)
+                except Exception:
+                    logger.exception("could not renew the lease of events %s", event_pks)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=beat, name="lease-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _message_of(event: Event) -> TransactionalMessage | None:
     # The reverse one-to-one was read by select_related: None when the configuration has none.
     return getattr(event.configuration, "message", None)
@@ -275,6 +305,11 @@ def events_deliver(*, event_pks: list[int]) -> None:
     claimed = _claim(list(event_pks))
     if not claimed:
         return
+    with _heartbeat(claimed):
+        _claimed_deliver(claimed)
+
+
+def _claimed_deliver(claimed: list[int]) -> None:
     by_configuration: dict[int, list[Event]] = {}
     for event in _claimed_events(claimed):
         by_configuration.setdefault(event.configuration_id, []).append(event)
@@ -368,25 +403,28 @@ def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -
 def events_sweep(*, now: datetime | None = None) -> int:
     """Enqueue again the events lost on the way, in bounded batches; returns how many.
 
-    Lost means `processing` for longer than the lease (a worker killed mid-task), or `pending`
-    and due for longer than the lease (an enqueue lost with the broker, a broker restarted
-    empty). Each batch is one indexed query, one UPDATE and `DELIVERY_SWEEP_BATCH_SIZE` publishes
-    (about half a second on Redis), so a run stays well inside the beat interval even after an
-    outage; what remains is taken by the next run.
+    Lost means `processing` with a lease not renewed for DELIVERY_LEASE_SECONDS (a worker killed
+    mid-task: a live one renews it), or `pending` and due for longer than
+    DELIVERY_QUEUE_LEASE_SECONDS (an enqueue lost with the broker, a broker restarted empty).
+
+    Each batch is one indexed query, one UPDATE and `DELIVERY_SWEEP_BATCH_SIZE` publishes (about
+    half a second on Redis), so a run stays well inside the beat interval even after an outage;
+    what remains is taken by the next run.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
-    due_retry = DeliveryAttempt.objects.filter(event=OuterRef("pk"), retry_at__gte=cutoff)
+    queue_cutoff = now - timedelta(seconds=settings.DELIVERY_QUEUE_LEASE_SECONDS)
+    due_retry = DeliveryAttempt.objects.filter(event=OuterRef("pk"), retry_at__gte=queue_cutoff)
     total = 0
     for _ in range(settings.DELIVERY_SWEEP_MAX_BATCHES):
         with transaction.atomic():
             stuck = list(
                 Event.objects.filter(
-                    Q(status=EventStatus.PROCESSING)
-                    | Q(status=EventStatus.PENDING) & (Q(scheduled__isnull=True) | Q(scheduled__lt=cutoff)),
-                    updated_at__lt=cutoff,
+                    Q(status=EventStatus.PROCESSING, updated_at__lt=cutoff)
+                    | Q(status=EventStatus.PENDING, updated_at__lt=queue_cutoff)
+                    & (Q(scheduled__isnull=True) | Q(scheduled__lt=queue_cutoff))
+                    & ~Exists(due_retry)
                 )
-                .exclude(Exists(due_retry))
                 .order_by("updated_at")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[: settings.DELIVERY_SWEEP_BATCH_SIZE]

@@ -11,6 +11,8 @@ redelivered task, two workers, a resume meeting an unpublish) changes nothing an
 move sets `updated_at`, and `processed_at` on a final status, and queues the integration's status
 callback (after commit) for every event that reached a final status: the one place that promise is
 kept. `ALLOWED` is the state machine: a move it does not list is a programming error.
+`updated_at` starts the sweeper's lease; a live worker renews it (`events_lease_renew`) without
+moving the event.
 
 The single-event moves of the delivery path run one prepared UPDATE (fastpath/rows.py); the bulk
 moves lock their rows in primary-key order before updating them.
@@ -102,6 +104,12 @@ def events_move(
         if moved and target in FINAL_STATUSES:
             _callbacks_queue(moved)
     return moved
+
+
+def events_lease_renew(*, pks: Iterable[int]) -> int:
+    """Renew the lease of the events of `pks` still `processing` (a live worker's heartbeat): the
+    sweeper leaves them alone for another lease. Not a move: the status stays; returns how many."""
+    return Event.objects.filter(pk__in=list(pks), status=S.PROCESSING).update(updated_at=timezone.now())
 
 
 def _timestamps(target: str, fields: dict) -> None:

@@ -322,10 +322,16 @@ DELIVERY_RETRY_BASE_SECONDS = float(env("DELIVERY_RETRY_BASE_SECONDS", "30"))
 DELIVERY_RETRY_MAX_SECONDS = float(env("DELIVERY_RETRY_MAX_SECONDS", "3600"))
 # Processing errors (render, configuration) are retried this many times, then deliveryFailed.
 DELIVERY_PROCESSING_MAX_ATTEMPTS = env_int("DELIVERY_PROCESSING_MAX_ATTEMPTS", 5)
-# An event `processing` (or due `pending`) for longer than the lease is taken as lost and the
-# sweeper enqueues it again. Longer than the slowest send (timeouts below) plus a queue backlog.
-DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 300)
-DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 60)
+# Leases (delivery/services.py, events_sweep): an event `processing` whose worker stopped renewing
+# its lease for DELIVERY_LEASE_SECONDS (a killed worker) is taken as lost, and the sweeper enqueues
+# it again. A live worker renews the lease of the events it holds every third of the lease (a
+# heartbeat), for at most DELIVERY_LEASE_MAX_SECONDS (a worker stuck longer loses them). A due
+# `pending` event waits in a queue: it is taken as lost after DELIVERY_QUEUE_LEASE_SECONDS, longer
+# than a queue backlog.
+DELIVERY_LEASE_SECONDS = env_int("DELIVERY_LEASE_SECONDS", 20)
+DELIVERY_LEASE_MAX_SECONDS = env_int("DELIVERY_LEASE_MAX_SECONDS", 300)
+DELIVERY_QUEUE_LEASE_SECONDS = env_int("DELIVERY_QUEUE_LEASE_SECONDS", 120)
+DELIVERY_SWEEP_INTERVAL_SECONDS = env_int("DELIVERY_SWEEP_INTERVAL_SECONDS", 5)
 DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500)
 DELIVERY_SWEEP_MAX_BATCHES = env_int("DELIVERY_SWEEP_MAX_BATCHES", 20)
 # The dispatcher (delivery/dispatcher.py) runs in every worker consuming the transactional queue:

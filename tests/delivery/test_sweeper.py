@@ -26,7 +26,7 @@ def stored_event(config, *, status, age_seconds, **fields):
 
 
 def test_takes_lost_pending_and_stale_processing_events_back_to_pending(cart_event, settings):
-    settings.DELIVERY_LEASE_SECONDS = 60
+    settings.DELIVERY_LEASE_SECONDS = settings.DELIVERY_QUEUE_LEASE_SECONDS = 60
     lost = stored_event(cart_event, status=EventStatus.PENDING, age_seconds=120)
     killed = stored_event(cart_event, status=EventStatus.PROCESSING, age_seconds=120)
     fresh = stored_event(cart_event, status=EventStatus.PENDING, age_seconds=5)
@@ -47,7 +47,7 @@ def test_takes_lost_pending_and_stale_processing_events_back_to_pending(cart_eve
 
 
 def test_leaves_scheduled_and_postponed_events_until_they_are_due(cart_event, settings):
-    settings.DELIVERY_LEASE_SECONDS = 60
+    settings.DELIVERY_LEASE_SECONDS = settings.DELIVERY_QUEUE_LEASE_SECONDS = 60
     later = (timezone.now() + timedelta(hours=2)).isoformat()
     stored_event(cart_event, status=EventStatus.PENDING, age_seconds=600, scheduled=later)
     postponed = stored_event(cart_event, status=EventStatus.PENDING, age_seconds=600)
@@ -64,10 +64,27 @@ def test_leaves_scheduled_and_postponed_events_until_they_are_due(cart_event, se
 
 
 def test_works_in_bounded_batches(cart_event, settings):
-    settings.DELIVERY_LEASE_SECONDS = 60
+    settings.DELIVERY_LEASE_SECONDS = settings.DELIVERY_QUEUE_LEASE_SECONDS = 60
     settings.DELIVERY_SWEEP_BATCH_SIZE = 3
     settings.DELIVERY_SWEEP_MAX_BATCHES = 2
     for _ in range(8):
         stored_event(cart_event, status=EventStatus.PENDING, age_seconds=120)
     assert events_sweep() == 6
     assert events_sweep() == 2
+
+
+def test_a_processing_event_is_lost_after_the_lease_and_a_pending_one_after_the_queue_lease(
+    cart_event, settings
+):
+    settings.DELIVERY_LEASE_SECONDS = 30
+    settings.DELIVERY_QUEUE_LEASE_SECONDS = 300
+    killed = stored_event(cart_event, status=EventStatus.PROCESSING, age_seconds=45)
+    queued = stored_event(cart_event, status=EventStatus.PENDING, age_seconds=45)
+    lost = stored_event(cart_event, status=EventStatus.PENDING, age_seconds=400)
+
+    assert events_sweep() == 2
+
+    statuses = dict(Event.objects.values_list("pk", "status"))
+    assert statuses[killed.pk] == statuses[lost.pk] == EventStatus.PENDING
+    # Waiting in a queue backlog for less than the queue lease: left alone.
+    assert Event.objects.get(pk=queued.pk).updated_at < timezone.now() - timedelta(seconds=40)
