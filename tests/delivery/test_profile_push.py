@@ -4,7 +4,7 @@ UNREGISTERED is disabled and never used again."""
 
 import pytest
 
-from delivery.models import AttemptOutcome, DeliveryAttempt
+from delivery.models import AttemptOutcome, DeliveryAttempt, DenylistEntry, Exclusion
 from delivery.services import event_deliver
 from events.models import Event, EventStatus
 from profiles.models import AppSubscription
@@ -124,3 +124,20 @@ def test_a_temporary_failure_on_every_device_postpones_the_event(api, fcm, order
     # The last attempt holds when the event is due again.
     assert outcomes[-1][1] is not None
     assert AppSubscription.objects.filter(profile=profile, disabled_at__isnull=True).count() == 2
+
+
+def test_denylisted_devices_are_skipped_and_all_of_them_make_the_event_ignored(api, fcm, order_push):
+    profile = jane()
+    device(profile, "token-a")
+    device(profile, "token-b")
+    DenylistEntry.objects.create(channel="push", address="token-a", reason="test device")
+
+    event = send(api)
+    assert event.status == EventStatus.PROCESSED
+    assert [m["token"] for m in fcm.requests] == ["token-b"]
+
+    DenylistEntry.objects.create(channel="push", address="token-b", reason="test device")
+    second = send(api)
+    assert second.status == EventStatus.IGNORED
+    assert Exclusion.objects.get(event=second).reason == "denylist"
+    assert len(fcm.requests) == 1
