@@ -136,7 +136,7 @@ def _recipient(event: Event) -> Recipient:
         if not profile.mobile_phone:
             raise TargetingFailed(f"The targeted profile {profile.pk} has no mobile phone.")
         return Recipient(mobile_phone=profile.mobile_phone)
-    raise TargetingFailed("A profile-based push event has one recipient per device.")
+    raise TargetingFailed(f"No recipient for a profile-based {config.channel} event: see event_recipients.")
 
 
 def event_recipients(*, event: Event) -> list[Recipient]:
