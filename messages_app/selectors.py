@@ -6,6 +6,7 @@ from datetime import datetime
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
 from fastpath.versions import per_version
+from profiles.models import Profile
 from profiles.selectors import (
     ATTRIBUTES_KEY,
     PROFILE_TEMPLATE_FIELDS,
@@ -138,7 +139,12 @@ def _enrichment_entries(
     if enrichment.get("resource", EnrichmentResource.PROFILE) != EnrichmentResource.PROFILE:
         return [PickerField(f"{name} (enrichment)", f"{{{{ {path}. }}}}", kind, group)]
     fields = [
-        PickerField(f"{name} > {field_name}", f"{{{{ {path}.{field_name} }}}}", kind, group)
+        PickerField(
+            f"{name} > {Profile._meta.get_field(field_name).verbose_name} ({field_name})",
+            f"{{{{ {path}.{field_name} }}}}",
+            kind,
+            group,
+        )
         for field_name in PROFILE_TEMPLATE_FIELDS
     ]
     fields += [

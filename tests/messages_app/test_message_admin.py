@@ -167,7 +167,7 @@ def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
     # Every profile field and declared attribute of each enrichment, in items too.
     for name in ("email", "mobile_phone", "external_id", "first_name", "last_name", "language", "time_zone"):
         assert f'data-insert="{{{{ customer.{name} }}}}"' in page
-    assert "customer &gt; first_name" in page
+    assert "customer &gt; first name (first_name)" in page
     assert 'data-insert="{{ customer.attributes.loyalty_tier }}"' in page
     assert "customer &gt; Loyalty tier (Text)" in page
     # Another resource than profiles: its name.
