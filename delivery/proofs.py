@@ -1,4 +1,5 @@
-"""Proofs: the draft of a message rendered with a test profile's data and sent through the real
+"""Proofs: the draft of a message rendered with a test profile's data (its event data, and its
+profile for a profile-based message) and sent through the real
 channel to the profile's address. Recorded as a ProofSend, never as an event: it counts in no
 report."""
 
@@ -12,7 +13,7 @@ from campaign.exceptions import ApplicationError, ValidationFailed
 from events.models import Channel
 from messages_app.models import ProofSend, ProofStatus, TestProfile, TestProfileUsage, TransactionalMessage
 from messages_app.rendering import RenderedEmail, message_render
-from messages_app.selectors import message_content
+from messages_app.selectors import message_content, test_profile_context
 from messages_app.services import message_test_profile_errors
 
 from .channels import SendFailure, message_send
@@ -62,7 +63,9 @@ def proof_send(
         sent_by=user,
     )
     try:
-        rendered = message_render(channel=channel, content=content, context={"ctx": profile.event_data})
+        rendered = message_render(
+            channel=channel, content=content, context=test_profile_context(message=message, profile=profile)
+        )
         if channel == Channel.EMAIL:
             rendered = _proof_subject(rendered)
         provider_id = message_send(

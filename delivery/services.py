@@ -30,8 +30,9 @@ from events.lifecycle import event_move, events_lease_renew, events_move
 from events.models import Event, EventStatus
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
-from messages_app.rendering import RenderedEmail, message_render
+from messages_app.rendering import Rendered, RenderedEmail, message_render
 from messages_app.selectors import version_content
+from profiles.services import app_subscription_disable
 
 from .channels import SendFailure, channel_address, message_send
 from .channels.email import email_send
@@ -43,7 +44,7 @@ from .targeting import (
     TargetingFailed,
     event_context,
     event_language,
-    event_recipient,
+    event_recipients,
 )
 
 logger = logging.getLogger(__name__)
@@ -82,10 +83,12 @@ class _Attempt:
     address: str = ""
     started_at: datetime = field(default_factory=timezone.now)
     clock: float = field(default_factory=time.monotonic)
+    # The attempts to several devices of one event (profile-based push) are numbered in turn.
+    offset: int = 0
 
     @property
     def number(self) -> int:
-        return self.event.attempts + 1
+        return self.event.attempts + 1 + self.offset
 
     def record(self, outcome: str, **fields) -> DeliveryAttempt:
         """Log the attempt; the caller moves the event in the same transaction, with
@@ -111,8 +114,8 @@ class _Routed:
     event: Event
     channel: str
     content: dict
-    recipient: Recipient
-    address: str
+    # (recipient, channel address): one, or one per device for profile-based push.
+    targets: list[tuple[Recipient, str]]
 
 
 def _claim(event_pks: list[int]) -> list[int]:
@@ -234,12 +237,14 @@ def _route(events: list[Event]) -> list[tuple[Event, dict]]:
     return [(event, content) for event in live]
 
 
-def _recipient(event: Event, channel: str) -> tuple[Recipient, str] | None:
-    """The recipient and its channel address; None when the event could not be targeted (it is
-    finished, `targetingFailed`, or postponed after a processing error)."""
+def _targets(event: Event, channel: str) -> list[tuple[Recipient, str]] | None:
+    """The recipients and their channel addresses; None when the event could not be targeted (it
+    is finished, `targetingFailed`, or postponed after a processing error)."""
     try:
-        recipient = event_recipient(event=event)
-        return recipient, channel_address(channel=channel, recipient=recipient)
+        return [
+            (recipient, channel_address(channel=channel, recipient=recipient))
+            for recipient in event_recipients(event=event)
+        ]
     except TargetingFailed as exc:
         _finish(event, EventStatus.TARGETING_FAILED, error=exc.message)
     except Exception as exc:
@@ -247,24 +252,33 @@ def _recipient(event: Event, channel: str) -> tuple[Recipient, str] | None:
     return None
 
 
-def _send(routed: _Routed, exclusion: tuple[str, str] | None) -> None:
-    """Send one routed event (unless its address is excluded) and record the attempt with the
-    event's new status."""
+def _render(routed: _Routed) -> Rendered:
+    return message_render(
+        channel=routed.channel,
+        content=routed.content,
+        context=event_context(event=routed.event),
+        language=event_language(event=routed.event),
+    )
+
+
+def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
+    """Send one routed event to its addresses that are not excluded (none left: the event is
+    ignored) and record the attempts with the event's new status."""
     event, channel = routed.event, routed.channel
-    if exclusion is not None:
-        _exclude(event, channel=channel, address=routed.address, reason=exclusion[0], detail=exclusion[1])
+    targets = [(recipient, address) for recipient, address in routed.targets if address not in exclusions]
+    if not targets:
+        address = routed.targets[0][1]
+        reason, detail = exclusions[address]
+        _exclude(event, channel=channel, address=address, reason=reason, detail=detail)
         return
-    attempt = _Attempt(event=event, channel=channel, address=routed.address)
+    if targets[0][0].app_subscription_id is not None:
+        _send_to_devices(routed, targets)
+        return
+    [(recipient, address)] = targets
+    attempt = _Attempt(event=event, channel=channel, address=address)
     try:
-        rendered = message_render(
-            channel=channel,
-            content=routed.content,
-            context=event_context(event=event),
-            language=event_language(event=event),
-        )
-        provider_id = message_send(
-            channel=channel, pkey=event.pkey, recipient=routed.recipient, rendered=rendered
-        )
+        rendered = _render(routed)
+        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
     except Exception as exc:
         _attempt_failed(attempt, exc)
         return
@@ -277,6 +291,88 @@ def _send(routed: _Routed, exclusion: tuple[str, str] | None) -> None:
             provider_message_id=provider_id[:255],
             error="",
         )
+
+
+def _send_to_devices(routed: _Routed, targets: list[tuple[Recipient, str]]) -> None:
+    """Profile-based push: the notification goes to each live device of the profile, one attempt
+    each. The event is `processed` when at least one device accepted it; when none did, it is
+    postponed if a failure was temporary, else `deliveryFailed`. A token the provider refuses for
+    good (unregistered) has its app subscription disabled: it is never used again."""
+    event, channel = routed.event, routed.channel
+    try:
+        rendered = _render(routed)
+    except Exception as exc:
+        _attempt_failed(_Attempt(event=event, channel=channel, address=targets[0][1]), exc)
+        return
+    sent: list[tuple[_Attempt, str]] = []
+    failed: list[tuple[_Attempt, SendFailure, Recipient]] = []
+    for recipient, address in targets:
+        attempt = _Attempt(event=event, channel=channel, address=address)
+        try:
+            provider_id = message_send(
+                channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered
+            )
+        except SendFailure as failure:
+            failed.append((attempt, failure, recipient))
+        except Exception as exc:
+            if sent or failed:
+                # A device after others (the provider's answer unreadable): an unexpected failure,
+                # recorded as temporary, that does not undo what the others got.
+                failed.append((attempt, SendFailure(str(exc)[:2000], temporary=True), recipient))
+                continue
+            _attempt_failed(attempt, exc)
+            return
+        else:
+            sent.append((attempt, provider_id))
+    temporary = [item for item in failed if item[1].temporary]
+    # Numbered in the order they are logged: the sent ones first; when the event is postponed,
+    # the temporary failure that postpones it last.
+    ordered = [attempt for attempt, _ in sent] + [a for a, f, _ in failed if not f.temporary]
+    ordered += [a for a, _, _ in temporary]
+    for offset, attempt in enumerate(ordered):
+        attempt.offset = offset
+    last = ordered[-1]
+    with transaction.atomic():
+        for attempt, provider_id in sent:
+            attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
+        for attempt, failure, recipient in failed:
+            if not failure.temporary:
+                attempt.record(
+                    AttemptOutcome.PERMANENT_FAILURE,
+                    provider_response=failure.response,
+                    error=failure.message[:2000],
+                )
+                if failure.address_rejected and recipient.app_subscription_id is not None:
+                    app_subscription_disable(
+                        app_subscription_id=recipient.app_subscription_id, reason=failure.message
+                    )
+            elif sent or attempt is not last:
+                attempt.record(
+                    AttemptOutcome.TEMPORARY_FAILURE,
+                    provider_response=failure.response,
+                    error=failure.message[:2000],
+                )
+        errors = "; ".join(f"{attempt.address[:16]}…: {failure.message}" for attempt, failure, _ in failed)
+        if sent:
+            note = f"Sent to {len(sent)} of {len(targets)} devices. {errors}" if failed else ""
+            _finish(
+                event,
+                EventStatus.PROCESSED,
+                attempts=last.number,
+                provider_message_id=sent[0][1][:255],
+                error=note[:2000],
+            )
+        elif temporary:
+            _postpone(
+                last, AttemptOutcome.TEMPORARY_FAILURE, errors[:2000], response=temporary[-1][1].response
+            )
+        else:
+            _finish(
+                event,
+                EventStatus.DELIVERY_FAILED,
+                attempts=last.number,
+                error=f"No device accepted the notification: {errors}"[:2000],
+            )
 
 
 def _attempt_failed(attempt: _Attempt, exc: Exception) -> None:
@@ -321,18 +417,19 @@ def _claimed_deliver(claimed: list[int]) -> None:
         for event, content in routable:
             channel = event.configuration.channel
             with _on_its_own(event):
-                target = _recipient(event, channel)
-                if target is not None:
-                    routed.append(_Routed(event, channel, content, *target))
+                targets = _targets(event, channel)
+                if targets is not None:
+                    routed.append(_Routed(event, channel, content, targets))
     exclusions = {
         channel: address_exclusions(
-            channel=channel, addresses=[item.address for item in routed if item.channel == channel]
+            channel=channel,
+            addresses=[address for item in routed if item.channel == channel for _, address in item.targets],
         )
         for channel in {item.channel for item in routed}
     }
     for item in routed:
         with _on_its_own(item.event):
-            _send(item, exclusions[item.channel].get(item.address))
+            _send(item, exclusions[item.channel])
 
 
 def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:

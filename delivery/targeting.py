@@ -11,7 +11,9 @@ from django.db.models.functions import Lower
 
 from campaign.exceptions import ApplicationError
 from events.models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
+from events.selectors import PUSH_APPLICATION_KEY, is_profile_push
 from profiles.models import Profile
+from profiles.selectors import attribute_definitions, profile_live_app_subscriptions, profile_variables
 
 
 class TargetingFailed(ApplicationError):
@@ -25,25 +27,9 @@ class Recipient:
     push_token: str = ""
     push_application: str = ""
     push_platform: str = ""
-
-
-# What templates see of a profile: {{ customer.first_name }}.
-PROFILE_VARIABLES = (
-    "email",
-    "mobile_phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "language",
-    "attributes",
-)
-
-
-def profile_variables(profile: Profile | None) -> dict:
-    """A profile as template data; empty when the join found none (its variables render empty)."""
-    if profile is None:
-        return {}
-    return {name: getattr(profile, name) for name in PROFILE_VARIABLES}
+    # Profile-based push: the app subscription the token belongs to (disabled when the provider
+    # reports the token unregistered).
+    app_subscription_id: int | None = None
 
 
 def _key(profile_field: str, value: object) -> str | None:
@@ -85,26 +71,28 @@ def event_context(*, event: Event) -> dict:
     per event-level enrichment; item-level enrichments are added inside each item of `ctx`."""
     ctx = dict(event.ctx)
     context: dict = {"ctx": ctx}
-    for enrichment in _enrichments(event):
+    enrichments = _enrichments(event)
+    definitions = attribute_definitions() if enrichments else {}
+    for enrichment in enrichments:
         event_field, profile_field = _join(enrichment)
         if enrichment.get("targeting"):
             try:
                 profile = event_target_profile(event=event)
             except TargetingFailed:
                 profile = None
-            context[enrichment["name"]] = profile_variables(profile)
+            context[enrichment["name"]] = profile_variables(profile=profile, definitions=definitions)
             continue
         if enrichment["target"] == "event":
             found = profiles_by_key(profile_field=profile_field, values=[ctx.get(event_field)])
             context[enrichment["name"]] = profile_variables(
-                found.get(_key(profile_field, ctx.get(event_field)))
+                profile=found.get(_key(profile_field, ctx.get(event_field))), definitions=definitions
             )
             continue
         items = [dict(item) for item in ctx.get(enrichment["target"]) or [] if isinstance(item, dict)]
         found = profiles_by_key(profile_field=profile_field, values=[item.get(event_field) for item in items])
         for item in items:
             item[enrichment["name"]] = profile_variables(
-                found.get(_key(profile_field, item.get(event_field)))
+                profile=found.get(_key(profile_field, item.get(event_field))), definitions=definitions
             )
         ctx[enrichment["target"]] = items
     return context
@@ -128,8 +116,8 @@ def event_target_profile(*, event: Event) -> Profile:
     return profile
 
 
-def event_recipient(*, event: Event) -> Recipient:
-    """The addresses to send to; raises TargetingFailed when they cannot be determined."""
+def _recipient(event: Event) -> Recipient:
+    """The one address of every event but a profile-based push one."""
     config = event.configuration
     if config.targeting == Targeting.EVENT:
         return Recipient(
@@ -148,7 +136,32 @@ def event_recipient(*, event: Event) -> Recipient:
         if not profile.mobile_phone:
             raise TargetingFailed(f"The targeted profile {profile.pk} has no mobile phone.")
         return Recipient(mobile_phone=profile.mobile_phone)
-    raise TargetingFailed("Profiles hold no push registration yet: push needs an event-based configuration.")
+    raise TargetingFailed(f"No recipient for a profile-based {config.channel} event: see event_recipients.")
+
+
+def event_recipients(*, event: Event) -> list[Recipient]:
+    """Whom to send the event to: one recipient, or, for profile-based push, one per live
+    registration of the configuration's application on the targeted profile's devices. Raises
+    TargetingFailed when there is none."""
+    config = event.configuration
+    if not is_profile_push(config=config):
+        return [_recipient(event)]
+    profile = event_target_profile(event=event)
+    application = event.configuration_version.structure.get(PUSH_APPLICATION_KEY) or ""
+    registrations = profile_live_app_subscriptions(profile=profile, application=application)
+    if not registrations:
+        raise TargetingFailed(
+            f"The targeted profile {profile.pk} has no live registration of the application {application!r}."
+        )
+    return [
+        Recipient(
+            push_token=registration.registration_token,
+            push_application=registration.application,
+            push_platform=registration.platform,
+            app_subscription_id=registration.pk,
+        )
+        for registration in registrations
+    ]
 
 
 def event_language(*, event: Event) -> str:

@@ -44,6 +44,7 @@ from .selectors import (
     configuration_publish_problems,
     configuration_structure,
     configurations_without_recent_events,
+    is_profile_push,
     structure_from_rows,
 )
 from .services import (
@@ -288,7 +289,9 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
-        return fields if obj is None else [*fields[:5], "publish_check", *fields[5:]]
+        if obj is None or is_profile_push(config=obj):
+            fields.insert(4, "push_application")
+        return fields if obj is None else [*fields[:-2], "publish_check", *fields[-2:]]
 
     @admin.display(description="before publishing")
     def publish_check(self, obj):
@@ -319,13 +322,16 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Domain errors were already turned into form errors by the form's clean().
         if change:
-            event_config_update(config=obj, user=request.user, label=obj.label)
+            event_config_update(
+                config=obj, user=request.user, label=obj.label, push_application=obj.push_application
+            )
         else:
             created = event_config_create(
                 event_id=obj.event_id,
                 label=obj.label,
                 channel=obj.channel,
                 targeting=obj.targeting,
+                push_application=obj.push_application,
                 user=request.user,
             )
             obj.__dict__.update(created.__dict__)

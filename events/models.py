@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from campaign.channels import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
@@ -35,6 +36,17 @@ class EventConfiguration(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     targeting = models.CharField(
         "targeting dimension", max_length=10, choices=Targeting.choices, default=Targeting.EVENT
+    )
+    # Profile-based push: the mobile application whose registrations on the targeted profile's
+    # devices receive the notification (event-based push events name theirs).
+    push_application = models.CharField(
+        _("push application"),
+        max_length=255,
+        blank=True,
+        help_text=_(
+            "Profile-based push only: the application (e.g. com.example.shop) whose registered devices "
+            "of the targeted profile receive the notification."
+        ),
     )
     status = models.CharField(
         "publication status",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaign.exceptions import FieldError
 from fastpath.rowcache import rowcache_get
@@ -95,12 +96,25 @@ def _field_structure(field: EventField) -> dict:
 
 
 def configuration_structure(*, config: EventConfiguration) -> dict:
-    """The draft data structure, in the shape frozen into `EventConfigurationVersion.structure`."""
-    return structure_from_rows(
+    """The draft data structure, in the shape frozen into `EventConfigurationVersion.structure`;
+    a profile-based push configuration's also names its application (`push_application`), which
+    its events keep as they keep the rest of the structure."""
+    structure = structure_from_rows(
         fields=EventField.objects.filter(configuration=config),
         collections=EventCollection.objects.filter(configuration=config),
         enrichments=EventEnrichment.objects.filter(configuration=config),
     )
+    if is_profile_push(config=config):
+        structure[PUSH_APPLICATION_KEY] = config.push_application
+    return structure
+
+
+# The structure's key naming a profile-based push configuration's application.
+PUSH_APPLICATION_KEY = "push_application"
+
+
+def is_profile_push(*, config: EventConfiguration) -> bool:
+    return config.targeting == Targeting.PROFILE and config.channel == Channel.PUSH
 
 
 def _in_order(rows: Iterable) -> list:
@@ -155,9 +169,15 @@ def structure_from_rows(
 def configuration_publish_problems(*, config: EventConfiguration, structure: dict) -> list[FieldError]:
     """Every reason publishing this data structure would be refused (empty: ready to publish)."""
     errors = structure_check(structure=structure, targeting=config.targeting)
-    if config.targeting == Targeting.PROFILE and config.channel == Channel.PUSH:
+    if is_profile_push(config=config) and not (structure.get(PUSH_APPLICATION_KEY) or "").strip():
         errors.append(
-            FieldError("targeting", "Profiles hold no push registration yet: push needs real-time events.")
+            FieldError(
+                PUSH_APPLICATION_KEY,
+                gettext(
+                    "Profile-based push needs the application whose registered devices receive it "
+                    "(e.g. com.example.shop)."
+                ),
+            )
         )
     return errors
 

@@ -10,7 +10,7 @@ from django.utils.html import format_html
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
 from delivery.proofs import proof_send
-from events.models import Channel
+from events.models import Channel, Targeting
 
 from .models import (
     CONTENT_FIELDS,
@@ -112,14 +112,26 @@ class MessageVariantInline(admin.StackedInline):
         return VARIANT_FIELDS[obj.configuration.channel] if obj else ["language"]
 
 
-PROFILE_FIELDS = ["name", "usage", "address", "push_application", "push_platform", "event_data"]
+PROFILE_FIELDS = [
+    "name",
+    "usage",
+    "address",
+    "push_application",
+    "push_platform",
+    "event_data",
+    "profile",
+    "profile_data",
+]
 
 
 class TestProfileForm(forms.ModelForm):
     class Meta:
         model = TestProfile
         fields = PROFILE_FIELDS
-        widgets = {"event_data": forms.Textarea(attrs={"rows": 4, "cols": 60})}
+        widgets = {
+            "event_data": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+            "profile_data": forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        }
 
     def clean(self):
         cleaned = super().clean()
@@ -138,10 +150,16 @@ class TestProfileInline(admin.StackedInline):
     form = TestProfileForm
     extra = 0
 
+    # A select of every profile would not scale: the stored profile is chosen by its ID.
+    raw_id_fields = ["profile"]
+
     def get_fields(self, request, obj=None):
+        fields = ["name", "usage", "address", "event_data"]
         if obj is not None and obj.configuration.channel == Channel.PUSH:
-            return PROFILE_FIELDS
-        return ["name", "usage", "address", "event_data"]
+            fields[3:3] = ["push_application", "push_platform"]
+        if obj is not None and obj.configuration.targeting == Targeting.PROFILE:
+            fields += ["profile", "profile_data"]
+        return fields
 
 
 class MessageVersionInline(admin.TabularInline):

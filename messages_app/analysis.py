@@ -1,16 +1,20 @@
 """Static analysis of templates against the published data structure (no trial render).
 
 Every variable a template reads must exist: `ctx.<field>` and `ctx.<collection>` of the event,
-the fields of a collection's items inside a loop over it, and the enrichments by name. Errors
+the fields of a collection's items inside a loop over it, and the enrichments by name with the
+profile fields and declared attributes they hold (`customer.attributes.loyalty_tier`). Errors
 name the part and the line.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from campaign.exceptions import FieldError
+from events.models import EnrichmentResource
+from profiles.selectors import ATTRIBUTES_KEY, PROFILE_TEMPLATE_FIELDS
 
 from .rendering import BoundedSandbox
 
@@ -33,8 +37,23 @@ class Shape:
 ANY = Shape()
 
 
-def structure_shapes(*, structure: dict, event_id: str) -> dict[str, Shape]:
-    """The top-level variables of a message's templates, from the published data structure."""
+def profile_shape(*, name: str, attributes: Iterable[str]) -> Shape:
+    """What an enrichment holds: a profile's fields and its declared custom attributes."""
+    declared = Shape(label="the declared profile attributes", attributes=dict.fromkeys(attributes, ANY))
+    return Shape(
+        label=f"a profile ({name})",
+        attributes={**dict.fromkeys(PROFILE_TEMPLATE_FIELDS, ANY), ATTRIBUTES_KEY: declared},
+    )
+
+
+def _is_profile(enrichment: dict) -> bool:
+    return enrichment.get("resource", EnrichmentResource.PROFILE) == EnrichmentResource.PROFILE
+
+
+def structure_shapes(*, structure: dict, event_id: str, attributes: Iterable[str] = ()) -> dict[str, Shape]:
+    """The top-level variables of a message's templates, from the published data structure;
+    `attributes`: the names of the declared profile attributes (what enrichments hold)."""
+    attributes = list(attributes)
     collection_ids = {c.get("collection_id") for c in structure.get("collections") or []}
     item_enrichments: dict[str, dict[str, Shape]] = {}
     top: dict[str, Shape] = {}
@@ -42,10 +61,11 @@ def structure_shapes(*, structure: dict, event_id: str) -> dict[str, Shape]:
         name = enrichment.get("name")
         if not name:
             continue
+        shape = profile_shape(name=name, attributes=attributes) if _is_profile(enrichment) else ANY
         if enrichment.get("target") in collection_ids:
-            item_enrichments.setdefault(enrichment["target"], {})[name] = ANY
+            item_enrichments.setdefault(enrichment["target"], {})[name] = shape
         else:
-            top[name] = ANY
+            top[name] = shape
     ctx: dict[str, Shape] = {f["field_id"]: ANY for f in structure.get("fields") or []}
     for collection in structure.get("collections") or []:
         cid = collection.get("collection_id")

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from events.models import PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
@@ -187,6 +188,26 @@ class TestProfile(models.Model):
         default=dict,
         blank=True,
         help_text='The event\'s ctx as JSON, e.g. {"firstName": "Jane"}; checked against the data structure.',
+    )
+    # Profile-based messages: the profile the targeting enrichment would find, either a stored one
+    # or profile data of the test profile's own (one or the other).
+    profile = models.ForeignKey(
+        "profiles.Profile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("stored profile"),
+        help_text=_("Profile-based messages: personalise with this stored profile's fields and attributes."),
+    )
+    profile_data = models.JSONField(
+        _("profile data"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            'Profile-based messages, instead of a stored profile: e.g. {"first_name": "Jane", '
+            '"attributes": {"loyalty_tier": "gold"}}; checked against the profile fields and attributes.'
+        ),
     )
 
     class Meta:

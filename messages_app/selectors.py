@@ -3,9 +3,20 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from events.models import EnrichmentResource, Targeting
+from events.selectors import configuration_structure
 from fastpath.versions import per_version
+from profiles.models import Profile
+from profiles.selectors import (
+    ATTRIBUTES_KEY,
+    PROFILE_TEMPLATE_FIELDS,
+    attribute_definition_list,
+    attribute_definitions,
+    profile_data_variables,
+    profile_variables,
+)
 
-from .models import CONTENT_FIELDS, MessageVersion, TransactionalMessage
+from .models import CONTENT_FIELDS, MessageVersion, TestProfile, TransactionalMessage
 from .rendering import VARIANT_PARTS
 
 
@@ -83,7 +94,7 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
     ]
     item_enrichments: dict[str, list[str]] = {}
     for enrichment in structure.get("enrichments") or []:
-        item_enrichments.setdefault(enrichment.get("target") or "ctx", []).append(enrichment["name"])
+        item_enrichments.setdefault(enrichment.get("target") or "ctx", []).append(enrichment)
     for collection in structure.get("collections") or []:
         cid = collection["collection_id"]
         label = collection.get("label") or cid
@@ -107,17 +118,45 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
             )
             for f in collection.get("fields") or []
         )
-        entries.extend(
-            PickerField(f"{label} > {name} (enrichment)", f"{{{{ item.{name}. }}}}", "item field", cid)
-            for name in item_enrichments.get(cid, [])
-        )
+        for enrichment in item_enrichments.get(cid, []):
+            name = enrichment["name"]
+            entries.extend(
+                _enrichment_entries(enrichment, f"{label} > {name}", f"item.{name}", "item field", cid)
+            )
     collection_ids = {c["collection_id"] for c in structure.get("collections") or []}
-    entries.extend(
-        PickerField(f"{e['name']} (enrichment)", f"{{{{ {e['name']}. }}}}", "enrichment")
-        for e in structure.get("enrichments") or []
-        if e.get("target") not in collection_ids
-    )
+    for enrichment in structure.get("enrichments") or []:
+        if enrichment.get("target") not in collection_ids:
+            name = enrichment["name"]
+            entries.extend(_enrichment_entries(enrichment, name, name, "enrichment"))
     return entries
+
+
+def _enrichment_entries(
+    enrichment: dict, name: str, path: str, kind: str, group: str = ""
+) -> list[PickerField]:
+    """Every profile field and declared attribute that a profile enrichment (`path` in templates)
+    holds; the enrichment's name alone for another resource."""
+    if enrichment.get("resource", EnrichmentResource.PROFILE) != EnrichmentResource.PROFILE:
+        return [PickerField(f"{name} (enrichment)", f"{{{{ {path}. }}}}", kind, group)]
+    fields = [
+        PickerField(
+            f"{name} > {Profile._meta.get_field(field_name).verbose_name} ({field_name})",
+            f"{{{{ {path}.{field_name} }}}}",
+            kind,
+            group,
+        )
+        for field_name in PROFILE_TEMPLATE_FIELDS
+    ]
+    fields += [
+        PickerField(
+            f"{name} > {definition.label or definition.name} ({definition.get_type_display()})",
+            f"{{{{ {path}.{ATTRIBUTES_KEY}.{definition.name} }}}}",
+            kind,
+            group,
+        )
+        for definition in attribute_definition_list()
+    ]
+    return fields
 
 
 @per_version(maxsize=256)
@@ -135,3 +174,29 @@ def message_content(*, message: TransactionalMessage) -> dict:
         for variant in message.variants.all()
     }
     return content
+
+
+def _targeting_enrichment_name(*, message: TransactionalMessage) -> str | None:
+    config = message.configuration
+    if config.targeting != Targeting.PROFILE:
+        return None
+    version = config.published_version
+    structure = version.structure if version is not None else configuration_structure(config=config)
+    return next((e["name"] for e in structure.get("enrichments") or [] if e.get("targeting")), None)
+
+
+def test_profile_context(*, message: TransactionalMessage, profile: TestProfile | None) -> dict:
+    """What previews and proofs render with: the test profile's event data as `ctx` and, for a
+    profile-based message, its profile (stored, or its own profile data) under the targeting
+    enrichment's name, as the worker gives the targeted profile."""
+    data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
+    context: dict = {"ctx": data}
+    name = _targeting_enrichment_name(message=message)
+    if name is None or profile is None:
+        return context
+    definitions = attribute_definitions()
+    if profile.profile is not None:
+        context[name] = profile_variables(profile=profile.profile, definitions=definitions)
+    elif isinstance(profile.profile_data, dict) and profile.profile_data:
+        context[name] = profile_data_variables(data=profile.profile_data, definitions=definitions)
+    return context

@@ -94,6 +94,8 @@ class FcmBackend:
             # An access token revoked or expired early: fetch a new one on the next attempt.
             self.credentials.token = None
         reason = error.get("message") or response.text[:300]
+        if codes:
+            reason = f"{reason} ({', '.join(sorted(codes))})"
         raise SendFailure(
             f"FCM refused the notification: {response.status_code} {reason}",
             temporary=is_temporary_status(response.status_code) or response.status_code == 401,

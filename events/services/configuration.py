@@ -26,7 +26,7 @@ from ..models import (
     PublicationStatus,
     Targeting,
 )
-from ..selectors import configuration_publish_problems, configuration_structure
+from ..selectors import PUSH_APPLICATION_KEY, configuration_publish_problems, configuration_structure
 
 # A step of another app run inside a publication's transaction: returns what the log says of it.
 Then = Callable[[EventConfiguration], str | None]
@@ -54,7 +54,13 @@ def event_id_normalize(raw: str) -> str:
 
 @transaction.atomic
 def event_config_create(
-    *, event_id: str, label: str, channel: str, targeting: str, user: AbstractBaseUser | None = None
+    *,
+    event_id: str,
+    label: str,
+    channel: str,
+    targeting: str,
+    push_application: str = "",
+    user: AbstractBaseUser | None = None,
 ) -> EventConfiguration:
     event_id = event_id_normalize(event_id)
     if channel not in Channel.values:
@@ -68,7 +74,12 @@ def event_config_create(
             f"An event configuration with ID {event_id} already exists.", code="event_id_taken"
         )
     return EventConfiguration.objects.create(
-        event_id=event_id, label=label.strip(), channel=channel, targeting=targeting, modified_by=user
+        event_id=event_id,
+        label=label.strip(),
+        channel=channel,
+        targeting=targeting,
+        push_application=push_application.strip(),
+        modified_by=user,
     )
 
 
@@ -78,21 +89,24 @@ IMMUTABLE_FIELDS = {"event_id": "ID", "channel": "channel", "targeting": "target
 def event_config_update(
     *, config: EventConfiguration, user: AbstractBaseUser | None = None, **changes
 ) -> EventConfiguration:
-    """Change the editable attributes (label); the ID, channel and targeting never change."""
+    """Change the editable attributes (label, the push application of a profile-based push
+    configuration: a change of it waits for the next publish); the ID, channel and targeting never
+    change."""
     for name, value in changes.items():
         if name in IMMUTABLE_FIELDS:
             if getattr(config, name) != value:
                 raise ApplicationError(
                     f"The {IMMUTABLE_FIELDS[name]} cannot be changed after creation.", code="immutable"
                 )
-        elif name != "label":
+        elif name not in {"label", "push_application"}:
             raise ApplicationError(f"{name} cannot be changed here.", code="not_editable")
     label = changes.get("label", config.label).strip()
     if not label:
         raise ApplicationError("The label is required.", code="label_required")
     config.label = label
+    config.push_application = changes.get("push_application", config.push_application).strip()
     config.modified_by = user
-    config.save(update_fields=["label", "modified_by", "modified_at"])
+    config.save(update_fields=["label", "push_application", "modified_by", "modified_at"])
     return config
 
 
@@ -285,8 +299,13 @@ def event_config_structure_set(
         )
         for position, data in enumerate(structure.get("enrichments") or [])
     )
+    # A package names the application of a profile-based push configuration in its structure.
+    update_fields = ["modified_by", "modified_at"]
+    if isinstance(structure.get(PUSH_APPLICATION_KEY), str):
+        config.push_application = structure[PUSH_APPLICATION_KEY].strip()
+        update_fields.append("push_application")
     config.modified_by = user
-    config.save(update_fields=["modified_by", "modified_at"])
+    config.save(update_fields=update_fields)
     return config
 
 
@@ -314,6 +333,7 @@ def event_config_duplicate(
         label=label or f"Copy of {config.label}",
         channel=config.channel,
         targeting=config.targeting,
+        push_application=config.push_application,
         user=user,
     )
     _copy_rows(source=config, target=copy)

@@ -7,11 +7,13 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from events.contract import ctx_validate
 from events.lifecycle import events_move
-from events.models import Channel, EventConfiguration, EventStatus, PublicationStatus
+from events.models import Channel, EventConfiguration, EventStatus, PublicationStatus, Targeting
+from profiles.selectors import attribute_definitions, profile_data_errors
 
 from ..analysis import structure_shapes, template_check
 from ..models import (
@@ -32,7 +34,7 @@ from ..rendering import (
     message_render,
     template_sources,
 )
-from ..selectors import message_content
+from ..selectors import message_content, test_profile_context
 from ..sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
@@ -104,7 +106,9 @@ def message_validate(*, message: TransactionalMessage, content: dict) -> list[Fi
     errors.extend(syntax)
     version = config.published_version
     if version is not None and not syntax:
-        shapes = structure_shapes(structure=version.structure, event_id=config.event_id)
+        shapes = structure_shapes(
+            structure=version.structure, event_id=config.event_id, attributes=attribute_definitions()
+        )
         for part, source in template_sources(channel=channel, content=content):
             errors.extend(template_check(part=part, source=source, shapes=shapes))
     return errors
@@ -306,11 +310,36 @@ def message_test_profile_errors(*, message: TransactionalMessage, profile: TestP
             FieldError(f"event_data{e.path.removeprefix('ctx')}", e.message)
             for e in ctx_validate(schema=version.ctx_schema, ctx=ctx)
         )
+    errors.extend(_test_profile_profile_errors(message=message, profile=profile))
     if profile.usage != TestProfileUsage.RENDERING:
         problem = _address_problem(channel=channel, address=profile.address)
         if problem:
             errors.append(FieldError("address", problem))
     return errors
+
+
+def _test_profile_profile_errors(*, message: TransactionalMessage, profile: TestProfile) -> list[FieldError]:
+    """A stored profile or profile data of its own, for profile-based messages only; the data
+    checked against the profile fields and the declared attributes."""
+    has_data = profile.profile_data not in (None, {}, "")
+    if not has_data and profile.profile_id is None:
+        return []
+    if message.configuration.targeting != Targeting.PROFILE:
+        return [
+            FieldError(
+                "profile" if profile.profile_id is not None else "profile_data",
+                gettext("Only profile-based messages are personalised with a profile."),
+            )
+        ]
+    if has_data and profile.profile_id is not None:
+        return [
+            FieldError("profile_data", gettext("Choose a stored profile or give profile data, not both."))
+        ]
+    if not has_data:
+        return []
+    return profile_data_errors(
+        data=profile.profile_data, definitions=attribute_definitions(), path="profile_data"
+    )
 
 
 def _address_problem(*, channel: str, address: str) -> str | None:
@@ -338,8 +367,9 @@ def message_test_profile_save(*, profile: TestProfile) -> TestProfile:
 
 
 def message_preview(*, message: TransactionalMessage, profile: TestProfile | None) -> Rendered:
-    """The draft rendered with a test profile's event data (what a proof would send)."""
-    data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
+    """The draft rendered with a test profile's event data and profile (what a proof would send)."""
     return message_render(
-        channel=message.configuration.channel, content=message_content(message=message), context={"ctx": data}
+        channel=message.configuration.channel,
+        content=message_content(message=message),
+        context=test_profile_context(message=message, profile=profile),
     )

@@ -264,9 +264,9 @@ class TestPublishRefusals:
         assert config.status == PublicationStatus.PUBLISHED
         assert config.published_version.structure["enrichments"][0]["targeting"] is True
 
-    def test_profile_based_push_is_refused(self):
+    def test_profile_based_push_without_application_is_refused(self):
         config = EventConfigurationFactory(targeting="profile", channel="push")
-        with pytest.raises(ValidationFailed, match="push needs real-time events"):
+        with pytest.raises(ValidationFailed, match="Profile-based push needs the application"):
             configuration_publish(config=config)
 
     def test_a_collection_inside_a_collection_is_refused(self):

@@ -151,6 +151,9 @@ def test_versions_page_diff_and_rollback(client, marketer, cart_event):
 
 
 def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
+    from profiles.models import AttributeDefinition
+
+    AttributeDefinition.objects.create(name="loyalty_tier", label="Loyalty tier", type="text")
     structure_extend(
         cart_event,
         collections=[CART_ITEMS],
@@ -161,7 +164,13 @@ def test_the_picker_offers_enrichments_by_name(client, marketer, cart_event):
     )
     client.force_login(marketer)
     page = client.get(change_url(cart_event.message)).content.decode()
-    assert 'data-insert="{{ customer. }}"' in page
+    # Every profile field and declared attribute of each enrichment, in items too.
+    for name in ("email", "mobile_phone", "external_id", "first_name", "last_name", "language", "time_zone"):
+        assert f'data-insert="{{{{ customer.{name} }}}}"' in page
+    assert "customer &gt; first name (first_name)" in page
+    assert 'data-insert="{{ customer.attributes.loyalty_tier }}"' in page
+    assert "customer &gt; Loyalty tier (Text)" in page
+    # Another resource than profiles: its name.
     assert 'data-insert="{{ item.product. }}"' in page
 
 

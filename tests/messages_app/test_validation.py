@@ -68,7 +68,7 @@ class TestUnknownVariables:
         )
         message_update(
             message=cart_event.message,
-            html="{{ customer.loyaltyTier }}"
+            html="{{ customer.first_name }}"
             "{% for item in ctx.items %}{{ item.product.imageUrl }}{% endfor %}",
             text="{{ product.imageUrl }}",
         )

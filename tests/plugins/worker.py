@@ -1,14 +1,18 @@
 """The Celery broker's transactional queue, and a real Celery worker process on the test database
-and broker, sending through the loopback SMTP server (plugin `smtp`)."""
+and broker, sending email through the loopback SMTP server (plugin `smtp`), SMS and push through
+the loopback Twilio and FCM fakes (`worker_providers`)."""
 
+import json
 import os
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 
+from tests.delivery.fakes import FakeFcm, FakeTwilio
 from tests.plugins import ROOT
 
 
@@ -53,9 +57,32 @@ def transactional_queue():
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_factory):
+def worker_providers():
+    """The SMS and push providers of the worker process: `.twilio` and `.fcm`, loopback fakes whose
+    `requests` hold what they accepted."""
+    providers = SimpleNamespace(twilio=FakeTwilio(), fcm=FakeFcm())
+    yield providers
+    providers.twilio.stop()
+    providers.fcm.stop()
+
+
+def _providers_env(providers) -> dict[str, str]:
+    return {
+        "DELIVERY_SMS_BACKEND": "delivery.channels.sms.TwilioBackend",
+        "TWILIO_API_URL": providers.twilio.url,
+        "TWILIO_ACCOUNT_SID": providers.twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": providers.twilio.auth_token,
+        "TWILIO_FROM": "+15005550006",
+        "DELIVERY_PUSH_BACKEND": "delivery.channels.push.FcmBackend",
+        "FCM_SERVICE_ACCOUNT_JSON": json.dumps(providers.fcm.service_account),
+        "FCM_API_URL": providers.fcm.url,
+    }
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, smtp_server, worker_providers, tmp_path_factory):
     """`celery -A campaign worker` in its own process, on the test database and broker,
-    sending through the loopback SMTP server."""
+    sending through the loopback SMTP server and the provider fakes of `worker_providers`."""
     from django.db import connection
 
     with django_db_blocker.unblock():
@@ -74,6 +101,7 @@ def celery_worker(django_db_setup, django_db_blocker, smtp_server, tmp_path_fact
         "CAMPAIGN_CALLBACK_ALLOW_PRIVATE": "true",
         # Retries of temporary failures come back within a second.
         "DELIVERY_RETRY_BASE_SECONDS": "0.2",
+        **_providers_env(worker_providers),
     }
     log = open(log_path, "w")  # noqa: SIM115
     process = subprocess.Popen(

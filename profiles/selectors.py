@@ -1,0 +1,176 @@
+"""Reads of profiles: what templates see of a profile (its fields and its typed custom attributes),
+the check of profile data given as JSON (a test profile's own), and the live app subscriptions
+that profile-based push goes to."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from campaign.exceptions import FieldError
+
+from .models import AppSubscription, AttributeDefinition, AttributeType, Profile
+
+# What templates see of a profile, besides `attributes` (the custom attributes, by name):
+# {{ customer.first_name }}, {{ customer.attributes.loyalty_tier }}.
+PROFILE_TEMPLATE_FIELDS = (
+    "email",
+    "mobile_phone",
+    "external_id",
+    "first_name",
+    "last_name",
+    "language",
+    "time_zone",
+)
+ATTRIBUTES_KEY = "attributes"
+
+
+def attribute_definitions() -> dict[str, str]:
+    """The declared custom attributes, name -> type, in name order."""
+    return dict(AttributeDefinition.objects.order_by("name").values_list("name", "type"))
+
+
+def attribute_definition_list() -> list[AttributeDefinition]:
+    return list(AttributeDefinition.objects.order_by("name"))
+
+
+def attribute_value_parse(*, type: str, value: object) -> object:
+    """A stored or given attribute value as its type holds it (a date as a date, a decimal as a
+    Decimal); raises ValueError with the reason when it is not one."""
+    if value is None or value == "":
+        return None
+    if type == AttributeType.TEXT:
+        if isinstance(value, dict | list):
+            raise ValueError(gettext("Expected a text."))
+        return str(value)
+    if type == AttributeType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", "yes", "no"}:
+            return value.strip().lower() in {"true", "1", "yes"}
+        raise ValueError(gettext("Expected true or false."))
+    if type == AttributeType.INTEGER:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(gettext("Expected a whole number."))
+        try:
+            return int(str(value).strip()) if not isinstance(value, int | float) else int(value)
+        except ValueError:
+            raise ValueError(gettext("Expected a whole number.")) from None
+    if type == AttributeType.DECIMAL:
+        if isinstance(value, bool | dict | list):
+            raise ValueError(gettext("Expected a decimal number, e.g. 80.50."))
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            raise ValueError(gettext("Expected a decimal number, e.g. 80.50.")) from None
+        if not number.is_finite():
+            raise ValueError(gettext("Expected a decimal number, e.g. 80.50."))
+        return number
+    if type == AttributeType.DATE:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(gettext("Expected a date as YYYY-MM-DD.")) from None
+    if type == AttributeType.DATETIME:
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(gettext("Expected a date and time, e.g. 2026-12-24T18:30:00Z.")) from None
+        return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    raise ValueError(gettext("Unknown attribute type {type}.").format(type=type))
+
+
+def _typed_attributes(values: object, definitions: dict[str, str]) -> dict:
+    """The declared attributes, typed; one that is missing or unreadable is None (it renders
+    empty, as a missing value does)."""
+    values = values if isinstance(values, dict) else {}
+    typed = {}
+    for name, type_ in definitions.items():
+        try:
+            typed[name] = attribute_value_parse(type=type_, value=values.get(name))
+        except ValueError:
+            typed[name] = None
+    return typed
+
+
+def profile_variables(*, profile: Profile | None, definitions: dict[str, str]) -> dict:
+    """A profile as template data: its fields and its declared custom attributes, typed; empty
+    when there is no profile (its variables render empty)."""
+    if profile is None:
+        return {}
+    data = {name: getattr(profile, name) for name in PROFILE_TEMPLATE_FIELDS}
+    data[ATTRIBUTES_KEY] = _typed_attributes(profile.attributes, definitions)
+    return data
+
+
+def profile_data_variables(*, data: dict, definitions: dict[str, str]) -> dict:
+    """Profile data given as JSON (a test profile's own) as template data, like a stored profile's."""
+    variables = {name: str(data.get(name) or "") for name in PROFILE_TEMPLATE_FIELDS}
+    variables[ATTRIBUTES_KEY] = _typed_attributes(data.get(ATTRIBUTES_KEY), definitions)
+    return variables
+
+
+def profile_data_errors(*, data: object, definitions: dict[str, str], path: str) -> list[FieldError]:
+    """Why profile data given as JSON is not a profile: unknown fields or attributes, values of
+    the wrong type."""
+    if not isinstance(data, dict):
+        return [
+            FieldError(path, gettext('Expected an object of profile fields, e.g. {"first_name": "Jane"}.'))
+        ]
+    errors = []
+    known = ", ".join((*PROFILE_TEMPLATE_FIELDS, ATTRIBUTES_KEY))
+    for name, value in data.items():
+        if name == ATTRIBUTES_KEY:
+            continue
+        if name not in PROFILE_TEMPLATE_FIELDS:
+            errors.append(
+                FieldError(
+                    f"{path}.{name}",
+                    gettext("{name} is not a profile field (known: {known}).").format(name=name, known=known),
+                )
+            )
+        elif not isinstance(value, str):
+            errors.append(FieldError(f"{path}.{name}", gettext("Expected a text.")))
+    if isinstance(data.get("email"), str) and data["email"]:
+        try:
+            validate_email(data["email"])
+        except DjangoValidationError:
+            errors.append(FieldError(f"{path}.email", gettext("Not a valid email address.")))
+    attributes = data.get(ATTRIBUTES_KEY, {})
+    if not isinstance(attributes, dict):
+        return [*errors, FieldError(f"{path}.{ATTRIBUTES_KEY}", gettext("Expected an object of attributes."))]
+    for name, value in attributes.items():
+        if name not in definitions:
+            declared = ", ".join(definitions) or gettext("none yet")
+            errors.append(
+                FieldError(
+                    f"{path}.{ATTRIBUTES_KEY}.{name}",
+                    gettext("{name} is not a declared profile attribute (declared: {declared}).").format(
+                        name=name, declared=declared
+                    ),
+                )
+            )
+            continue
+        try:
+            attribute_value_parse(type=definitions[name], value=value)
+        except ValueError as exc:
+            errors.append(FieldError(f"{path}.{ATTRIBUTES_KEY}.{name}", str(exc)))
+    return errors
+
+
+def profile_live_app_subscriptions(*, profile: Profile, application: str) -> list[AppSubscription]:
+    """The registrations of `application` on the profile's devices that push may go to (not
+    disabled), most recently seen first."""
+    return list(
+        AppSubscription.objects.filter(
+            profile=profile, application=application, disabled_at__isnull=True
+        ).order_by("-last_seen_at", "-pk")
+    )

@@ -1,0 +1,17 @@
+"""Writes of profiles."""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from .models import AppSubscription
+
+
+def app_subscription_disable(*, app_subscription_id: int, reason: str, when: datetime | None = None) -> bool:
+    """Stop sending to a registration (the provider reported its token unregistered): it is kept,
+    marked disabled with the reason, and never used again. False when it was disabled already."""
+    return bool(
+        AppSubscription.objects.filter(pk=app_subscription_id, disabled_at__isnull=True).update(
+            disabled_at=when or timezone.now(), disabled_reason=reason[:255]
+        )
+    )
