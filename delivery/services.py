@@ -6,7 +6,7 @@ rows, messages and the exclusion lists, in a few queries); each event is claimed
 committed on its own.
 
 Two retry levels (DLV-4): a processing error (render, configuration) postpones the event and
-tries again a few times; a temporary sending failure retries with exponential backoff and full
+tries again a few times; a temporary sending failure retries with exponential backoff and equal
 jitter until the event's deadline, then `tooOld`. A permanent failure ends `deliveryFailed`.
 """
 
@@ -66,12 +66,13 @@ def event_deadline(*, event: Event) -> datetime:
 
 
 def retry_delay(*, attempt: int) -> float:
-    """Exponential backoff with full jitter (seconds before attempt `attempt` + 1): spreads the
-    retries of many events failing together instead of sending them back in one wave."""
+    """Exponential backoff with equal jitter (seconds before attempt `attempt` + 1): at least half
+    the backoff, so a busy server is never retried at once, and the other half random, which
+    spreads the retries of many events failing together instead of sending them back in one wave."""
     ceiling = min(
         settings.DELIVERY_RETRY_MAX_SECONDS, settings.DELIVERY_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
     )
-    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
 
 @dataclass

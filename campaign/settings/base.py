@@ -317,7 +317,7 @@ CELERY_BEAT_SCHEDULE = {
     "idempotency-keys-purge": {"task": "integrations.tasks.idempotency_keys_purge_task", "schedule": 3600.0}
 }
 # --- Delivery (SPEC section 4) -----------------------------------------------------------
-# Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**(n-1))).
+# Exponential backoff with equal jitter: attempt n waits c/2 + uniform(0, c/2), c = min(max, base * 2**(n-1)).
 DELIVERY_RETRY_BASE_SECONDS = float(env("DELIVERY_RETRY_BASE_SECONDS", "30"))
 DELIVERY_RETRY_MAX_SECONDS = float(env("DELIVERY_RETRY_MAX_SECONDS", "3600"))
 # Processing errors (render, configuration) are retried this many times, then deliveryFailed.

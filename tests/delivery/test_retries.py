@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from delivery.models import AddressQuarantine, AttemptOutcome, DeliveryAttempt, Exclusion
-from delivery.services import event_deliver
+from delivery.services import event_deliver, retry_delay
 from events.models import Event, EventStatus
 from events.services import event_trigger
 
@@ -137,9 +137,7 @@ def test_unreachable_smtp_server_is_retried(cart_event, smtp, settings):
 
 
 def test_temporary_failures_past_the_expiration_end_too_old(cart_event, smtp, settings):
-    # A backoff far longer than the event's validity: the next try would come too late. The cap
-    # too: the delay is drawn in [0, min(cap, base)], and with the default cap of an hour it fell
-    # within the minute left once in 60 runs.
+    # A backoff far longer than the event's validity: the next try would come too late.
     settings.DELIVERY_RETRY_BASE_SECONDS = 10**9
     settings.DELIVERY_RETRY_MAX_SECONDS = 10**9
     smtp.defer["jane@example.com"] = 1
@@ -150,6 +148,15 @@ def test_temporary_failures_past_the_expiration_end_too_old(cart_event, smtp, se
     assert event.status == EventStatus.TOO_OLD
     assert "451" in event.error
     assert smtp.messages == []
+
+
+@pytest.mark.parametrize("attempt, ceiling", [(1, 30), (2, 60), (5, 480), (12, 3600)])
+def test_a_retry_waits_at_least_half_its_backoff(settings, attempt, ceiling):
+    # Equal jitter: a busy server is never retried at once, and failures that came together spread.
+    settings.DELIVERY_RETRY_BASE_SECONDS, settings.DELIVERY_RETRY_MAX_SECONDS = 30, 3600
+    delays = [retry_delay(attempt=attempt) for _ in range(200)]
+    assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+    assert len(set(delays)) > 100
 
 
 def test_default_validity_applies_without_expiration(cart_event, smtp, settings):
