@@ -3,6 +3,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import QuerySet
+
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
 from fastpath.versions import per_version
@@ -18,6 +20,15 @@ from profiles.selectors import (
 
 from .models import CONTENT_FIELDS, MessageVersion, TestProfile, TransactionalMessage
 from .rendering import VARIANT_PARTS
+
+
+def messages_editable_by(*, user) -> QuerySet[TransactionalMessage]:
+    """The messages `user` may edit: the one rule that scopes every marketer-facing list (the
+    message list, its events and reports). Today every user with the change permission edits
+    every message; organisational units narrow this one function."""
+    if not user.is_active or not user.has_perm("messages_app.change_transactionalmessage"):
+        return TransactionalMessage.objects.none()
+    return TransactionalMessage.objects.all()
 
 
 @dataclass(frozen=True)
