@@ -30,6 +30,8 @@ MARKETER_PERMISSIONS = [
     "messages_app.delete_testprofile",
     "messages_app.view_proofsend",
     "delivery.view_capturedmessage",
+    "typologies.view_typology",
+    "typologies.view_typologyrule",
 ]
 # Administrators can do everything marketers can, plus event configurations, profiles, API
 # credentials, users and the delivery logs.
@@ -77,6 +79,13 @@ ADMINISTRATOR_PERMISSIONS = [
     "delivery.view_denylistentry",
     "delivery.add_denylistentry",
     "delivery.delete_denylistentry",
+    "typologies.add_typology",
+    "typologies.change_typology",
+    "typologies.delete_typology",
+    "typologies.add_typologyrule",
+    "typologies.change_typologyrule",
+    "typologies.delete_typologyrule",
+    "typologies.view_contact",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -137,6 +137,7 @@ class DenylistEntry(models.Model):
 class ExclusionReason(models.TextChoices):
     QUARANTINE = "quarantine", "Address in quarantine"
     DENYLIST = "denylist", "Address on the denylist"
+    TYPOLOGY = "typology", "Typology rule"
 
 
 class Exclusion(models.Model):

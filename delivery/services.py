@@ -33,11 +33,12 @@ from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMess
 from messages_app.rendering import Rendered, RenderedEmail, message_render
 from messages_app.selectors import version_content
 from profiles.services import app_subscription_disable
+from typologies.selectors import RuleHit
 
 from .channels import SendFailure, channel_address, message_send
 from .channels.email import email_send
 from .feedback import address_exclusions, address_quarantine
-from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
+from .models import AttemptOutcome, DeliveryAttempt, Exclusion, ExclusionReason, QuarantineReason
 from .queue import event_enqueue
 from .targeting import (
     Recipient,
@@ -46,6 +47,7 @@ from .targeting import (
     event_language,
     event_recipients,
 )
+from .typology import event_content_hit, event_profile_hit
 
 logger = logging.getLogger(__name__)
 
@@ -272,16 +274,30 @@ def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
         reason, detail = exclusions[address]
         _exclude(event, channel=channel, address=address, reason=reason, detail=detail)
         return
+    message = _message_of(event)
     if targets[0][0].app_subscription_id is not None:
+        hit = event_profile_hit(event=event, message=message, channel=channel)
+        if hit is not None:
+            _exclude_by_rule(event, channel=channel, address=targets[0][1], hit=hit)
+            return
         _send_to_devices(routed, targets)
         return
     [(recipient, address)] = targets
     attempt = _Attempt(event=event, channel=channel, address=address)
     try:
         rendered = _render(routed)
-        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
+        hit = event_content_hit(event=event, message=message, channel=channel, rendered=rendered) or (
+            event_profile_hit(event=event, message=message, channel=channel)
+        )
+        if hit is None:
+            provider_id = message_send(
+                channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered
+            )
     except Exception as exc:
         _attempt_failed(attempt, exc)
+        return
+    if hit is not None:
+        _exclude_by_rule(event, channel=channel, address=address, hit=hit)
         return
     with transaction.atomic():
         attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
@@ -437,6 +453,10 @@ def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: s
     with transaction.atomic():
         Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
         _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
+
+
+def _exclude_by_rule(event: Event, *, channel: str, address: str, hit: RuleHit) -> None:
+    _exclude(event, channel=channel, address=address, reason=ExclusionReason.TYPOLOGY, detail=hit.reason)
 
 
 def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:

@@ -85,6 +85,16 @@ class TransactionalMessage(models.Model):
     missing_value_default = models.CharField(
         "default text", max_length=200, blank=True, help_text="Used for a missing value with that policy."
     )
+    # The rules a profile-based message passes at send time (event-based messages pass only the
+    # address rules, whatever their typology).
+    typology = models.ForeignKey(
+        "typologies.Typology",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        help_text="The rules a profile-based message passes before it is sent (filtering, control, fatigue).",
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

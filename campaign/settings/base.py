@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "messages_app",
     "delivery",
     "profiles",
+    "typologies",
 ]
 
 MIDDLEWARE = [

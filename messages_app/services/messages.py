@@ -14,6 +14,7 @@ from events.contract import ctx_validate
 from events.lifecycle import events_move
 from events.models import Channel, EventConfiguration, EventStatus, PublicationStatus, Targeting
 from profiles.selectors import attribute_definitions, profile_data_errors
+from typologies.selectors import typology_default
 
 from ..analysis import structure_shapes, template_check
 from ..models import (
@@ -44,10 +45,10 @@ E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 def message_ensure_for_configuration(*, config: EventConfiguration) -> TransactionalMessage:
     """The message `RT` + event id of a configuration, created in Draft the first time."""
-    message, _ = TransactionalMessage.objects.get_or_create(
-        configuration=config,
-        defaults={"message_id": f"RT{config.event_id}", "label": config.label},
-    )
+    defaults = {"message_id": f"RT{config.event_id}", "label": config.label}
+    if config.targeting == Targeting.PROFILE:
+        defaults["typology"] = typology_default()
+    message, _ = TransactionalMessage.objects.get_or_create(configuration=config, defaults=defaults)
     return message
 
 
@@ -55,7 +56,7 @@ def message_update(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
 ) -> TransactionalMessage:
     """Edit the draft; the published version, and so what is sent, does not change."""
-    unknown = set(content) - set(CONTENT_FIELDS) - {"label"}
+    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "typology"}
     if unknown:
         raise ApplicationError(f"Cannot edit {', '.join(sorted(unknown))}.", code="not_editable")
     for name, value in content.items():

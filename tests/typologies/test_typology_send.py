@@ -1,0 +1,164 @@
+"""Profile-based messages pass their typology at send time, on the real delivery path (the SMTP
+server on loopback): each rule excludes the right profile and says why; order and deactivation
+change the outcome; fatigue counts what was sent; event-based messages take no profile rule."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from delivery.models import Exclusion
+from delivery.services import event_deliver
+from events.models import EventStatus
+from events.services import event_trigger
+from profiles.models import AttributeDefinition
+from tests.conftest import make_published_event
+from tests.profiles.helpers import jane, profile_based_event
+from typologies.models import Contact, RuleKind, Typology, TypologyRule
+from typologies.selectors import DEFAULT_TYPOLOGY
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = {
+    "sender_email": "shop@example.com",
+    "subject": "Hello {{ customer.first_name }}",
+    "html": "<p>Hi {{ customer.first_name }}</p>",
+    "text": "Hi {{ customer.first_name }}",
+}
+
+
+CART = {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Jacket"}
+
+
+@pytest.fixture
+def config(db):
+    return profile_based_event(event_id="EVTtypology", channel="email", content=EMAIL)
+
+
+def send(config, customer="C-1"):
+    event = event_trigger(event_id=config.event_id, payload={"ctx": {"customerId": customer}})
+    event_deliver(event_pk=event.pk)
+    event.refresh_from_db()
+    return event
+
+
+def rule(kind):
+    return TypologyRule.objects.get(kind=kind)
+
+
+def default_typology():
+    return Typology.objects.get(name=DEFAULT_TYPOLOGY)
+
+
+def test_new_profile_based_messages_get_the_default_typology(config):
+    assert config.message.typology == default_typology()
+    assert make_published_event().message.typology is None
+
+
+def test_a_profile_that_passes_every_rule_is_sent_and_counted(config, smtp):
+    jane()
+    event = send(config)
+    assert event.status == EventStatus.PROCESSED
+    assert [m["To"] for m in smtp.messages] == ["jane@example.com"]
+    [contact] = Contact.objects.all()
+    assert (contact.channel, contact.key, contact.source) == ("email", event.pkey, config.message.message_id)
+
+
+def test_opted_out_profile_is_ignored_with_the_rule(config, smtp):
+    jane(email_opted_out_at=timezone.now() - timedelta(days=2))
+    event = send(config)
+    assert event.status == EventStatus.IGNORED
+    assert smtp.messages == []
+    [exclusion] = Exclusion.objects.filter(event=event)
+    assert exclusion.reason == "typology"
+    assert exclusion.detail.startswith("Transactional message on profile / Profile opted out of the channel:")
+    assert "opted out of Email" in exclusion.detail
+    assert not Contact.objects.exists()
+
+
+def test_an_opted_out_profile_is_sent_when_the_rule_is_deactivated(config, smtp):
+    jane(email_opted_out_at=timezone.now())
+    TypologyRule.objects.filter(kind=RuleKind.OPTED_OUT).update(active=False)
+    assert send(config).status == EventStatus.PROCESSED
+
+
+def test_excluded_domains_once_the_rule_is_active(config, smtp):
+    jane(email="jane@mailinator.com")
+    assert send(config).status == EventStatus.PROCESSED
+    TypologyRule.objects.filter(kind=RuleKind.DOMAINS).update(active=True)
+    event = send(config)
+    assert event.status == EventStatus.IGNORED
+    assert "jane@mailinator.com is in an excluded domain" in event.exclusions.get().detail
+
+
+def test_subject_missing_once_rendered(config, smtp):
+    jane(first_name="")
+    config.message.subject = "{{ customer.first_name }}"
+    config.message.save()
+    from messages_app.services import message_publish
+
+    message_publish(message=config.message)
+    event = send(config)
+    assert event.status == EventStatus.IGNORED
+    assert event.exclusions.get().detail.endswith("Subject missing: the email has no subject")
+
+
+def test_the_first_rule_in_order_names_the_exclusion(config, smtp):
+    jane(email_opted_out_at=timezone.now())
+    condition = TypologyRule.objects.create(
+        label="German speakers",
+        kind=RuleKind.CONDITION,
+        order=1,
+        condition={"all": [{"field": "language", "op": "eq", "value": "en"}]},
+    )
+    default_typology().rules.add(condition)
+    assert "German speakers" in send(config).exclusions.get().detail
+    condition.order = 500
+    condition.save()
+    assert "opted out" in send(config).exclusions.get().detail
+
+
+def test_fatigue_threshold_read_from_a_profile_attribute(config, smtp):
+    AttributeDefinition.objects.create(name="max_emails", label="Emails a week", type="integer")
+    jane(attributes={"max_emails": 2})
+    fatigue = TypologyRule.objects.create(
+        label="Weekly cap",
+        kind=RuleKind.FATIGUE,
+        channel="email",
+        threshold=1,
+        threshold_field="max_emails",
+        period=7,
+        period_unit="days",
+    )
+    default_typology().rules.add(fatigue)
+    statuses = [send(config).status for _ in range(3)]
+    assert statuses == [EventStatus.PROCESSED, EventStatus.PROCESSED, EventStatus.IGNORED]
+    assert len(smtp.messages) == 2
+    detail = Exclusion.objects.get().detail
+    assert detail == "Transactional message on profile / Weekly cap: fatigue: 2 emails in 7 days, threshold 2"
+
+
+def test_fatigue_falls_back_to_the_constant_and_slides(config, smtp):
+    profile = jane()
+    fatigue = TypologyRule.objects.create(
+        label="Daily cap", kind=RuleKind.FATIGUE, threshold=1, period=24, period_unit="hours"
+    )
+    default_typology().rules.add(fatigue)
+    assert send(config).status == EventStatus.PROCESSED
+    assert send(config).exclusions.get().detail.endswith("fatigue: 1 message in 24 hours, threshold 1")
+    # A day later the first message no longer counts.
+    Contact.objects.filter(profile=profile).update(sent_at=timezone.now() - timedelta(hours=25))
+    assert send(config).status == EventStatus.PROCESSED
+
+
+def test_event_based_messages_ignore_profile_rules_and_fatigue(smtp):
+    config = make_published_event()
+    fatigue = TypologyRule.objects.create(label="Cap", kind=RuleKind.FATIGUE, threshold=0, period=7)
+    default_typology().rules.add(fatigue)
+    config.message.typology = default_typology()
+    config.message.save()
+    event = event_trigger(event_id=config.event_id, payload={"email": "jane@example.com", "ctx": CART})
+    event_deliver(event_pk=event.pk)
+    event.refresh_from_db()
+    assert event.status == EventStatus.PROCESSED
+    assert not Contact.objects.exists()

@@ -1,0 +1,77 @@
+"""Writes of typologies: rules and typologies (checked before they are saved), and the contacts
+fatigue counts, reserved under the profile's row lock so that the count is exact when several
+workers send to the same profile at once."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from profiles.models import Profile
+
+from .models import Contact, Typology, TypologyRule
+from .selectors import RuleHit, profile_rule_hit
+
+
+def typology_rule_save(*, rule: TypologyRule) -> TypologyRule:
+    """Create or change a rule; raises ValidationError with the field and the problem."""
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+def typology_save(*, typology: Typology, rules: list[TypologyRule] | None = None) -> Typology:
+    typology.full_clean()
+    with transaction.atomic():
+        typology.save()
+        if rules is not None:
+            typology.rules.set(rules)
+    return typology
+
+
+def contact_reserve(
+    *,
+    typology: Typology,
+    rules: list[TypologyRule],
+    channel: str,
+    profile_id: int,
+    key: str = "",
+    category: str = "",
+    source: str = "",
+    now: datetime | None = None,
+) -> tuple[RuleHit | None, int | None]:
+    """Check the profile against `rules` and, when none excludes it, count the message as sent to
+    it: (the rule that excluded it, None) or (None, the contact's id).
+
+    The profile's row is locked from the check to the insert, so two workers sending to the same
+    profile at once count one after the other and cannot both pass a threshold of 1. A message
+    counted already under the same `key` (an event retried) passes without being counted again."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        if not Profile.objects.select_for_update().filter(pk=profile_id).exists():
+            return None, None
+        if key:
+            counted = (
+                Contact.objects.filter(profile_id=profile_id, key=key).values_list("pk", flat=True).first()
+            )
+            if counted is not None:
+                return None, counted
+        hit = profile_rule_hit(
+            typology=typology, rules=rules, channel=channel, profile_id=profile_id, now=now
+        )
+        if hit is not None:
+            return hit, None
+        contact = Contact.objects.create(
+            profile_id=profile_id,
+            channel=channel,
+            category=category,
+            source=source[:200],
+            key=key[:64],
+            sent_at=now,
+        )
+    return None, contact.pk
+
+
+def contact_release(*, contact_id: int) -> None:
+    """Stop counting a message that could not be sent after all (a permanent failure)."""
+    Contact.objects.filter(pk=contact_id).delete()
