@@ -13,7 +13,7 @@ from messages_app.models import TransactionalMessage
 from messages_app.rendering import Rendered, RenderedEmail, RenderedSms
 from messages_app.sms import sms_length
 from typologies.models import RuleKind
-from typologies.selectors import RuleHit, address_filter_register, content_rule_hit, typology_rules
+from typologies.selectors import RuleHit, address_filter_register, content_rule_hit, typology_for_sending
 from typologies.services import contact_reserve
 
 from .models import AddressQuarantine, DenylistEntry
@@ -44,8 +44,7 @@ def address_filters_register() -> None:
 def _rules(message: TransactionalMessage | None, channel: str):
     if message is None or message.typology_id is None or message.configuration.targeting != Targeting.PROFILE:
         return None, []
-    typology = message.typology
-    return typology, typology_rules(typology=typology, channel=channel)
+    return typology_for_sending(typology_id=message.typology_id, channel=channel) or (None, [])
 
 
 def event_content_hit(

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from campaign.channels import Channel
+from fastpath.rowcache import RowCachedQuerySet
 
 from .conditions import condition_problems
 
@@ -106,6 +107,9 @@ class TypologyRule(models.Model):
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
+    # Read for every profile-based event the workers send, through the row cache.
+    objects = RowCachedQuerySet.as_manager()
+
     class Meta:
         ordering = ["order", "pk"]
         verbose_name = _("typology rule")
@@ -152,6 +156,8 @@ class Typology(models.Model):
     rules = models.ManyToManyField(
         TypologyRule, blank=True, related_name="typologies", verbose_name=_("rules")
     )
+
+    objects = RowCachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["label"]

@@ -14,6 +14,7 @@ from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.translation import gettext, ngettext
 
 from campaign.channels import Channel
+from fastpath.rowcache import rowcache_get
 from profiles.models import AppSubscription, Profile
 from profiles.selectors import ATTRIBUTES_KEY
 
@@ -58,6 +59,30 @@ def typology_rules(*, typology: Typology, channel: str, profile_based: bool = Tr
         if not rule.channel or rule.channel == channel
     ]
     return rules if profile_based else [rule for rule in rules if rule.kind in ADDRESS_KINDS]
+
+
+_RULE_FIELDS = tuple(field.attname for field in TypologyRule._meta.concrete_fields)
+
+
+def _typology_row(typology_id: int) -> tuple[dict, list[dict]] | None:
+    typology = Typology.objects.filter(pk=typology_id).values("pk", "name", "label").first()
+    if typology is None:
+        return None
+    rules = TypologyRule.objects.filter(typologies=typology_id, active=True).order_by("order", "pk")
+    return typology, list(rules.values(*_RULE_FIELDS))
+
+
+def typology_for_sending(*, typology_id: int, channel: str) -> tuple[Typology, list[TypologyRule]] | None:
+    """The typology and its active rules for `channel`, in order, as typology_rules gives them, read
+    through the row cache (the workers read them for every profile-based event)."""
+    row = rowcache_get(("typology", typology_id), lambda: _typology_row(typology_id))
+    if row is None:
+        return None
+    typology_fields, rule_rows = row
+    rules = [TypologyRule(**fields) for fields in rule_rows]
+    return Typology(**typology_fields), [
+        rule for rule in rules if not rule.channel or rule.channel == channel
+    ]
 
 
 def _period(rule: TypologyRule) -> timedelta:
@@ -160,21 +185,47 @@ def _detail(rule: TypologyRule, channel: str, profile: Profile) -> str:
     return gettext("the profile matches the rule's condition")
 
 
-def profile_rule_hit(
-    *, typology: Typology, rules: list[TypologyRule], channel: str, profile_id: int, now: datetime
-) -> RuleHit | None:
-    """The first of `rules` (in order) that excludes the profile, in one query; None to send."""
+@dataclass(frozen=True)
+class ProfileCheck:
+    """A profile against a typology's rules: whether it exists, the contact already counted for
+    the same message (a retried event), and the first rule that excludes it."""
+
+    found: bool
+    counted: int | None = None
+    hit: RuleHit | None = None
+
+
+def profile_check(
+    *,
+    typology: Typology,
+    rules: list[TypologyRule],
+    channel: str,
+    profile_id: int,
+    now: datetime,
+    key: str = "",
+    lock: bool = False,
+) -> ProfileCheck:
+    """The profile against `rules` (in order) in one query, after its row is locked with `lock` (in
+    the caller's transaction); the fatigue figures of an exclusion are read in another one."""
     checks = [(rule, rule_profile_q(rule=rule, channel=channel, now=now)) for rule in rules]
     checks = [(rule, q) for rule, q in checks if q is not None]
-    if not checks:
-        return None
     annotations = {
         f"rule_{index}": models.ExpressionWrapper(q, output_field=models.BooleanField())
         for index, (_rule, q) in enumerate(checks)
     }
+    if key:
+        counted = Contact.objects.filter(profile=OuterRef("pk"), key=key).values("pk")[:1]
+        annotations["counted_contact"] = Subquery(counted, output_field=models.BigIntegerField())
+    if lock and not Profile.objects.select_for_update().filter(pk=profile_id).exists():
+        return ProfileCheck(found=False)
+    # Counted in a statement of its own, after the lock: in READ COMMITTED a statement sees what was
+    # committed before it started, so counting in the locking statement itself would miss the
+    # contact of the transaction it waited for.
     profile = Profile.objects.filter(pk=profile_id).annotate(**annotations).first()
     if profile is None:
-        return None
+        return ProfileCheck(found=False)
+    if getattr(profile, "counted_contact", None) is not None:
+        return ProfileCheck(found=True, counted=profile.counted_contact)
     for index, (rule, _q) in enumerate(checks):
         if getattr(profile, f"rule_{index}"):
             if rule.kind == RuleKind.FATIGUE:
@@ -188,8 +239,10 @@ def profile_rule_hit(
                     .get()
                 )
                 profile.rule_count, profile.rule_threshold = figures
-            return RuleHit(typology.label, rule, _detail(rule, channel, profile))
-    return None
+            return ProfileCheck(
+                found=True, hit=RuleHit(typology.label, rule, _detail(rule, channel, profile))
+            )
+    return ProfileCheck(found=True)
 
 
 def content_rule_hit(

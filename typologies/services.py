@@ -2,15 +2,14 @@
 fatigue counts, reserved under the profile's row lock so that the count is exact when several
 workers send to the same profile at once."""
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
 
-from profiles.models import Profile
-
-from .models import Contact, Typology, TypologyRule
-from .selectors import RuleHit, profile_rule_hit
+from .models import Contact, RuleKind, Typology, TypologyRule
+from .selectors import RuleHit, profile_check
 
 
 def typology_rule_save(*, rule: TypologyRule) -> TypologyRule:
@@ -43,24 +42,27 @@ def contact_reserve(
     """Check the profile against `rules` and, when none excludes it, count the message as sent to
     it: (the rule that excluded it, None) or (None, the contact's id).
 
-    The profile's row is locked from the check to the insert, so two workers sending to the same
-    profile at once count one after the other and cannot both pass a threshold of 1. A message
-    counted already under the same `key` (an event retried) passes without being counted again."""
+    With a fatigue rule, the profile's row is locked from the check to the insert, so two workers
+    sending to the same profile at once count one after the other and cannot both pass a threshold
+    of 1; without one, nothing needs the lock (the contact is still recorded, for the fatigue rules
+    of other messages). A message counted already under the same `key` (an event retried) passes
+    without being counted again."""
     now = now or timezone.now()
-    with transaction.atomic():
-        if not Profile.objects.select_for_update().filter(pk=profile_id).exists():
-            return None, None
-        if key:
-            counted = (
-                Contact.objects.filter(profile_id=profile_id, key=key).values_list("pk", flat=True).first()
-            )
-            if counted is not None:
-                return None, counted
-        hit = profile_rule_hit(
-            typology=typology, rules=rules, channel=channel, profile_id=profile_id, now=now
+    counting = any(rule.kind == RuleKind.FATIGUE for rule in rules)
+    with transaction.atomic() if counting else nullcontext():
+        check = profile_check(
+            typology=typology,
+            rules=rules,
+            channel=channel,
+            profile_id=profile_id,
+            now=now,
+            key=key,
+            lock=counting,
         )
-        if hit is not None:
-            return hit, None
+        if not check.found or check.counted is not None:
+            return None, check.counted
+        if check.hit is not None:
+            return check.hit, None
         contact = Contact.objects.create(
             profile_id=profile_id,
             channel=channel,

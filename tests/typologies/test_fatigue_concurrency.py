@@ -12,21 +12,24 @@ from events.models import Event, EventStatus
 from events.services import event_trigger
 from tests.profiles.helpers import jane, profile_based_event
 from typologies.models import Contact, RuleKind, Typology, TypologyRule
-from typologies.selectors import DEFAULT_TYPOLOGY, typology_rules
+from typologies.selectors import typology_rules
 from typologies.services import contact_reserve
 
-# serialized_rollback: the default typologies are data of a migration, which transactional tests flush.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SENDERS = 8
 
 
-def cap_of_one(channel=""):
+def cap_of_one(channel="", message=None):
+    # Made here, not read from the migration's data: transactional tests run after others flushed it.
     rule = TypologyRule.objects.create(
         label="One a day", kind=RuleKind.FATIGUE, channel=channel, threshold=1, period=1
     )
-    typology = Typology.objects.get(name=DEFAULT_TYPOLOGY)
+    typology = Typology.objects.create(name="capped", label="Capped")
     typology.rules.add(rule)
+    if message is not None:
+        message.typology = typology
+        message.save()
     return typology
 
 
@@ -72,7 +75,7 @@ def test_two_worker_processes_send_one_message_under_a_threshold_of_one(celery_w
         channel="email",
         content={"sender_email": "shop@example.com", "subject": "Hi", "html": "<p>Hi</p>", "text": "Hi"},
     )
-    cap_of_one(channel="email")
+    cap_of_one(channel="email", message=config.message)
     jane()
     pks = [
         event_trigger(event_id=config.event_id, payload={"ctx": {"customerId": "C-1"}}).pk for _ in range(12)

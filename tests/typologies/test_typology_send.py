@@ -162,3 +162,17 @@ def test_event_based_messages_ignore_profile_rules_and_fatigue(smtp):
     event.refresh_from_db()
     assert event.status == EventStatus.PROCESSED
     assert not Contact.objects.exists()
+
+
+def test_a_rule_changed_after_a_send_applies_to_the_next_event(config, smtp):
+    # The workers read typologies through the row cache: a change must be seen at the next event.
+    jane(email_opted_out_at=timezone.now())
+    rule = TypologyRule.objects.get(kind=RuleKind.OPTED_OUT)
+    assert send(config).status == EventStatus.IGNORED
+    rule.active = False
+    rule.save()
+    assert send(config).status == EventStatus.PROCESSED
+    default_typology().rules.add(rule)  # no change: still inactive
+    rule.active = True
+    rule.save()
+    assert send(config).status == EventStatus.IGNORED
