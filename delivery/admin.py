@@ -117,11 +117,12 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 
 @admin.register(Exclusion)
 class ExclusionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "channel", "address", "reason"]
-    list_filter = ["reason", "channel"]
+    list_display = ["created_at", "event", "channel", "address", "reason", "rule"]
+    list_filter = ["reason", "channel", "rule", "event__configuration__message", "created_at"]
     search_fields = ["event__pkey", "address"]
-    list_select_related = ["event"]
-    fields = ["created_at", "event", "channel", "address", "reason", "detail"]
+    list_select_related = ["event", "rule"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "event", "channel", "address", "reason", "rule", "detail"]
     readonly_fields = fields
 
 

@@ -147,6 +147,10 @@ class Exclusion(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     reason = models.CharField(max_length=20, choices=ExclusionReason.choices)
+    # The typology rule that excluded the event (reason `typology`).
+    rule = models.ForeignKey(
+        "typologies.TypologyRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="exclusions"
+    )
     detail = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

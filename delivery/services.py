@@ -449,14 +449,25 @@ def _claimed_deliver(claimed: list[int]) -> None:
             _send(item, exclusions[item.channel])
 
 
-def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
+def _exclude(
+    event: Event, *, channel: str, address: str, reason: str, detail: str, rule_id: int | None = None
+) -> None:
     with transaction.atomic():
-        Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
+        Exclusion.objects.create(
+            event=event, channel=channel, address=address, reason=reason, detail=detail, rule_id=rule_id
+        )
         _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
 
 
 def _exclude_by_rule(event: Event, *, channel: str, address: str, hit: RuleHit) -> None:
-    _exclude(event, channel=channel, address=address, reason=ExclusionReason.TYPOLOGY, detail=hit.reason)
+    _exclude(
+        event,
+        channel=channel,
+        address=address,
+        reason=ExclusionReason.TYPOLOGY,
+        detail=hit.reason,
+        rule_id=hit.rule.pk,
+    )
 
 
 def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:
