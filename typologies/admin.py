@@ -58,7 +58,7 @@ class TypologyAdmin(admin.ModelAdmin):
         if not messages:
             return _("No profile-based message uses this typology yet.")
         return format_html_join(
-            mark_safe("<br>"),  # noqa: S308 - a constant
+            mark_safe("<br>"),
             '<a href="{}">{}</a>',
             (
                 (
