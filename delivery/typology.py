@@ -44,7 +44,11 @@ def address_filters_register() -> None:
 def _rules(message: TransactionalMessage | None, channel: str):
     if message is None or message.typology_id is None or message.configuration.targeting != Targeting.PROFILE:
         return None, []
-    return typology_for_sending(typology_id=message.typology_id, channel=channel) or (None, [])
+    typology, rules = typology_for_sending(typology_id=message.typology_id, channel=channel) or (None, [])
+    # A fatigue rule restricted to a category limits only the messages of that category.
+    return typology, [
+        rule for rule in rules if rule.kind != RuleKind.FATIGUE or rule.category in ("", message.category)
+    ]
 
 
 def event_content_hit(
@@ -75,6 +79,7 @@ def event_profile_hit(*, event: Event, message: TransactionalMessage | None, cha
         channel=channel,
         profile_id=event_target_profile(event=event).pk,
         key=event.pkey,
+        category=message.category,
         source=message.message_id,
     )
     return hit

@@ -237,7 +237,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             *content,
             ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
             *(
-                [("Typology", {"fields": ["typology"]})]
+                [("Typology", {"fields": ["typology", "category"]})]
                 if obj is not None and obj.configuration.targeting == Targeting.PROFILE
                 else []
             ),
@@ -286,7 +286,9 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
 
     def save_model(self, request, obj, form, change):
-        editable = [name for name in ("label", "typology", *CONTENT_FIELDS) if name in form.changed_data]
+        editable = [
+            name for name in ("label", "typology", "category", *CONTENT_FIELDS) if name in form.changed_data
+        ]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

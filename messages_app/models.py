@@ -95,6 +95,11 @@ class TransactionalMessage(models.Model):
         related_name="messages",
         help_text="The rules a profile-based message passes before it is sent (filtering, control, fatigue).",
     )
+    category = models.SlugField(
+        max_length=64,
+        blank=True,
+        help_text="Fatigue rules of a category count and limit only the messages of that category.",
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

@@ -56,7 +56,7 @@ def message_update(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
 ) -> TransactionalMessage:
     """Edit the draft; the published version, and so what is sent, does not change."""
-    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "typology"}
+    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "typology", "category"}
     if unknown:
         raise ApplicationError(f"Cannot edit {', '.join(sorted(unknown))}.", code="not_editable")
     for name, value in content.items():

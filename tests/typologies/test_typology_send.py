@@ -176,3 +176,16 @@ def test_a_rule_changed_after_a_send_applies_to_the_next_event(config, smtp):
     rule.active = True
     rule.save()
     assert send(config).status == EventStatus.IGNORED
+
+
+def test_a_fatigue_rule_of_a_category_limits_only_that_category(config, smtp):
+    jane()
+    fatigue = TypologyRule.objects.create(
+        label="One promotion a week", kind=RuleKind.FATIGUE, threshold=1, period=7, category="promotion"
+    )
+    default_typology().rules.add(fatigue)
+    assert [send(config).status for _ in range(2)] == [EventStatus.PROCESSED] * 2
+    config.message.category = "promotion"
+    config.message.save()
+    assert [send(config).status for _ in range(2)] == [EventStatus.PROCESSED, EventStatus.IGNORED]
+    assert list(Contact.objects.order_by("pk").values_list("category", flat=True)) == ["", "", "promotion"]
