@@ -32,6 +32,11 @@ MARKETER_PERMISSIONS = [
     "delivery.view_capturedmessage",
     "typologies.view_typology",
     "typologies.view_typologyrule",
+    "marketing.view_marketingdelivery",
+    "marketing.add_marketingdelivery",
+    "marketing.change_marketingdelivery",
+    "marketing.delete_marketingdelivery",
+    "marketing.send_marketingdelivery",
 ]
 # Administrators can do everything marketers can, plus event configurations, profiles, API
 # credentials, users and the delivery logs.

@@ -77,3 +77,21 @@ def contact_reserve(
 def contact_release(*, contact_id: int) -> None:
     """Stop counting a message that could not be sent after all (a permanent failure)."""
     Contact.objects.filter(pk=contact_id).delete()
+
+
+def contacts_record(
+    *, profile_ids: list[int], channel: str, category: str = "", source: str = "", key_prefix: str = ""
+) -> None:
+    """Count the messages of a marketing batch as contacts of their profiles (one INSERT)."""
+    now = timezone.now()
+    Contact.objects.bulk_create(
+        Contact(
+            profile_id=profile_id,
+            channel=channel,
+            category=category,
+            source=source[:200],
+            key=f"{key_prefix}-{profile_id}"[:64],
+            sent_at=now,
+        )
+        for profile_id in profile_ids
+    )

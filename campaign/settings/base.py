@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "delivery",
     "profiles",
     "typologies",
+    "marketing",
 ]
 
 MIDDLEWARE = [
@@ -234,6 +235,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.event_process": {"queue": "transactional"},
     "delivery.tasks.events_process": {"queue": "transactional"},
     "delivery.tasks.bulk_*": {"queue": "bulk"},
+    "marketing.tasks.*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
 # Every queue, transactional first: a bare `celery -A campaign worker` consumes them all (and runs
@@ -243,6 +245,14 @@ CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("transactional", "callbacks", "bulk", "housekeeping", "default")
 ]
+# Marketing deliveries: messages per second per channel (a delivery may set its own), sent in
+# batches of at most MARKETING_BATCH_SIZE on the bulk queue.
+MARKETING_RATE_PER_SECOND = {
+    "email": env_int("MARKETING_EMAIL_RATE", 200),
+    "sms": env_int("MARKETING_SMS_RATE", 20),
+    "push": env_int("MARKETING_PUSH_RATE", 200),
+}
+MARKETING_BATCH_SIZE = env_int("MARKETING_BATCH_SIZE", 200)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
