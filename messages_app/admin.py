@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
@@ -230,6 +231,11 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
             *content,
             ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
+            *(
+                [(_("Consent"), {"fields": ["service"]})]
+                if obj is not None and obj.configuration.targeting == Targeting.PROFILE
+                else []
+            ),
             ("History", {"fields": ["modified_by", "modified_at"]}),
         ]
 
@@ -275,7 +281,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
 
     def save_model(self, request, obj, form, change):
-        editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]
+        editable = [name for name in ("label", "service", *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

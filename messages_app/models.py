@@ -85,6 +85,21 @@ class TransactionalMessage(models.Model):
     missing_value_default = models.CharField(
         "default text", max_length=200, blank=True, help_text="Used for a missing value with that policy."
     )
+    # The subscription service the message belongs to: it goes only to the service's subscribers,
+    # and its unsubscribe link leaves that service. Read when sending (not frozen in versions):
+    # a change of who consented applies at once.
+    service = models.ForeignKey(
+        "profiles.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("subscription service"),
+        help_text=_(
+            "Profile-based messages only: sent only to the service's subscribers, and the "
+            "unsubscribe link leaves this service. Empty: every profile that accepts the channel."
+        ),
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
