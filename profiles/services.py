@@ -209,13 +209,18 @@ def service_save(*, service: Service, **fields) -> Service:
 
 def service_delete(*, service: Service) -> None:
     """Delete a subscription service that no message belongs to (its subscriptions go with it)."""
+    service_delete_check(service=service)
+    service.delete()
+
+
+def service_delete_check(*, service: Service) -> None:
+    """Raise ApplicationError when the service may not be deleted: messages belong to it."""
     if service.messages.exists():
         message = gettext("Messages belong to the service {service}: choose another service for them first.")
         raise ApplicationError(
             message.format(service=service.label),
             code="service_in_use",
         )
-    service.delete()
 
 
 def attribute_definition_save(*, definition: AttributeDefinition, **fields) -> AttributeDefinition:
