@@ -200,3 +200,12 @@ def test_event_based_messages_are_not_filtered_by_profile_consent(api, smtp):
     [mail] = smtp.messages
     assert mail["List-Unsubscribe"] is None
     assert mail["List-Unsubscribe-Post"] is None
+
+
+def test_the_one_click_post_may_come_as_multipart_form_data(client, news_email, newsletter):
+    # RFC 8058 allows either form encoding; the test client's dict is multipart/form-data.
+    profile = jane()
+    subscribed(profile, newsletter)
+    path = urlsplit(unsubscribe_url(profile_id=profile.pk, service_id=newsletter.pk)).path
+    assert client.post(path, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert Subscription.objects.get(profile=profile).unsubscribed_at is not None
