@@ -115,3 +115,20 @@ def test_a_choice_that_is_not_the_profiles_is_refused(client, two_services):
     assert response.status_code == 400
     assert "Choose what to unsubscribe from." in response.content.decode()
     assert not Subscription.objects.filter(unsubscribed_at__isnull=False).exists()
+
+
+def test_a_marketer_chooses_the_service_of_a_profile_based_message_only(client, marketer):
+    Service.objects.create(name="newsletter", label="Newsletter")
+    profile_config = profile_based_event(
+        event_id="EVTnews", channel="email", content={"sender_email": "a@b.co", "subject": "N", "text": "Hi"}
+    )
+    event_config = make_published_event()
+    client.force_login(marketer)
+    page = client.get(f"/admin/messages_app/transactionalmessage/{profile_config.message.pk}/change/")
+    assert 'name="service"' in page.content.decode()
+    assert "Newsletter" in page.content.decode()
+    page = client.get(f"/admin/messages_app/transactionalmessage/{event_config.message.pk}/change/")
+    assert 'name="service"' not in page.content.decode()
+    with pytest.raises(ValidationFailed) as refused:
+        message_update(message=event_config.message, service=Service.objects.get())
+    assert refused.value.errors[0].message == "An event-based message has no profile to subscribe."
