@@ -22,7 +22,7 @@ from .models import (
     Service,
     Subscription,
 )
-from .selectors import attribute_definition_list, attribute_value_parse
+from .selectors import attribute_definition_list, attribute_value_parse, service_list
 from .services import (
     PROFILE_FIELDS,
     app_subscription_delete,
@@ -173,7 +173,7 @@ class SubscribedFilter(admin.SimpleListFilter):
     parameter_name = "subscribed"
 
     def lookups(self, request, model_admin):
-        return [(str(service.pk), service.label) for service in Service.objects.order_by("label")]
+        return [(str(service.pk), service.label) for service in service_list()]
 
     def queryset(self, request, queryset):
         if self.value():

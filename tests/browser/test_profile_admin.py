@@ -41,3 +41,8 @@ def test_an_administrator_edits_a_profiles_typed_attribute_and_sees_a_type_error
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     profile.refresh_from_db()
     assert profile.attributes == {"member_since": "2021-03-05", "points": "99.5"}
+
+    # The list, with its filters, fits the screen too.
+    page.goto(f"/admin/profiles/profile/?subscribed={newsletter.pk}")
+    expect(page.locator("#result_list")).to_contain_text("jane@example.com")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -12,10 +12,10 @@ from delivery.models import Exclusion
 from delivery.services import event_deliver
 from events.models import Event, EventStatus
 from messages_app.services import message_update
-from profiles.models import Profile, Service, Subscription, SubscriptionSource
+from profiles.models import AppSubscription, Profile, Service, Subscription, SubscriptionSource
 from profiles.unsubscribe import unsubscribe_target, unsubscribe_url
 from tests.conftest import make_published_event, trigger_path
-from tests.profiles.helpers import jane, profile_based_event
+from tests.profiles.helpers import APPLICATION, jane, profile_based_event
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +209,17 @@ def test_the_one_click_post_may_come_as_multipart_form_data(client, news_email, 
     path = urlsplit(unsubscribe_url(profile_id=profile.pk, service_id=newsletter.pk)).path
     assert client.post(path, {"List-Unsubscribe": "One-Click"}).status_code == 200
     assert Subscription.objects.get(profile=profile).unsubscribed_at is not None
+
+
+def test_a_profile_opted_out_of_push_gets_nothing_on_any_device(api, fcm):
+    content = {"push_title": "Hi {{ customer.first_name }}", "push_body": "News"}
+    profile_based_event(event_id="EVTnewsPush", channel="push", content=content)
+    profile = jane(push_opted_out_at=timezone.now())
+    for token in ("phone", "tablet"):
+        AppSubscription.objects.create(
+            profile=profile, application=APPLICATION, platform="gcm", registration_token=token
+        )
+    event = send(api, "EVTnewsPush")
+    assert event.status == EventStatus.IGNORED
+    assert fcm.requests == []
+    assert Exclusion.objects.get(event=event).reason == "optedOut"
