@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
+    path("", include("profiles.urls")),
 ]
 
 admin.site.site_header = "Message Center"

@@ -1,5 +1,6 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Channel
 
@@ -137,7 +138,10 @@ class DenylistEntry(models.Model):
 class ExclusionReason(models.TextChoices):
     QUARANTINE = "quarantine", "Address in quarantine"
     DENYLIST = "denylist", "Address on the denylist"
-    TYPOLOGY = "typology", "Typology rule"
+    # Profile consent (profile-based messages only).
+    OPTED_OUT = "optedOut", _("Profile opted out of the channel")
+    UNSUBSCRIBED = "unsubscribed", _("Profile not subscribed to the message's service")
+    TYPOLOGY = "typology", _("Typology rule")
 
 
 class Exclusion(models.Model):

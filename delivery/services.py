@@ -27,11 +27,12 @@ from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
 from events.lifecycle import event_move, events_lease_renew, events_move
-from events.models import Event, EventStatus
+from events.models import Event, EventStatus, Targeting
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import Rendered, RenderedEmail, message_render
 from messages_app.selectors import version_content
+from profiles.selectors import profile_consent_refusal
 from profiles.services import app_subscription_disable
 from typologies.selectors import RuleHit
 
@@ -46,6 +47,8 @@ from .targeting import (
     event_context,
     event_language,
     event_recipients,
+    event_service_id,
+    event_target_profile,
 )
 from .typology import event_content_hit, event_profile_hit
 
@@ -268,6 +271,16 @@ def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
     """Send one routed event to its addresses that are not excluded (none left: the event is
     ignored) and record the attempts with the event's new status."""
     event, channel = routed.event, routed.channel
+    if event.configuration.targeting == Targeting.PROFILE:
+        # The profile's consent (SPEC MSG-7): event-based messages are not filtered by it.
+        profile = event_target_profile(event=event)
+        refusal = profile_consent_refusal(
+            profile=profile, channel=channel, service_id=event_service_id(event=event)
+        )
+        if refusal is not None:
+            reason, detail = refusal
+            _exclude(event, channel=channel, address=routed.targets[0][1], reason=reason, detail=detail)
+            return
     targets = [(recipient, address) for recipient, address in routed.targets if address not in exclusions]
     if not targets:
         address = routed.targets[0][1]

@@ -135,7 +135,7 @@ class MarketingDeliveryAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 _("Content"),
                 {"fields": [*CONTENT_FIELDSETS.get(channel, CONTENT_FIELDSETS["email"]), "locale"]},
             ),
-            (_("Audience and rules"), {"fields": ["audience", "typology", "category"]}),
+            (_("Audience and rules"), {"fields": ["service", "audience", "typology", "category"]}),
             (_("Sending"), {"fields": ["scheduled_at", "rate_per_second"]}),
             (
                 _("Figures"),

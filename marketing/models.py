@@ -52,6 +52,15 @@ class MarketingDelivery(models.Model):
             '"value": "newsletter"}]}; empty: every profile.'
         ),
     )
+    service = models.ForeignKey(
+        "profiles.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="marketing_deliveries",
+        verbose_name=_("subscription service"),
+        help_text=_("Sent only to the service's subscribers; the unsubscribe link leaves this service."),
+    )
     typology = models.ForeignKey(
         "typologies.Typology",
         on_delete=models.PROTECT,

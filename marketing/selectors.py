@@ -1,21 +1,28 @@
 """Reads of marketing deliveries: the audience as a filter, its live count, the exclusions per rule
 and the progress figures."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 
-from profiles.models import Profile
+from profiles.models import Profile, Subscription
 from typologies.conditions import condition_q
 
 from .models import DeliveryRecipient, MarketingDelivery, RecipientStatus
 
 
-def audience_q(*, audience: dict | None) -> Q:
-    """The delivery's audience as a filter on profiles (every profile when it has none)."""
-    return condition_q(audience) if audience else Q()
+def audience_q(*, audience: dict | None, service_id: int | None = None) -> Q:
+    """The delivery's audience as a filter on profiles (every profile when it has none), within the
+    subscribers of its service when it has one."""
+    q = condition_q(audience) if audience else Q()
+    if service_id is not None:
+        subscribed = Subscription.objects.filter(
+            profile=OuterRef("pk"), service_id=service_id, unsubscribed_at__isnull=True
+        )
+        q &= Q(Exists(subscribed))
+    return q
 
 
-def audience_count(*, audience: dict | None) -> int:
-    return Profile.objects.filter(audience_q(audience=audience)).count()
+def audience_count(*, audience: dict | None, service_id: int | None = None) -> int:
+    return Profile.objects.filter(audience_q(audience=audience, service_id=service_id)).count()
 
 
 def delivery_exclusions(*, delivery: MarketingDelivery) -> list[tuple[str, int]]:

@@ -16,12 +16,13 @@ from campaign.channels import Channel
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from delivery.channels import SendFailure, message_send
 from delivery.targeting import Recipient
-from messages_app.analysis import profile_shape, template_check
+from messages_app.analysis import ANY, UNSUBSCRIBE_URL, profile_shape, template_check
 from messages_app.rendering import message_render
 from messages_app.rendering.checks import content_check, template_sources
 from messages_app.sms import sms_length
 from profiles.models import Profile
 from profiles.selectors import attribute_definitions, profile_live_app_subscriptions, profile_variables
+from profiles.unsubscribe import unsubscribe_url
 from typologies.conditions import condition_problems
 from typologies.models import RuleKind, RuleType
 from typologies.selectors import content_rule_hit, duplicate_q, rule_profile_q, typology_rules
@@ -70,7 +71,10 @@ def delivery_problems(*, delivery: MarketingDelivery) -> list[FieldError]:
             errors.append(FieldError(name, gettext("Required for this channel.")))
     content = delivery_content(delivery=delivery)
     errors += content_check(channel=channel, content=content)
-    shapes = {"profile": profile_shape(name="profile", attributes=attribute_definitions())}
+    shapes = {
+        "profile": profile_shape(name="profile", attributes=attribute_definitions()),
+        UNSUBSCRIBE_URL: ANY,
+    }
     for path, source in template_sources(channel=channel, content=content):
         errors += template_check(part=path, source=source, shapes=shapes)
     if delivery.audience:
@@ -149,7 +153,7 @@ def delivery_prepare(*, delivery_id: int, now: datetime | None = None) -> None:
     delivery = MarketingDelivery.objects.select_related("typology").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.PREPARING:
         return
-    audience = audience_q(audience=delivery.audience)
+    audience = audience_q(audience=delivery.audience, service_id=delivery.service_id)
     try:
         with transaction.atomic():
             DeliveryRecipient.objects.filter(delivery=delivery).delete()
@@ -278,14 +282,18 @@ def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content
     """Render and send to one recipient, recording the outcome on it: sent, failed, or still to
     send after a temporary failure (tried again in a later batch, MAX_SEND_ATTEMPTS in all)."""
     profile = recipient.profile
+    link = unsubscribe_url(profile_id=profile.pk, service_id=delivery.service_id)
     try:
         rendered = message_render(
             channel=delivery.channel,
             content=content,
-            context={"profile": profile_variables(profile=profile, definitions=definitions)},
+            context={
+                "profile": profile_variables(profile=profile, definitions=definitions),
+                UNSUBSCRIBE_URL: link,
+            },
             language=profile.language or None,
         )
-        targets = _targets(delivery, profile)
+        targets = _targets(delivery, profile, link)
         if not targets:
             raise SendFailure(gettext("The profile has no address on this channel."), temporary=False)
         provider_ids = [
@@ -313,9 +321,9 @@ def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content
     recipient.error = ""
 
 
-def _targets(delivery: MarketingDelivery, profile: Profile) -> list[Recipient]:
+def _targets(delivery: MarketingDelivery, profile: Profile, link: str) -> list[Recipient]:
     if delivery.channel == Channel.EMAIL:
-        return [Recipient(email=profile.email)] if profile.email else []
+        return [Recipient(email=profile.email, unsubscribe_url=link)] if profile.email else []
     if delivery.channel == Channel.SMS:
         return [Recipient(mobile_phone=profile.mobile_phone)] if profile.mobile_phone else []
     return [

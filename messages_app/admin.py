@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.csv import csv_response
@@ -237,7 +238,10 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             *content,
             ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
             *(
-                [("Typology", {"fields": ["typology", "category"]})]
+                [
+                    (_("Consent"), {"fields": ["service"]}),
+                    (_("Typology"), {"fields": ["typology", "category"]}),
+                ]
                 if obj is not None and obj.configuration.targeting == Targeting.PROFILE
                 else []
             ),
@@ -286,9 +290,8 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
 
     def save_model(self, request, obj, form, change):
-        editable = [
-            name for name in ("label", "typology", "category", *CONTENT_FIELDS) if name in form.changed_data
-        ]
+        settings_fields = ("label", "service", "typology", "category")
+        editable = [name for name in (*settings_fields, *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -85,6 +85,21 @@ class TransactionalMessage(models.Model):
     missing_value_default = models.CharField(
         "default text", max_length=200, blank=True, help_text="Used for a missing value with that policy."
     )
+    # The subscription service the message belongs to: it goes only to the service's subscribers,
+    # and its unsubscribe link leaves that service. Read when sending (not frozen in versions):
+    # a change of who consented applies at once.
+    service = models.ForeignKey(
+        "profiles.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("subscription service"),
+        help_text=_(
+            "Profile-based messages only: sent only to the service's subscribers, and the "
+            "unsubscribe link leaves this service. Empty: every profile that accepts the channel."
+        ),
+    )
     # The rules a profile-based message passes at send time (event-based messages pass only the
     # address rules, whatever their typology).
     typology = models.ForeignKey(
@@ -93,12 +108,16 @@ class TransactionalMessage(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="messages",
-        help_text="The rules a profile-based message passes before it is sent (filtering, control, fatigue).",
+        verbose_name=_("typology"),
+        help_text=_(
+            "The rules a profile-based message passes before it is sent (filtering, control, fatigue)."
+        ),
     )
     category = models.SlugField(
+        _("category"),
         max_length=64,
         blank=True,
-        help_text="Fatigue rules of a category count and limit only the messages of that category.",
+        help_text=_("Fatigue rules of a category count and limit only the messages of that category."),
     )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
@@ -17,7 +18,9 @@ from profiles.selectors import (
     profile_data_variables,
     profile_variables,
 )
+from profiles.unsubscribe import proof_unsubscribe_url
 
+from .analysis import UNSUBSCRIBE_URL
 from .models import CONTENT_FIELDS, MessageVersion, TestProfile, TransactionalMessage
 from .rendering import VARIANT_PARTS
 
@@ -87,7 +90,7 @@ def version_diff(*, old: MessageVersion, new: MessageVersion) -> list[DiffPart]:
 class PickerField:
     label: str
     insert: str  # the template syntax inserted at the cursor
-    kind: str  # "field", "collection", "item field" or "enrichment"
+    kind: str  # "field", "collection", "item field", "enrichment" or "link"
     group: str = ""
 
 
@@ -139,6 +142,14 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
         if enrichment.get("target") not in collection_ids:
             name = enrichment["name"]
             entries.extend(_enrichment_entries(enrichment, name, name, "enrichment"))
+    if any(enrichment.get("targeting") for enrichment in structure.get("enrichments") or []):
+        entries.append(
+            PickerField(
+                gettext("Unsubscribe link (unsubscribe_url)"),
+                f'<a href="{{{{ {UNSUBSCRIBE_URL} }}}}">' + gettext("Unsubscribe") + "</a>",
+                "link",
+            )
+        )
     return entries
 
 
@@ -203,7 +214,11 @@ def test_profile_context(*, message: TransactionalMessage, profile: TestProfile 
     data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
     context: dict = {"ctx": data}
     name = _targeting_enrichment_name(message=message)
-    if name is None or profile is None:
+    if name is None:
+        return context
+    # Never a real profile's link: a proof's recipient must not unsubscribe anyone.
+    context[UNSUBSCRIBE_URL] = proof_unsubscribe_url()
+    if profile is None:
         return context
     definitions = attribute_definitions()
     if profile.profile is not None:

@@ -163,6 +163,14 @@ if not CAMPAIGN_ORGANIZATION.replace("_", "").replace("-", "").isalnum():
     raise ImproperlyConfigured("CAMPAIGN_ORGANIZATION may hold letters, digits, '-' and '_' only")
 # The public base URL reported as serverUrl in API answers; the request's host when unset.
 CAMPAIGN_SERVER_URL = env("CAMPAIGN_SERVER_URL")
+# The public base URL of this installation as recipients reach it (https in production): the
+# unsubscribe links of profile-based messages and their List-Unsubscribe header point there.
+CAMPAIGN_PUBLIC_URL = (env("CAMPAIGN_PUBLIC_URL") or CAMPAIGN_SERVER_URL or "http://127.0.0.1:8000").rstrip(
+    "/"
+)
+# An address of yours that receives unsubscribe requests by email, offered as the mailto of the
+# List-Unsubscribe header (the subject carries the signed link); empty: the https link only.
+CAMPAIGN_UNSUBSCRIBE_MAILTO = env("CAMPAIGN_UNSUBSCRIBE_MAILTO", "")
 # Domain of the Message-ID header of every message we send.
 CAMPAIGN_MESSAGE_ID_DOMAIN = env("CAMPAIGN_MESSAGE_ID_DOMAIN", "message-center.invalid")
 

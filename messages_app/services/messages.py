@@ -55,10 +55,16 @@ def message_ensure_for_configuration(*, config: EventConfiguration) -> Transacti
 def message_update(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
 ) -> TransactionalMessage:
-    """Edit the draft; the published version, and so what is sent, does not change."""
-    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "typology", "category"}
+    """Edit the draft; the published version, and so what is sent, does not change. Except its
+    subscription `service`, which is consent and applies at once (not versioned)."""
+    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "service", "typology", "category"}
     if unknown:
         raise ApplicationError(f"Cannot edit {', '.join(sorted(unknown))}.", code="not_editable")
+    if content.get("service") is not None and message.configuration.targeting != Targeting.PROFILE:
+        raise ValidationFailed(
+            gettext("Only a profile-based message can belong to a subscription service."),
+            errors=[FieldError("service", gettext("An event-based message has no profile to subscribe."))],
+        )
     for name, value in content.items():
         setattr(message, name, value)
     message.modified_by = user

@@ -4,6 +4,7 @@ profile, paused, resumed and cancelled mid-send; what it sent counts for fatigue
 
 import time
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -71,18 +72,17 @@ def more_subscribers(count):
 
 
 def draft(typology, audience, **fields):
-    return delivery_save(
-        delivery=MarketingDelivery(
-            label="Spring sale",
-            channel="email",
-            sender_email="news@example.com",
-            subject="{{ profile.first_name }}, spring is here",
-            html="<p>Hello {{ profile.first_name }}, your tier: {{ profile.attributes.tier }}</p>",
-            audience=audience,
-            typology=typology,
-            **fields,
-        )
-    )
+    values = {
+        "label": "Spring sale",
+        "channel": "email",
+        "sender_email": "news@example.com",
+        "subject": "{{ profile.first_name }}, spring is here",
+        "html": "<p>Hello {{ profile.first_name }}, your tier: {{ profile.attributes.tier }}</p>",
+        "audience": audience,
+        "typology": typology,
+        **fields,
+    }
+    return delivery_save(delivery=MarketingDelivery(**values))
 
 
 def prepared(typology, audience, **fields):
@@ -220,3 +220,25 @@ def test_marketing_messages_count_for_transactional_fatigue(typology, audience, 
     again = prepared(typology, audience)
     assert dict(delivery_exclusions(delivery=again))["Weekly"] == 2
     assert again.target_count == 0
+
+
+def test_a_delivery_of_a_service_carries_its_unsubscribe_link(typology, audience, smtp, client):
+    delivery = draft(
+        typology,
+        None,
+        service=Service.objects.get(name="newsletter"),
+        html='<p>Hi {{ profile.first_name }}</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+    )
+    delivery_prepare_start(delivery=delivery)
+    delivery_prepare(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.audience_count == 6  # the service's subscribers, not Zed
+    delivery_confirm(delivery=delivery)
+    send_all(delivery)
+    mail = next(m for m in smtp.messages if m["To"] == "ann@example.com")
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = mail["List-Unsubscribe"].split(">")[0].strip(" <")
+    assert link in mail.get_body(("html",)).get_content()
+    assert client.post(urlsplit(link).path, {"List-Unsubscribe": "One-Click"}).status_code == 200
+    ann = Subscription.objects.get(profile__first_name="Ann")
+    assert ann.unsubscribed_at is not None

@@ -72,11 +72,13 @@ def test_marketers_see_the_typology_and_simulate_it(client, marketer, config):
 
 
 def test_the_exclusion_log_filters_by_rule_and_message(client, administrator, config, smtp):
-    jane(email_opted_out_at=timezone.now())
+    jane(email="jane@mailinator.com")
+    rule = TypologyRule.objects.get(kind=RuleKind.DOMAINS)
+    rule.active = True
+    rule.save()
     event = event_trigger(event_id=config.event_id, payload={"ctx": {"customerId": "C-1"}})
     event_deliver(event_pk=event.pk)
-    rule = TypologyRule.objects.get(kind=RuleKind.OPTED_OUT)
-    other = TypologyRule.objects.get(kind=RuleKind.DOMAINS)
+    other = TypologyRule.objects.get(kind=RuleKind.OPTED_OUT)
     client.force_login(administrator)
     changelist = reverse("admin:delivery_exclusion_changelist")
     assert event.pkey in client.get(changelist, {"rule__id__exact": rule.pk}).content.decode()

@@ -27,6 +27,7 @@ EMAIL = {
 }
 
 
+LANGUAGE_EN = {"field": "language", "op": "eq", "value": "en"}
 CART = {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Jacket"}
 
 
@@ -64,21 +65,32 @@ def test_a_profile_that_passes_every_rule_is_sent_and_counted(config, smtp):
     assert (contact.channel, contact.key, contact.source) == ("email", event.pkey, config.message.message_id)
 
 
-def test_opted_out_profile_is_ignored_with_the_rule(config, smtp):
+def test_consent_comes_before_the_typology(config, smtp):
+    # An opted-out profile is refused by consent, which no typology can switch off.
     jane(email_opted_out_at=timezone.now() - timedelta(days=2))
     event = send(config)
     assert event.status == EventStatus.IGNORED
     assert smtp.messages == []
     [exclusion] = Exclusion.objects.filter(event=event)
-    assert exclusion.reason == "typology"
-    assert exclusion.detail.startswith("Transactional message on profile / Profile opted out of the channel:")
-    assert "opted out of Email" in exclusion.detail
+    assert exclusion.reason == "optedOut"
     assert not Contact.objects.exists()
 
 
-def test_an_opted_out_profile_is_sent_when_the_rule_is_deactivated(config, smtp):
-    jane(email_opted_out_at=timezone.now())
-    TypologyRule.objects.filter(kind=RuleKind.OPTED_OUT).update(active=False)
+def test_a_profile_condition_excludes_until_the_rule_is_deactivated(config, smtp):
+    jane()
+    rule = TypologyRule.objects.create(
+        label="English speakers", kind=RuleKind.CONDITION, condition={"all": [LANGUAGE_EN]}
+    )
+    default_typology().rules.add(rule)
+    event = send(config)
+    assert event.status == EventStatus.IGNORED
+    [exclusion] = Exclusion.objects.filter(event=event)
+    assert (exclusion.reason, exclusion.rule) == ("typology", rule)
+    assert exclusion.detail == (
+        "Transactional message on profile / English speakers: the profile matches the rule's condition"
+    )
+    rule.active = False
+    rule.save()
     assert send(config).status == EventStatus.PROCESSED
 
 
@@ -104,18 +116,16 @@ def test_subject_missing_once_rendered(config, smtp):
 
 
 def test_the_first_rule_in_order_names_the_exclusion(config, smtp):
-    jane(email_opted_out_at=timezone.now())
+    jane(email="jane@mailinator.com")
+    TypologyRule.objects.filter(kind=RuleKind.DOMAINS).update(active=True)  # order 60
     condition = TypologyRule.objects.create(
-        label="German speakers",
-        kind=RuleKind.CONDITION,
-        order=1,
-        condition={"all": [{"field": "language", "op": "eq", "value": "en"}]},
+        label="English speakers", kind=RuleKind.CONDITION, order=1, condition={"all": [LANGUAGE_EN]}
     )
     default_typology().rules.add(condition)
-    assert "German speakers" in send(config).exclusions.get().detail
+    assert "English speakers" in send(config).exclusions.get().detail
     condition.order = 500
     condition.save()
-    assert "opted out" in send(config).exclusions.get().detail
+    assert "excluded domain" in send(config).exclusions.get().detail
 
 
 def test_fatigue_threshold_read_from_a_profile_attribute(config, smtp):
@@ -166,16 +176,15 @@ def test_event_based_messages_ignore_profile_rules_and_fatigue(smtp):
 
 def test_a_rule_changed_after_a_send_applies_to_the_next_event(config, smtp):
     # The workers read typologies through the row cache: a change must be seen at the next event.
-    jane(email_opted_out_at=timezone.now())
-    rule = TypologyRule.objects.get(kind=RuleKind.OPTED_OUT)
-    assert send(config).status == EventStatus.IGNORED
-    rule.active = False
-    rule.save()
+    jane(email="jane@mailinator.com")
+    rule = TypologyRule.objects.get(kind=RuleKind.DOMAINS)
     assert send(config).status == EventStatus.PROCESSED
-    default_typology().rules.add(rule)  # no change: still inactive
     rule.active = True
     rule.save()
     assert send(config).status == EventStatus.IGNORED
+    rule.domains = "example.org"
+    rule.save()
+    assert send(config).status == EventStatus.PROCESSED
 
 
 def test_a_fatigue_rule_of_a_category_limits_only_that_category(config, smtp):

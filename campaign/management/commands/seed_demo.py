@@ -9,11 +9,20 @@ from django.db import transaction
 
 from campaign.roles import ADMINISTRATORS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
-from events.services import event_config_create
+from events.services import event_config_create, event_config_structure_set
 from integrations.models import Integration
 from integrations.services import integration_create, integration_rotate_token
 from messages_app.models import MessageStatus
 from messages_app.services import configuration_publish, message_publish, message_update
+from profiles.models import AppSubscription, AttributeDefinition, Profile, Service, SubscriptionSource
+from profiles.services import (
+    app_subscription_save,
+    attribute_definition_save,
+    profile_save,
+    service_save,
+    subscription_subscribe,
+    subscription_unsubscribe,
+)
 
 DEMO_EVENT = "EVTcartAbandonment"
 DEMO_INTEGRATION = "Demo website"
@@ -34,6 +43,47 @@ You left {{ ctx.lastProduct }} in your cart ({{ ctx.cartAmount }}).
 Complete your order: https://shop.example.com/cart
 """
 
+# The profile path: a profile-based email of the "Loyalty programme" service, found by the
+# website's customer id, greeting the profile by name, with its unsubscribe link.
+PROFILE_EVENT = "EVTpointsEarned"
+PROFILE_STRUCTURE = {
+    "fields": [
+        {"field_id": "customerId", "label": "Customer ID", "type": "text", "required": True},
+        {"field_id": "points", "label": "Points earned", "type": "integer", "required": True},
+    ],
+    "collections": [],
+    "enrichments": [
+        {
+            "name": "customer",
+            "target": "event",
+            "resource": "profile",
+            "join": [{"event_field": "customerId", "profile_field": "external_id"}],
+            "targeting": True,
+        }
+    ],
+}
+PROFILE_HTML = """<html><body style="font-family: sans-serif">
+<h1>{{ customer.first_name }}, you earned {{ ctx.points }} points</h1>
+<p>Your tier: <strong>{{ customer.attributes.loyalty_tier }}</strong>,
+member since {{ customer.attributes.member_since|format_date('long') }}.</p>
+<p style="font-size: small"><a href="{{ unsubscribe_url }}">Unsubscribe</a>
+from the loyalty programme emails.</p>
+</body></html>"""
+PROFILE_TEXT = """{{ customer.first_name }}, you earned {{ ctx.points }} points.
+Your tier: {{ customer.attributes.loyalty_tier }}.
+
+Unsubscribe: {{ unsubscribe_url }}
+"""
+DEMO_ATTRIBUTES = [("loyalty_tier", "Loyalty tier", "text"), ("member_since", "Member since", "date")]
+DEMO_SERVICES = [("loyalty", "Loyalty programme"), ("newsletter", "Newsletter")]
+# (external id, first name, last name, email, tier, member since, services, services left)
+DEMO_PROFILES = [
+    ("C-1001", "Jane", "Doe", "jane.doe@example.com", "gold", "2021-03-04", ["loyalty", "newsletter"], []),
+    ("C-1002", "Omar", "Haddad", "omar.haddad@example.com", "silver", "2023-09-12", ["loyalty"], []),
+    ("C-1003", "Ana", "Silva", "ana.silva@example.com", "bronze", "2025-01-20", ["newsletter"], ["loyalty"]),
+]
+DEMO_APPLICATION = "com.example.shop"
+
 
 class Command(BaseCommand):
     help = "Create demo data (users, the published EVTcartAbandonment event and message, API credentials)."
@@ -50,6 +100,8 @@ class Command(BaseCommand):
         admin_user = get_user_model().objects.get(username="admin")
         config = self._configuration(admin_user)
         self._message(config, admin_user)
+        services = self._profiles()
+        self._profile_message(self._profile_configuration(admin_user), admin_user, services["loyalty"])
         issued = self._credentials()
 
         org = settings.CAMPAIGN_ORGANIZATION
@@ -71,6 +123,20 @@ class Command(BaseCommand):
         for username, password in logins:
             self.stdout.write(f"  login {username:<9} password {password}")
         self.stdout.write(f"\nTrigger an email (it appears in the admin under Outbox emails):\n{curl}\n")
+        profile_curl = " \\\n  ".join(
+            [
+                f"curl -sS -X POST {base_url}/{org}/campaign/mc{org}/{PROFILE_EVENT}",
+                f"-H {shlex.quote('Authorization: Bearer ' + issued.token)}",
+                f"-H {shlex.quote('X-Api-Key: ' + issued.integration.client_id)}",
+                "-H 'Content-Type: application/json;charset=utf-8'",
+                f"-d {shlex.quote(json.dumps({'ctx': {'customerId': 'C-1001', 'points': 120}}))}",
+            ]
+        )
+        self.stdout.write(
+            "\nTrigger a profile-based email to the profile C-1001 (Jane Doe, under Profiles), with her "
+            "name and her unsubscribe link; C-1003 left the loyalty programme, so an event for her "
+            f"ends ignored:\n{profile_curl}\n"
+        )
 
     def _user(self, username: str, password: str, group_name: str) -> tuple[str, str]:
         user, created = get_user_model().objects.get_or_create(username=username, defaults={"is_staff": True})
@@ -115,6 +181,78 @@ class Command(BaseCommand):
                 subject="{{ ctx.firstName }}, you forgot something in your cart",
                 html=DEMO_HTML,
                 text=DEMO_TEXT,
+            )
+        if message.status != MessageStatus.PUBLISHED:
+            message_publish(message=message, user=user)
+
+    def _profiles(self) -> dict[str, Service]:
+        for name, label, type_ in DEMO_ATTRIBUTES:
+            if not AttributeDefinition.objects.filter(name=name).exists():
+                attribute_definition_save(
+                    definition=AttributeDefinition(), name=name, label=label, type=type_
+                )
+        services = {}
+        for name, label in DEMO_SERVICES:
+            services[name] = Service.objects.filter(name=name).first() or service_save(
+                service=Service(), name=name, label=label, channel=Channel.EMAIL
+            )
+        for external_id, first, last, email, tier, since, joined, left in DEMO_PROFILES:
+            if Profile.objects.filter(external_id=external_id).exists():
+                continue
+            profile = profile_save(
+                external_id=external_id,
+                first_name=first,
+                last_name=last,
+                email=email,
+                language="en",
+                attributes={"loyalty_tier": tier, "member_since": since},
+            )
+            for name in joined + left:
+                subscription_subscribe(
+                    profile=profile, service=services[name], source=SubscriptionSource.IMPORT
+                )
+            for name in left:
+                subscription_unsubscribe(
+                    profile=profile, service=services[name], source=SubscriptionSource.UNSUBSCRIBE_PAGE
+                )
+            app_subscription_save(
+                app_subscription=AppSubscription(),
+                profile=profile,
+                application=DEMO_APPLICATION,
+                platform="gcm",
+                registration_token=f"demo-token-{external_id}",
+                device="Demo phone",
+            )
+        return services
+
+    def _profile_configuration(self, user) -> EventConfiguration:
+        config = EventConfiguration.objects.filter(event_id=PROFILE_EVENT).first()
+        if config is None:
+            config = event_config_create(
+                event_id=PROFILE_EVENT,
+                label="Loyalty points earned",
+                channel=Channel.EMAIL,
+                targeting=Targeting.PROFILE,
+                user=user,
+            )
+            event_config_structure_set(config=config, structure=PROFILE_STRUCTURE, user=user)
+        if config.status != PublicationStatus.PUBLISHED:
+            configuration_publish(config=config, user=user)
+            config.refresh_from_db()
+        return config
+
+    def _profile_message(self, config: EventConfiguration, user, service: Service) -> None:
+        message = config.message
+        if not message.subject:
+            message_update(
+                message=message,
+                user=user,
+                sender_name="Demo Shop",
+                sender_email="loyalty@example.com",
+                subject="{{ customer.first_name }}, you earned {{ ctx.points }} points",
+                html=PROFILE_HTML,
+                text=PROFILE_TEXT,
+                service=service,
             )
         if message.status != MessageStatus.PUBLISHED:
             message_publish(message=message, user=user)
