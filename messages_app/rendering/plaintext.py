@@ -262,7 +262,8 @@ def _table(node: _Node) -> list[str]:
     columns = max(len(cells) for cells in lines)
     widths = [max(len(cells[i]) if i < len(cells) else 0 for cells in lines) for i in range(columns)]
     if sum(widths) + 2 * (columns - 1) <= ALIGNED_TABLE_WIDTH:
-        text = "\n".join("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip() for cells in lines)
+        padded = ("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) for cells in lines)
+        text = "\n".join(line.rstrip() for line in padded)
     else:
         text = "\n".join(" | ".join(c for c in cells if c) for cells in lines)
     return [text]
