@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
@@ -261,14 +262,27 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     inlines = [EventFieldInline, EventCollectionInline, EventEnrichmentInline, PublicationLogInline]
     actions = ["publish_selected", "unpublish_selected", "export_selected"]
     object_actions = (
-        ObjectAction("publish", "Publish", "events.publish_eventconfiguration", _publish),
+        ObjectAction(
+            "publish",
+            _("Publish"),
+            "events.publish_eventconfiguration",
+            _publish,
+            # Published and up to date: nothing to publish.
+            available=lambda obj: (
+                obj.status != PublicationStatus.PUBLISHED or configuration_has_unpublished_changes(config=obj)
+            ),
+            confirm=_(
+                "Publish the data structure? The trigger endpoint accepts events with it as soon as "
+                "it is published, and the message can then be written and published."
+            ),
+        ),
         ObjectAction(
             "unpublish",
-            "Unpublish",
+            _("Unpublish"),
             "events.publish_eventconfiguration",
             _unpublish,
             available=lambda obj: obj.status == PublicationStatus.PUBLISHED,
-            confirm="Unpublish? The endpoint will refuse events and the message will be unpublished.",
+            confirm=_("Unpublish? The endpoint will refuse events and the message will be unpublished."),
         ),
         ObjectAction(
             "duplicate",
@@ -291,7 +305,11 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         fields = ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
         if obj is None or is_profile_push(config=obj):
             fields.insert(4, "push_application")
-        return fields if obj is None else [*fields[:-2], "publish_check", *fields[-2:]]
+        up_to_date = obj is not None and obj.status == PublicationStatus.PUBLISHED
+        if obj is None or (up_to_date and not configuration_has_unpublished_changes(config=obj)):
+            # Nothing to publish: no readiness to tell.
+            return fields
+        return [*fields[:-2], "publish_check", *fields[-2:]]
 
     @admin.display(description="before publishing")
     def publish_check(self, obj):
