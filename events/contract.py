@@ -130,8 +130,7 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
         collection_id = collection.get("collection_id")
         _check_id(collection_id, f"{path}.collection_id", "collection ID", errors)
         items = collection.get("fields") or []
-        # A draft may hold a collection without fields yet: the admin saves a new collection
-        # before its fields can name it.
+        # A draft may hold a collection without fields yet (fields are added to it later).
         if not items and for_publish:
             message = f"The collection {collection_id!r} needs at least one field."
             errors.append(FieldError(f"{path}.fields", message))
