@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
@@ -66,7 +67,11 @@ def _pause(obj, user) -> str:
 
 def _resume(obj, user) -> str:
     count = message_resume(message=obj, user=user)
-    return f"{obj.message_id} is resumed: {count} kept event(s) are being sent with the live version."
+    return ngettext(
+        "%(message)s is resumed: %(count)d kept event is being sent with the live version.",
+        "%(message)s is resumed: %(count)d kept events are being sent with the live version.",
+        count,
+    ) % {"message": obj.message_id, "count": count}
 
 
 CHANNEL_FIELDSETS = {

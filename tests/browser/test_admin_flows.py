@@ -18,7 +18,7 @@ def test_a_marketer_edits_and_publishes_a_message(login_page):
     page = login_page(UserFactory(role=MARKETERS))
     expect(page.get_by_role("link", name="Transactional messages").first).to_be_visible()
     expect(page.get_by_text("Event configurations")).to_have_count(0)
-    expect(page.get_by_text("Integrations")).to_have_count(0)
+    expect(page.get_by_text("API credentials")).to_have_count(0)
 
     page.get_by_role("link", name="Transactional messages").last.click()
     page.get_by_role("link", name=re.compile("RTEVTcartAbandonment")).click()

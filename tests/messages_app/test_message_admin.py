@@ -84,7 +84,7 @@ def test_pause_then_resume_from_the_admin(client, marketer, cart_event):
     cart_event.message.refresh_from_db()
     assert cart_event.message.status == MessageStatus.PAUSED
     page = client.post(f"{base}/resume/", follow=True).content.decode()
-    assert "is resumed: 0 kept event(s)" in page
+    assert "is resumed: 0 kept events are being sent" in page
 
 
 def test_a_publish_error_names_the_part_and_line(client, marketer, cart_event):
