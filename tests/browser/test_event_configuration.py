@@ -49,7 +49,7 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     page.fill("#id_fields-2-field_id", "price")
     page.fill("#id_fields-2-label", "Price")
     page.select_option("#id_fields-2-type", "decimal")
-    page.select_option("#id_fields-2-collection", label="items")
+    page.select_option("#id_fields-2-collection_ref", label="items")
     page.check("#id_fields-2-required")
     page.get_by_text("Add another enrichment").click()
     page.fill("#id_enrichments-0-name", "customer")
