@@ -15,6 +15,7 @@ urlpatterns = [
 admin.site.site_header = "Message Center"
 admin.site.site_title = "Message Center"
 admin.site.index_title = "Transactional messaging"
+handler403 = "campaign.views.permission_denied"
 
 urlpatterns += [
     path("api/schema/", OpenApiSchemaView.as_view(), name="api-schema"),

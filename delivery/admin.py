@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 
@@ -81,10 +82,23 @@ def _release(obj, user) -> str:
     return f"{obj.address} is out of quarantine: messages are sent to it again."
 
 
+class InQuarantineFilter(admin.SimpleListFilter):
+    title = _("in quarantine")
+    parameter_name = "in_quarantine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No: soft bounces counted"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(quarantined_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(AddressQuarantine)
 class AddressQuarantineAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["address", "channel", "quarantined_at", "reason", "soft_bounces", "updated_at"]
-    list_filter = ["channel", "reason", ("quarantined_at", admin.EmptyFieldListFilter)]
+    list_filter = [InQuarantineFilter, "channel", "reason"]
     search_fields = ["address"]
     fields = ["channel", "address", "quarantined_at", "reason", "detail", "soft_bounces", "updated_at"]
     readonly_fields = fields

@@ -65,7 +65,7 @@ class DeliveryAttempt(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
     # The provider's id of the accepted message (Message-ID for SMTP): feedback is matched on it.
     provider_message_id = models.CharField(max_length=255, blank=True)
@@ -107,8 +107,8 @@ class AddressQuarantine(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        verbose_name = "quarantine"
-        verbose_name_plural = "quarantine"
+        verbose_name = _("quarantined address")
+        verbose_name_plural = _("quarantined addresses")
         constraints = [
             models.UniqueConstraint(fields=["channel", "address"], name="unique_quarantine_address")
         ]
@@ -127,8 +127,8 @@ class DenylistEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "denylisted address"
-        verbose_name_plural = "denylist"
+        verbose_name = _("denylisted address")
+        verbose_name_plural = _("denylisted addresses")
         constraints = [models.UniqueConstraint(fields=["channel", "address"], name="unique_denylist_address")]
 
     def __str__(self) -> str:

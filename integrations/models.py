@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from fastpath.rowcache import RowCachedQuerySet
 
@@ -46,6 +47,9 @@ class Integration(models.Model):
         # The table it had in the `campaign` app, kept when the model moved here.
         db_table = "campaign_integration"
         ordering = ["name"]
+        # One name everywhere (admin, README): API credentials.
+        verbose_name = _("API credentials")
+        verbose_name_plural = _("API credentials")
         permissions = [("revoke_integration", "Can revoke API credentials")]
 
     def __str__(self) -> str:

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
@@ -30,7 +30,7 @@ from .models import (
     TransactionalMessage,
 )
 from .rendering import VARIANT_PARTS, RenderedEmail, RenderedPush, RenderedSms
-from .selectors import message_picker_fields, version_diff
+from .selectors import message_has_unpublished_changes, message_picker_fields, version_diff
 from .services import (
     message_pause,
     message_preview,
@@ -72,7 +72,11 @@ def _pause(obj, user) -> str:
 
 def _resume(obj, user) -> str:
     count = message_resume(message=obj, user=user)
-    return f"{obj.message_id} is resumed: {count} kept event(s) are being sent with the live version."
+    return ngettext(
+        "%(message)s is resumed: %(count)d kept event is being sent with the live version.",
+        "%(message)s is resumed: %(count)d kept events are being sent with the live version.",
+        count,
+    ) % {"message": obj.message_id, "count": count}
 
 
 CHANNEL_FIELDSETS = {
@@ -194,10 +198,31 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_filter = ["status", "configuration__channel"]
     search_fields = ["label", "message_id"]
     list_select_related = ["published_version", "modified_by", "configuration"]
-    readonly_fields = ["message_id", "event_display", "status", "live_version", "modified_by", "modified_at"]
+    readonly_fields = [
+        "message_id",
+        "event_display",
+        "status",
+        "live_version",
+        "live_version_state",
+        "modified_by",
+        "modified_at",
+    ]
     inlines = [MessageVariantInline, TestProfileInline, MessageVersionInline]
     object_actions = (
-        ObjectAction("publish", "Publish", PERM_PUBLISH, _publish),
+        ObjectAction(
+            "publish",
+            _("Publish"),
+            PERM_PUBLISH,
+            _publish,
+            # Up to date: nothing to publish.
+            available=lambda obj: (
+                obj.status == MessageStatus.DRAFT or message_has_unpublished_changes(message=obj)
+            ),
+            confirm=_(
+                "Publish the draft? New events are sent with it as soon as it is published; "
+                "the version sent until now stays in Versions."
+            ),
+        ),
         ObjectAction(
             "pause",
             "Pause",
@@ -218,7 +243,9 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             PERM_UNPUBLISH,
             _unpublish,
             available=lambda obj: obj.status in (MessageStatus.PUBLISHED, MessageStatus.PAUSED),
-            confirm="Unpublish? Its event configuration is unpublished too and its endpoint refuses events.",
+            confirm=_(
+                "Unpublish? Its event configuration is unpublished too and its endpoint refuses events."
+            ),
         ),
     )
 
@@ -234,7 +261,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             for name, options in CHANNEL_FIELDSETS[channel]
         ]
         return [
-            (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
+            (None, {"fields": ["label", "message_id", "event_display", "status", "live_version_state"]}),
             *content,
             ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
             *(
@@ -257,9 +284,21 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
         # Text, not a link: marketers have no access to event configurations.
         return str(obj.configuration)
 
-    @admin.display(description="live version")
+    @admin.display(description=_("live version"))
     def live_version(self, obj):
         return f"v{obj.published_version.number}" if obj.published_version else "-"
+
+    @admin.display(description=_("live version"))
+    def live_version_state(self, obj):
+        if obj.published_version is None:
+            return "-"
+        if message_has_unpublished_changes(message=obj):
+            return format_html(
+                '{} <strong class="unpublished-changes">{}</strong>',
+                f"v{obj.published_version.number}",
+                _("(the draft has changes: publish to send them)"),
+            )
+        return _("v%(number)s, up to date") % {"number": obj.published_version.number}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("configuration__published_version")

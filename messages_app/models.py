@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from events.models import PushPlatform
+from events.models import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
 
 from .rendering import MissingValuePolicy
@@ -264,7 +264,7 @@ class ProofSend(models.Model):
 
     message = models.ForeignKey(TransactionalMessage, on_delete=models.CASCADE, related_name="proofs")
     test_profile = models.ForeignKey(TestProfile, null=True, on_delete=models.SET_NULL, related_name="+")
-    channel = models.CharField(max_length=10)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     content = models.JSONField()
     status = models.CharField(max_length=10, choices=ProofStatus.choices)

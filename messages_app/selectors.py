@@ -3,6 +3,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 
@@ -196,6 +197,17 @@ def message_content(*, message: TransactionalMessage) -> dict:
         for variant in message.variants.all()
     }
     return content
+
+
+def message_has_unpublished_changes(*, message: TransactionalMessage) -> bool:
+    """True when publishing would change what is sent: never published, or the draft differs from
+    the published version."""
+    version = message.published_version
+    if version is None:
+        return True
+    # Compared as stored (JSON), so that a tuple and a list, or a date and its text, are equal.
+    draft = json.loads(json.dumps(message_content(message=message), cls=DjangoJSONEncoder))
+    return draft != version.content
 
 
 def _targeting_enrichment_name(*, message: TransactionalMessage) -> str | None:

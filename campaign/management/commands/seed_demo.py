@@ -1,5 +1,11 @@
+import base64
+import hashlib
+import hmac
 import json
+import os
+import secrets
 import shlex
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -11,7 +17,8 @@ from campaign.roles import ADMINISTRATORS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
 from events.services import event_config_create, event_config_structure_set
 from integrations.models import Integration
-from integrations.services import integration_create, integration_rotate_token
+from integrations.selectors import token_digest
+from integrations.services import IssuedCredentials, integration_create, integration_rotate_token
 from messages_app.models import MessageStatus
 from messages_app.services import configuration_publish, message_publish, message_update
 from profiles.models import AppSubscription, AttributeDefinition, Profile, Service, SubscriptionSource
@@ -92,9 +99,16 @@ class Command(BaseCommand):
         parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="where the web server listens"
         )
+        parser.add_argument(
+            "--secret-file",
+            type=Path,
+            default=None,
+            help="the secret the demo API token is derived from, created on first use "
+            "(default: demo-api-secret in CAMPAIGN_VAR_DIR)",
+        )
 
     @transaction.atomic
-    def handle(self, *args, base_url, **options):
+    def handle(self, *args, base_url, secret_file, **options):
         base_url = base_url.rstrip("/")
         logins = [self._user(*spec) for spec in DEMO_USERS]
         admin_user = get_user_model().objects.get(username="admin")
@@ -102,32 +116,37 @@ class Command(BaseCommand):
         self._message(config, admin_user)
         services = self._profiles()
         self._profile_message(self._profile_configuration(admin_user), admin_user, services["loyalty"])
-        issued = self._credentials()
+        issued = self._credentials(secret_file or Path(settings.VAR_DIR) / "demo-api-secret")
 
         org = settings.CAMPAIGN_ORGANIZATION
         body = {
             "email": "jane.doe@example.com",
             "ctx": {"firstName": "Jane", "cartAmount": "$ 125", "lastProduct": "Leather motorbike jacket"},
         }
-        curl = " \\\n  ".join(
+        event_url = f"{base_url}/{org}/campaign/mc{org}/{DEMO_EVENT}"
+        headers = [
+            f"-H {shlex.quote('Authorization: Bearer ' + issued.token)}",
+            f"-H {shlex.quote('X-Api-Key: ' + issued.integration.client_id)}",
+        ]
+        trigger = " \\\n  ".join(
             [
-                f"curl -sS -X POST {base_url}/{org}/campaign/mc{org}/{DEMO_EVENT}",
-                f"-H {shlex.quote('Authorization: Bearer ' + issued.token)}",
-                f"-H {shlex.quote('X-Api-Key: ' + issued.integration.client_id)}",
+                f"curl -sS -X POST {event_url}",
+                *headers,
                 "-H 'Content-Type: application/json;charset=utf-8'",
                 f"-d {shlex.quote(json.dumps(body))}",
             ]
         )
+        status = " \\\n  ".join([f"curl -sS {event_url}/<PKey>", *headers])
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"\nAdmin:  {base_url}/admin/")
         for username, password in logins:
             self.stdout.write(f"  login {username:<9} password {password}")
-        self.stdout.write(f"\nTrigger an email (it appears in the admin under Outbox emails):\n{curl}\n")
+        self.stdout.write(f"\nTrigger an email (it appears in the admin under Outbox emails):\n{trigger}\n")
+        self.stdout.write(f"\nLook up its status (<PKey>: the PKey of the answer above):\n{status}\n")
         profile_curl = " \\\n  ".join(
             [
                 f"curl -sS -X POST {base_url}/{org}/campaign/mc{org}/{PROFILE_EVENT}",
-                f"-H {shlex.quote('Authorization: Bearer ' + issued.token)}",
-                f"-H {shlex.quote('X-Api-Key: ' + issued.integration.client_id)}",
+                *headers,
                 "-H 'Content-Type: application/json;charset=utf-8'",
                 f"-d {shlex.quote(json.dumps({'ctx': {'customerId': 'C-1001', 'points': 120}}))}",
             ]
@@ -257,9 +276,28 @@ class Command(BaseCommand):
         if message.status != MessageStatus.PUBLISHED:
             message_publish(message=message, user=user)
 
-    def _credentials(self):
+    def _credentials(self, secret_file: Path) -> IssuedCredentials:
+        """The demo credentials, the same at every run: the token is stored hashed, so it cannot be
+        read back; it is derived from a secret kept in a file (created on first use) instead."""
+        token = _demo_token(secret_file)
         integration = Integration.objects.filter(name=DEMO_INTEGRATION).first()
         if integration is None:
-            return integration_create(name=DEMO_INTEGRATION)
-        # The token is stored hashed and so cannot be printed again: issue a new one.
-        return integration_rotate_token(integration=integration)
+            return integration_create(name=DEMO_INTEGRATION, token=token)
+        if integration.is_active and hmac.compare_digest(integration.token_hash, token_digest(token)):
+            return IssuedCredentials(integration=integration, token=token)
+        # A new secret file, a token rotated or revoked in the admin: the demo's token again.
+        return integration_rotate_token(integration=integration, token=token)
+
+
+def _demo_token(secret_file: Path) -> str:
+    try:
+        secret = secret_file.read_bytes().strip()
+    except FileNotFoundError:
+        secret = secrets.token_hex(32).encode()
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        # Readable by its owner only, and never overwritten: a second run reads the same secret.
+        descriptor = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(secret + b"\n")
+    digest = hmac.new(secret, b"Message Center demo API token", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
