@@ -192,7 +192,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.filters = {
             name: _bounded_filter(func) for name, func in {**self.filters, **LOCALE_FILTERS}.items()
         }
-        self.globals.pop("lipsum", None)
+        # Jinja's own globals are reach-through points (`cycler.__init__.__globals__`) that no
+        # message needs: only range() stays (the README documents it; item lists come from the event).
+        for name in ("lipsum", "cycler", "joiner", "namespace", "dict"):
+            self.globals.pop(name, None)
         self.globals.update(
             range=_bounded_range, mc_bounded_iter=_bounded_iter, mc_bounded_concat=_bounded_concat
         )
@@ -201,6 +204,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         tree = _Bound().visit(super()._parse(source, name, filename))
         tree.set_environment(self)
         return tree
+
+    def parse_as_written(self, source: str) -> nodes.Template:
+        """The template's tree as its author wrote it, without the bounding rewrite (what the
+        publish checks read)."""
+        return super()._parse(source, None, None)
 
     def getattr(self, obj, attribute):
         # Dicts are event data: `ctx.items` is the event's collection (or missing), never the
