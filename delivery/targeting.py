@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db.models.functions import Lower
 
 from campaign.exceptions import ApplicationError
+from events.contract import ctx_typed
 from events.models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 from events.selectors import PUSH_APPLICATION_KEY, is_profile_push
 from profiles.models import Profile
@@ -69,7 +70,8 @@ def _enrichments(event: Event) -> list[dict]:
 def event_context(*, event: Event) -> dict:
     """The top-level variables of the message's templates for this event: `ctx`, then one variable
     per event-level enrichment; item-level enrichments are added inside each item of `ctx`."""
-    ctx = dict(event.ctx)
+    # Decimals as Decimal and integers as int, whether sent as numbers or as text.
+    ctx = dict(ctx_typed(structure=event.configuration_version.structure, ctx=event.ctx))
     context: dict = {"ctx": ctx}
     enrichments = _enrichments(event)
     definitions = attribute_definitions() if enrichments else {}

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from events.contract import ctx_typed
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
 from fastpath.versions import per_version
@@ -201,6 +202,10 @@ def test_profile_context(*, message: TransactionalMessage, profile: TestProfile 
     profile-based message, its profile (stored, or its own profile data) under the targeting
     enrichment's name, as the worker gives the targeted profile."""
     data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
+    version = message.configuration.published_version
+    if version is not None:
+        # As the worker gives them: decimals as Decimal and integers as int, sent as numbers or text.
+        data = ctx_typed(structure=version.structure, ctx=data)
     context: dict = {"ctx": data}
     name = _targeting_enrichment_name(message=message)
     if name is None or profile is None:

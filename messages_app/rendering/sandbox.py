@@ -14,6 +14,7 @@ registers the locale-aware filters of `filters`.
 import contextvars
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
@@ -183,7 +184,8 @@ REMOVED_FILTERS = ("center", "indent", "format", "wordwrap", "urlize", "safe", "
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    # `-`, `/` and `//` only to mix the event's decimals with numbers written in the template.
+    intercepted_binops = frozenset({"*", "**", "+", "%", "-", "/", "//"})
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -249,6 +251,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context, operator, left, right):
         _tick()
+        # Decimal fields reach templates as Decimal: `ctx.total * 1.2` works as with a number.
+        if isinstance(left, Decimal) and isinstance(right, float):
+            right = Decimal(repr(right))
+        elif isinstance(right, Decimal) and isinstance(left, float):
+            left = Decimal(repr(left))
         if operator == "%" and isinstance(left, str):
             raise SecurityError("%-formatting of text is not available: use the format_* filters")
         if operator == "**":
