@@ -57,6 +57,13 @@ def _check_id(value: object, path: str, what: str, errors: list[FieldError]) -> 
     if len(value) > ID_MAX_LENGTH:
         errors.append(FieldError(path, f"The {what} {value!r} is longer than {ID_MAX_LENGTH} characters."))
         return False
+    if value.startswith("_"):
+        # Message templates may not read names starting with '_' (object internals).
+        message = (
+            f"The {what} {value!r} must start with a letter: templates cannot read names starting with '_'."
+        )
+        errors.append(FieldError(path, message))
+        return False
     return True
 
 

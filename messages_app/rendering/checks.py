@@ -209,11 +209,6 @@ class _ReachCheck:
 
     def visit_Getattr(self, node: nodes.Getattr) -> None:
         self.underscore(node, node.attr)
-        if node.attr in STRING_FORMAT_METHODS:
-            self.error(
-                node,
-                gettext("str.%(name)s is not available: use the format_* filters.") % {"name": node.attr},
-            )
 
     def visit_Getitem(self, node: nodes.Getitem) -> None:
         if isinstance(node.arg, nodes.Const):
@@ -281,6 +276,10 @@ class _ReachCheck:
         return not self.bomb(node)
 
     def visit_Call(self, node: nodes.Call) -> None:
+        # `.format(...)` pads to any width; `ctx.format` alone is a field named format.
+        if isinstance(node.node, nodes.Getattr) and node.node.attr in STRING_FORMAT_METHODS:
+            message = gettext("str.%(name)s is not available: use the format_* filters.")
+            self.error(node, message % {"name": node.node.attr})
         count = self.constant_range(node)
         if count is not None and count > MAX_RANGE:
             self.error(node, gettext("range() is limited to %(limit)s numbers.") % {"limit": MAX_RANGE})

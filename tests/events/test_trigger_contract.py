@@ -442,7 +442,9 @@ class TestPublishRefusals:
         with pytest.raises(ValidationFailed, match="Collections cannot be nested"):
             event_config_structure_set(config=config, structure=nested)
 
-    @pytest.mark.parametrize("bad_id", ["2fast", "first-name", "first name", "prénom", "x.y"])
+    @pytest.mark.parametrize(
+        "bad_id", ["2fast", "first-name", "first name", "prénom", "x.y", "_id", "__class__"]
+    )
     def test_invalid_field_ids_are_refused_at_publish(self, bad_id):
         config = EventConfigurationFactory()
         # Stored without the admin form's validation, as a bulk load or an old row could be.
@@ -467,6 +469,21 @@ class TestPublishRefusals:
         structure = {"fields": [{"field_id": "AC_language", "type": "integer"}]}
         errors = structure_check(structure=structure, targeting="event")
         assert [e.message for e in errors] == ["AC_language holds a language code: text or enumeration."]
+
+    def test_an_id_starting_with_an_underscore_is_refused_as_templates_could_not_read_it(self):
+        config = EventConfigurationFactory()
+        structure = {
+            **ORDER_STRUCTURE,
+            "fields": [*ORDER_STRUCTURE["fields"], {"field_id": "_id", "type": "text"}],
+        }
+        with pytest.raises(ValidationFailed) as caught:
+            event_config_structure_set(config=config, structure=structure)
+        assert [(e.path, e.message) for e in caught.value.errors] == [
+            (
+                "fields[10].field_id",
+                "The field ID '_id' must start with a letter: templates cannot read names starting with '_'.",
+            )
+        ]
 
 
 class TestPublicationLifecycle:

@@ -178,6 +178,7 @@ DOCUMENTED = [
     "{{ ctx.cartAmount|format_currency('EUR') }} {{ '2026-12-24'|format_date('long') }}",
     "{{ ctx.firstName|replace('_', ' ')|truncate(40) }} {{ ctx.lastProduct ~ '!' }} {{ '-' * 20 }}",
     "{% with total = ctx.cartAmount %}{{ total }}{% endwith %}{{ ctx.items|length * 2 }}",
+    "{{ ctx.items|map(attribute='price')|map('format_currency', 'EUR')|join(' + ') }}",
 ]
 
 
