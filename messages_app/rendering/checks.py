@@ -210,6 +210,10 @@ class _ReachCheck:
     def visit_Getattr(self, node: nodes.Getattr) -> None:
         self.underscore(node, node.attr)
 
+    def visit_NSRef(self, node: nodes.NSRef) -> None:
+        # `{% set ns.total = ... %}` writes into a namespace(), which is not available.
+        self.error(node, gettext("namespace is not available: {%% set %%} a variable instead.") % {})
+
     def visit_Getitem(self, node: nodes.Getitem) -> None:
         if isinstance(node.arg, nodes.Const):
             self.underscore(node, node.arg.value)
@@ -239,6 +243,8 @@ class _ReachCheck:
             for value in named:
                 if isinstance(value, nodes.Const):
                     self.underscore(node, value.value)
+        if isinstance(node, nodes.Test):
+            return  # the sandbox bounds the arguments of filters only
         for argument in (*node.args, *(kw.value for kw in node.kwargs)):
             try:
                 value = _value(argument)
@@ -263,7 +269,9 @@ class _ReachCheck:
         except (_Bomb, _Unknown):
             left = None
         if isinstance(left, str):
-            self.error(node, gettext("%-formatting of text is not available: use the format_* filters."))
+            self.error(
+                node, gettext("%%-formatting of text is not available: use the format_* filters.") % {}
+            )
         return True
 
     def _arithmetic(self, node: nodes.BinExpr) -> bool:

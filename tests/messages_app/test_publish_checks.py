@@ -64,6 +64,13 @@ CORPUS = [
         f"namespace {UNAVAILABLE}",
     ),
     ("text", "{{ dict(a=1) }}", 1, f"dict {UNAVAILABLE}"),
+    (
+        "text",
+        "{% set ns = ctx %}\n{% set ns.total = 1 %}",
+        2,
+        "namespace is not available: {% set %} a variable instead.",
+    ),
+    ("text", "{% filter upper %}\n{{ ctx.firstName.__doc__ }}{% endfilter %}", 2, f"'__doc__' {INTERNALS}"),
     ("text", "{{ lipsum(99) }}", 1, f"lipsum {UNAVAILABLE}"),
     ("text", "{{ mc_bounded_iter }}", 1, f"mc_bounded_iter {UNAVAILABLE}"),
     ("text", "{{ caller() }}", 1, f"caller {UNAVAILABLE}"),
