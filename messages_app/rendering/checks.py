@@ -72,7 +72,14 @@ class _Unknown(Exception):
 
 def _value(node: nodes.Node) -> object:
     """The value of a constant expression, computed only within the sandbox's bounds (a value
-    beyond them raises _Bomb; one that depends on data raises _Unknown)."""
+    beyond them raises _Bomb; one that depends on data, or that fails, raises _Unknown)."""
+    try:
+        return _fold(node)
+    except (ArithmeticError, TypeError, ValueError, RecursionError):
+        raise _Unknown from None
+
+
+def _fold(node: nodes.Node) -> object:
     if isinstance(node, nodes.Const):
         return node.value
     if isinstance(node, nodes.List | nodes.Tuple):
@@ -166,7 +173,7 @@ class _ReachCheck:
                 node, gettext("this expression builds %(what)s: a message cannot hold it.") % {"what": exc}
             )
             return True
-        except (_Unknown, TypeError, ValueError, OverflowError):
+        except _Unknown:
             pass
         return False
 

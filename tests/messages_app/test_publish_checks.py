@@ -296,3 +296,18 @@ def test_a_version_published_before_the_checks_fails_its_events_at_once(data_eve
         "str.format is not available: use the format_* filters"
     )
     assert DeliveryAttempt.objects.filter(event=event).count() == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 0 ** -1 }}",
+        "{% for i in range(0 ** -1) %}{% endfor %}",
+        "{{ range(1, 10, 0) }}",
+        "{{ 2 ** -2 * 'x' }}",
+    ],
+)
+def test_a_constant_the_check_cannot_compute_is_left_to_the_render(source):
+    from messages_app.rendering import reach_check
+
+    assert reach_check(part="text", source=source) == []
