@@ -6,8 +6,10 @@ rows, messages and the exclusion lists, in a few queries); each event is claimed
 committed on its own.
 
 Two retry levels (DLV-4): a processing error (render, configuration) postpones the event and
-tries again a few times; a temporary sending failure retries with exponential backoff and equal
-jitter until the event's deadline, then `tooOld`. A permanent failure ends `deliveryFailed`.
+tries again a few times, except a render that can only fail again (a limit of the sandbox, an
+operation it refuses, a missing value under the fail policy), which ends `deliveryFailed` at once;
+a temporary sending failure retries with exponential backoff and equal jitter until the event's
+deadline, then `tooOld`. A permanent failure ends `deliveryFailed`.
 """
 
 import logging
@@ -30,7 +32,7 @@ from events.lifecycle import event_move, events_lease_renew, events_move
 from events.models import Event, EventStatus, Targeting
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
-from messages_app.rendering import Rendered, RenderedEmail, message_render
+from messages_app.rendering import Rendered, RenderedEmail, RenderError, message_render
 from messages_app.selectors import version_content
 from profiles.selectors import profile_consent_refusal
 from profiles.services import app_subscription_disable
@@ -409,6 +411,9 @@ def _attempt_failed(attempt: _Attempt, exc: Exception) -> None:
     if isinstance(exc, SendFailure):
         _send_failed(attempt, exc)
         return
+    if isinstance(exc, RenderError) and exc.final:
+        _render_failed(attempt, exc)
+        return
     # Render, enrichment or configuration: worth trying again later (a message fixed and
     # republished, a provider configured, a database hiccup), a bounded number of times.
     if not isinstance(exc, ApplicationError):
@@ -502,6 +507,16 @@ def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:
         _finish(
             attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=failure.message[:2000]
         )
+
+
+def _render_failed(attempt: _Attempt, exc: RenderError) -> None:
+    """A render that can only fail again (a limit of the sandbox, an operation it refuses, a
+    missing value under the fail policy) ends the event at once: retrying would only spend the
+    worker's time on it again."""
+    error = f"Rendering failed: {exc.message}"[:2000]
+    with transaction.atomic():
+        attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
+        _finish(attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=error)
 
 
 def _processing_failed(attempt: _Attempt, error: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db.models.functions import Lower
 
 from campaign.exceptions import ApplicationError
+from events.contract import ctx_typed
 from events.models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 from events.selectors import PUSH_APPLICATION_KEY, is_profile_push
 from profiles.models import Profile
@@ -89,7 +90,8 @@ def event_context(*, event: Event) -> dict:
     """The top-level variables of the message's templates for this event: `ctx`, then one variable
     per event-level enrichment; item-level enrichments are added inside each item of `ctx`; and
     for a profile-based event, the profile's `unsubscribe_url`."""
-    ctx = dict(event.ctx)
+    # Decimals as Decimal and integers as int, whether sent as numbers or as text.
+    ctx = dict(ctx_typed(structure=event.configuration_version.structure, ctx=event.ctx))
     context: dict = {"ctx": ctx}
     if event.configuration.targeting == Targeting.PROFILE:
         with contextlib.suppress(TargetingFailed):

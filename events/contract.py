@@ -8,9 +8,11 @@ bad field with its path (`ctx.items[2].price`), the expected type and the value'
 """
 
 import json
+import math
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import fastjsonschema
@@ -33,6 +35,13 @@ from .models import (
 )
 
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+# A decimal or integer field accepts a JSON number or the same number written as plain text
+# ("80.50", "-3": money is often sent as text to keep exact cents); no exponent, sign `+`, spaces
+# or thousands separators. `(?![\s\S])` is the end of the text in every regex dialect (`$` would
+# let a final newline through in Python's).
+DECIMAL_PATTERN = r"^-?[0-9]{1,30}(\.[0-9]{1,30})?(?![\s\S])"
+INTEGER_PATTERN = r"^-?[0-9]{1,30}(?![\s\S])"
+NUMBER_PATTERNS = {DECIMAL_PATTERN: "number", INTEGER_PATTERN: "integer"}
 EMAIL_MAX_LENGTH = 254
 ID_MAX_LENGTH = 64
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -48,6 +57,13 @@ def _check_id(value: object, path: str, what: str, errors: list[FieldError]) -> 
         return False
     if len(value) > ID_MAX_LENGTH:
         errors.append(FieldError(path, f"The {what} {value!r} is longer than {ID_MAX_LENGTH} characters."))
+        return False
+    if value.startswith("_"):
+        # Message templates may not read names starting with '_' (object internals).
+        message = (
+            f"The {what} {value!r} must start with a letter: templates cannot read names starting with '_'."
+        )
+        errors.append(FieldError(path, message))
         return False
     return True
 
@@ -259,9 +275,9 @@ def _field_schema(field: dict) -> dict:
         if field.get("max_length"):
             schema["maxLength"] = field["max_length"]
     elif field_type == FieldType.INTEGER:
-        schema["type"] = "integer"
+        schema.update(type=["integer", "string"], pattern=INTEGER_PATTERN)
     elif field_type == FieldType.DECIMAL:
-        schema["type"] = "number"
+        schema.update(type=["number", "string"], pattern=DECIMAL_PATTERN)
     elif field_type == FieldType.BOOLEAN:
         schema["type"] = "boolean"
     elif field_type == FieldType.DATE:
@@ -278,7 +294,8 @@ def _field_schema(field: dict) -> dict:
         schema.update(type="string", enum=list(field["allowed_values"]))
     if not field.get("required"):
         # An optional field may be omitted or sent as null.
-        schema["type"] = [schema["type"], "null"]
+        types = schema["type"]
+        schema["type"] = [*(types if isinstance(types, list) else [types]), "null"]
         if "enum" in schema:
             schema["enum"] = [*schema["enum"], None]
     return schema
@@ -428,6 +445,8 @@ def _describe_value(value: object) -> str:
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the text {shown!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, list):
@@ -468,6 +487,9 @@ def _describe(error: ValidationError) -> list[tuple[str, str]]:
     if error.validator == "maxItems":
         expected = ngettext("Expected at most %d item", "Expected at most %d items", error.validator_value)
         return [("", f"{expected % error.validator_value}; got {len(value)}.")]
+    if error.validator == "pattern" and error.validator_value in NUMBER_PATTERNS:
+        # A number written as text that is not a plain number ("80,50", "80 €", "1e2", "NaN").
+        return [("", f"Expected {_expected(schema)}; got {_describe_value(value)}.")]
     if error.validator in ("format", "pattern", "enum"):
         return [("", f"Expected {_expected(schema)}; {_describe_value(value)} is not valid.")]
     if error.validator == "type":
@@ -475,28 +497,98 @@ def _describe(error: ValidationError) -> list[tuple[str, str]]:
     return [("", error.message)]
 
 
-def _sort_key(error: ValidationError) -> list[tuple[int, int | str]]:
-    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in error.absolute_path]
+def _sort_key(parts) -> list[tuple[int, int | str]]:
+    return [(0, p) if isinstance(p, int) else (1, str(p)) for p in parts]
+
+
+def _number_fields(schema: dict) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """The decimal fields of a ctx schema: at the top, and in the items of each collection."""
+
+    def decimals(properties: dict) -> tuple[str, ...]:
+        return tuple(name for name, field in properties.items() if field.get("pattern") == DECIMAL_PATTERN)
+
+    properties = schema.get("properties") or {}
+    collections = {
+        name: decimals((field.get("items") or {}).get("properties") or {})
+        for name, field in properties.items()
+        if field.get("type") == "array"
+    }
+    return decimals(properties), {name: fields for name, fields in collections.items() if fields}
+
+
+def _non_finite(
+    ctx: object, top: tuple[str, ...], collections: dict[str, tuple[str, ...]]
+) -> list[tuple[list, FieldError]]:
+    """NaN and infinities given as numbers to decimal fields (JSON cannot hold them, but a caller
+    in Python can), which the schema's type `number` lets through: (the value's path, its error)."""
+    if not isinstance(ctx, dict):
+        return []
+
+    def bad(value: object) -> bool:
+        return isinstance(value, float) and not math.isfinite(value)
+
+    def error(parts: list, value: float) -> tuple[list, FieldError]:
+        message = f"Expected a decimal number; got {_describe_value(value)}."
+        return parts, FieldError(_path("ctx", parts), message)
+
+    errors = [error([name], ctx[name]) for name in top if bad(ctx.get(name))]
+    for collection, names in collections.items():
+        items = ctx.get(collection)
+        for index, item in enumerate(items if isinstance(items, list) else ()):
+            if isinstance(item, dict):
+                errors.extend(
+                    error([collection, index, name], item[name]) for name in names if bad(item.get(name))
+                )
+    return errors
+
+
+@lru_cache(maxsize=1024)
+def _fast_check(schema_json: str) -> Callable[[object], bool]:
+    """Whether a payload passes, by the compiled check (`_passes`) and a look at its decimal
+    fields for NaN and infinities; only a pass is trusted."""
+    passes = _passes(schema_json)
+    top, collections = _number_fields(json.loads(schema_json))
+
+    def fast(ctx: object) -> bool:
+        try:
+            passes(ctx)
+        except (fastjsonschema.JsonSchemaException, RecursionError):
+            return False
+        return not (top or collections) or not _non_finite(ctx, top, collections)
+
+    return fast
+
+
+@lru_cache(maxsize=1024)
+def _judge(schema_json: str) -> Callable[[object], list[FieldError]]:
+    """The contract's verdict on a payload, every error with its path: jsonschema, and the decimal
+    fields' look for NaN and infinities."""
+    validator = _validator(schema_json)
+    top, collections = _number_fields(json.loads(schema_json))
+
+    def judge(ctx: object) -> list[FieldError]:
+        found: list[tuple[list, FieldError]] = []
+        for error in validator.iter_errors(ctx):
+            base = _path("ctx", error.absolute_path)
+            found.extend(
+                (list(error.absolute_path), FieldError(path=base + suffix, message=msg))
+                for suffix, msg in _describe(error)
+            )
+        found.extend(_non_finite(ctx, top, collections))
+        errors = [error for _, error in sorted(found, key=lambda pair: _sort_key(pair[0]))]
+        # jsonschema reports a `required` failure once per missing property, each naming the whole
+        # list: keep each field's error once.
+        return list(dict.fromkeys(errors))
+
+    return judge
 
 
 @lru_cache(maxsize=1024)
 def _ctx_check(schema_json: str) -> Callable[[object], list[FieldError]]:
-    passes, validator = _passes(schema_json), _validator(schema_json)
+    fast, judge = _fast_check(schema_json), _judge(schema_json)
 
     def check(ctx: object) -> list[FieldError]:
-        try:
-            passes(ctx)
-        except (fastjsonschema.JsonSchemaException, RecursionError):
-            pass  # judged below
-        else:
-            return []
-        errors: list[FieldError] = []
-        for error in sorted(validator.iter_errors(ctx), key=_sort_key):
-            base = _path("ctx", error.absolute_path)
-            errors.extend(FieldError(path=base + suffix, message=msg) for suffix, msg in _describe(error))
-        # jsonschema reports a `required` failure once per missing property, each naming the whole
-        # list: keep each field's error once.
-        return list(dict.fromkeys(errors))
+        return [] if fast(ctx) else judge(ctx)
 
     return check
 
@@ -508,6 +600,49 @@ def ctx_checker(*, schema: dict) -> Callable[[object], list[FieldError]]:
 
 def ctx_validate(*, schema: dict, ctx: object) -> list[FieldError]:
     return ctx_checker(schema=schema)(ctx)
+
+
+# --- The values as templates read them ----------------------------------------------------------
+
+
+def _typed(field_type: str, value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return value
+    try:
+        if field_type == FieldType.DECIMAL:
+            number = Decimal(str(value))
+            return number if number.is_finite() else value
+        if field_type == FieldType.INTEGER:
+            return int(value)
+    except (InvalidOperation, ValueError):
+        pass
+    return value
+
+
+def ctx_typed(*, structure: dict, ctx: dict) -> dict:
+    """The event's `ctx` as templates read it: a decimal field as a `Decimal` and an integer field
+    as an `int`, whether the caller sent a JSON number or the same number as text ("80.50"), so
+    that `format_currency` shows the same either way. Other values are left as they are."""
+
+    def convert(values: dict, fields: list[dict]) -> dict:
+        typed = {
+            f["field_id"]: f["type"]
+            for f in fields
+            if f.get("type") in (FieldType.DECIMAL, FieldType.INTEGER)
+        }
+        if not typed or not any(name in values for name in typed):
+            return values
+        return {key: _typed(typed[key], value) if key in typed else value for key, value in values.items()}
+
+    ctx = convert(ctx, structure.get("fields") or [])
+    for collection in structure.get("collections") or []:
+        name, items = collection.get("collection_id"), ctx.get(collection.get("collection_id"))
+        if isinstance(items, list):
+            fields = collection.get("fields") or []
+            converted = [convert(item, fields) if isinstance(item, dict) else item for item in items]
+            if any(new is not old for new, old in zip(converted, items, strict=True)):
+                ctx = {**ctx, name: converted}
+    return ctx
 
 
 # --- A sample payload that passes the contract --------------------------------------------------

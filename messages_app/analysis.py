@@ -204,14 +204,6 @@ def template_check(*, part: str, source: str, shapes: dict[str, Shape]) -> list[
         errors.append(
             FieldError(part, f"line {line}: {name} is not defined: use ctx.<field> or an enrichment's name.")
         )
-    for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        errors.append(
-            FieldError(
-                part,
-                f"line {node.lineno}: a message is one template: "
-                "include, import and extends are not available.",
-            )
-        )
     checker = _Checker(part, shapes)
     checker.visit(tree)
     return errors + checker.errors

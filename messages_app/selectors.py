@@ -7,6 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 
+from events.contract import ctx_typed
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
 from fastpath.versions import per_version
@@ -224,6 +225,10 @@ def test_profile_context(*, message: TransactionalMessage, profile: TestProfile 
     profile-based message, its profile (stored, or its own profile data) under the targeting
     enrichment's name, as the worker gives the targeted profile."""
     data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
+    version = message.configuration.published_version
+    if version is not None:
+        # As the worker gives them: decimals as Decimal and integers as int, sent as numbers or text.
+        data = ctx_typed(structure=version.structure, ctx=data)
     context: dict = {"ctx": data}
     name = _targeting_enrichment_name(message=message)
     if name is None:

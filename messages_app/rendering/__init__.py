@@ -8,15 +8,16 @@ Modules, each importing only those before it:
   policies;
 - `filters`: the locale-aware filters (format_date, format_currency, ...);
 - `sandbox`: the bounded sandbox, its limits, what a template may call, the environments;
-- `checks`: publish-time checks (template syntax, locale codes);
+- `checks`: publish-time checks (template syntax, what templates reach beyond the data, locale
+  codes);
 - `render`: rendering a version's content for one event (variants, CSS inlining, text part).
 
 The names the rest of the code imports from `messages_app.rendering` are re-exported here.
 """
 
-from .checks import content_check, locale_check, template_sources
+from .checks import content_check, locale_check, reach_check, template_sources
 from .content import VARIANT_PARTS, MissingValuePolicy
-from .render import Rendered, RenderedEmail, RenderedPush, RenderedSms, message_render
+from .render import Rendered, RenderedEmail, RenderedPush, RenderedSms, RenderError, message_render
 from .render import _compiled as _compiled  # tests and bench/render.py clear this cache
 from .sandbox import MAX_OUTPUT_CHARS, BoundedSandbox
 
@@ -25,6 +26,7 @@ __all__ = [
     "VARIANT_PARTS",
     "BoundedSandbox",
     "MissingValuePolicy",
+    "RenderError",
     "Rendered",
     "RenderedEmail",
     "RenderedPush",
@@ -32,5 +34,6 @@ __all__ = [
     "content_check",
     "locale_check",
     "message_render",
+    "reach_check",
     "template_sources",
 ]

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import css_inline
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError
 
 from campaign.exceptions import ApplicationError
 
@@ -25,6 +26,21 @@ from .sandbox import (
     _env,
     _tick,
 )
+
+
+class RenderError(ApplicationError):
+    """A part of the message could not be rendered for this event; the message names the part.
+
+    `final`: rendering again can only fail the same way (a limit of the sandbox, an operation it
+    refuses, a missing value under the fail policy), so the event ends at once instead of being
+    retried. Other render errors (a value of the event a filter cannot format) are retried, in case
+    the message is fixed and published again meanwhile."""
+
+    code = "render_failed"
+
+    def __init__(self, message: str, *, code: str | None = None, final: bool = False):
+        super().__init__(message, code=code)
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -99,20 +115,26 @@ def _render(*, path: str, source: str, context: dict, policy: str, default: str)
             output.append(chunk)
         return "".join(output)
     except TemplateSyntaxError as exc:
-        raise ApplicationError(
-            f"{path}: the template does not compile (line {exc.lineno}): {exc.message}", code="render_failed"
+        raise RenderError(
+            f"{path}: the template does not compile (line {exc.lineno}): {exc.message}", final=True
         ) from exc
     except UndefinedError as exc:
-        raise ApplicationError(f"{path}: {exc.message}", code="missing_value") from exc
+        raise RenderError(f"{path}: {exc.message}", code="missing_value", final=True) from exc
     except TemplateLimitExceeded as exc:
-        raise ApplicationError(
-            f"{path}: the template went beyond a limit: {exc}", code="render_limit"
+        raise RenderError(
+            f"{path}: the template went beyond a limit: {exc}", code="render_limit", final=True
         ) from exc
-    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
-        # The sandbox refused an operation, or the template misused a value from the event.
-        raise ApplicationError(
-            f"{path}: the template could not be rendered: {exc}", code="render_failed"
+    except SecurityError as exc:
+        raise RenderError(f"{path}: the sandbox refused an operation: {exc}", final=True) from exc
+    except RecursionError as exc:
+        raise RenderError(
+            f"{path}: the template went beyond a limit: maximum recursion depth exceeded",
+            code="render_limit",
+            final=True,
         ) from exc
+    except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+        # The template misused a value from the event.
+        raise RenderError(f"{path}: the template could not be rendered: {exc}") from exc
     finally:
         _budget.reset(token)
 
@@ -132,9 +154,7 @@ def _email_html(html: str, preheader: str) -> str:
             # stylesheets are never fetched (that would let a template make the worker call out).
             html = _inliner.inline(html)
         except ValueError as exc:
-            raise ApplicationError(
-                f"html: the CSS could not be inlined: {exc}", code="render_failed"
-            ) from exc
+            raise RenderError(f"html: the CSS could not be inlined: {exc}") from exc
     if preheader:
         hidden = PREHEADER_HTML.format(preheader)
         opening = html.lower().find("<body")

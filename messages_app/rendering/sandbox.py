@@ -14,6 +14,7 @@ registers the locale-aware filters of `filters`.
 import contextvars
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, UndefinedError, nodes, pass_eval_context
@@ -183,7 +184,8 @@ REMOVED_FILTERS = ("center", "indent", "format", "wordwrap", "urlize", "safe", "
 
 
 class BoundedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    # `-`, `/` and `//` only to mix the event's decimals with numbers written in the template.
+    intercepted_binops = frozenset({"*", "**", "+", "%", "-", "/", "//"})
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -192,7 +194,10 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         self.filters = {
             name: _bounded_filter(func) for name, func in {**self.filters, **LOCALE_FILTERS}.items()
         }
-        self.globals.pop("lipsum", None)
+        # Jinja's own globals are reach-through points (`cycler.__init__.__globals__`) that no
+        # message needs: only range() stays (the README documents it; item lists come from the event).
+        for name in ("lipsum", "cycler", "joiner", "namespace", "dict"):
+            self.globals.pop(name, None)
         self.globals.update(
             range=_bounded_range, mc_bounded_iter=_bounded_iter, mc_bounded_concat=_bounded_concat
         )
@@ -201,6 +206,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
         tree = _Bound().visit(super()._parse(source, name, filename))
         tree.set_environment(self)
         return tree
+
+    def parse_as_written(self, source: str) -> nodes.Template:
+        """The template's tree as its author wrote it, without the bounding rewrite (what the
+        publish checks read)."""
+        return super()._parse(source, None, None)
 
     def getattr(self, obj, attribute):
         # Dicts are event data: `ctx.items` is the event's collection (or missing), never the
@@ -241,6 +251,11 @@ class BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context, operator, left, right):
         _tick()
+        # Decimal fields reach templates as Decimal: `ctx.total * 1.2` works as with a number.
+        if isinstance(left, Decimal) and isinstance(right, float):
+            right = Decimal(repr(right))
+        elif isinstance(right, Decimal) and isinstance(left, float):
+            left = Decimal(repr(left))
         if operator == "%" and isinstance(left, str):
             raise SecurityError("%-formatting of text is not available: use the format_* filters")
         if operator == "**":

@@ -1,5 +1,7 @@
 """The published data structure as a contract (SPEC EVT-2, EVT-8), seen through the trigger endpoint."""
 
+import json
+
 import pytest
 
 from campaign.exceptions import ApplicationError, ValidationFailed
@@ -127,7 +129,7 @@ class TestFieldTypes:
         [
             ("firstName", "x" * 21, "Expected a text of at most 20 characters; got 21 characters."),
             ("firstName", 12, "Expected a text of at most 20 characters; got the number 12."),
-            ("orderId", "1042", "Expected an integer; got the text '1042'."),
+            ("orderId", "10 42", "Expected an integer; got the text '10 42'."),
             ("orderId", 10.5, "Expected an integer; got the number 10.5."),
             ("orderId", True, "Expected an integer; got true."),
             ("total", "12,50", "Expected a decimal number; got the text '12,50'."),
@@ -191,6 +193,151 @@ class TestFieldTypes:
     def test_nothing_is_stored_when_the_event_is_refused(self, api, order):
         errors_of(trigger(api, {**CTX, "orderId": "x"}))
         assert not order.events.exists()
+
+
+class TestNumbersAsText:
+    """A decimal field takes a JSON number or a plain decimal text ("80.50": money is often sent as
+    text to keep exact cents), an integer field a JSON integer or a plain integer text ("3"); the
+    event keeps what was sent, and templates get a Decimal (an int) either way."""
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("total", "80.50"),
+            ("total", "-3"),
+            ("total", "0"),
+            ("total", "0.001"),
+            ("total", "007.10"),
+            ("total", "9" * 30 + "." + "9" * 30),
+            ("total", 80.5),
+            ("orderId", "3"),
+            ("orderId", "-3"),
+            ("orderId", "1042"),
+        ],
+    )
+    def test_a_plain_number_as_text_is_accepted_and_kept_as_sent(self, api, order, field, value):
+        response = trigger(api, {**CTX, field: value, "items": [{**ITEM, "price": value}]})
+        assert response.status_code == 202, response.content
+        assert response.json()["ctx"][field] == value
+        assert order.events.get().ctx["items"][0]["price"] == value
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("total", "80,50", "Expected a decimal number; got the text '80,50'."),
+            ("total", "80 €", "Expected a decimal number; got the text '80 €'."),
+            ("total", "€80", "Expected a decimal number; got the text '€80'."),
+            ("total", "", "Expected a decimal number; got the text ''."),
+            ("total", " 80", "Expected a decimal number; got the text ' 80'."),
+            ("total", "80.50\n", "Expected a decimal number; got the text '80.50\\n'."),
+            ("total", "+3", "Expected a decimal number; got the text '+3'."),
+            ("total", ".5", "Expected a decimal number; got the text '.5'."),
+            ("total", "5.", "Expected a decimal number; got the text '5.'."),
+            ("total", "1e2", "Expected a decimal number; got the text '1e2'."),
+            ("total", "1,000.50", "Expected a decimal number; got the text '1,000.50'."),
+            ("total", "NaN", "Expected a decimal number; got the text 'NaN'."),
+            ("total", "Infinity", "Expected a decimal number; got the text 'Infinity'."),
+            ("total", "-Infinity", "Expected a decimal number; got the text '-Infinity'."),
+            ("total", "1" * 31, "Expected a decimal number; got the text '" + "1" * 31 + "'."),
+            ("total", True, "Expected a decimal number; got true."),
+            ("orderId", "3.0", "Expected an integer; got the text '3.0'."),
+            ("orderId", "three", "Expected an integer; got the text 'three'."),
+            ("orderId", "", "Expected an integer; got the text ''."),
+            ("orderId", "1e3", "Expected an integer; got the text '1e3'."),
+        ],
+    )
+    def test_anything_else_is_refused_naming_the_field(self, api, order, field, value, message):
+        errors = errors_of(trigger(api, {**CTX, field: value}))
+        assert errors == {f"ctx.{field}": message}
+        if field == "total":
+            item_errors = errors_of(trigger(api, {**CTX, "items": [ITEM, {**ITEM, "price": value}]}))
+            assert item_errors == {"ctx.items[1].price": message}
+        assert not order.events.exists()
+
+    @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
+    def test_nan_and_infinity_as_json_numbers_are_not_json(self, api, order, constant):
+        body = '{"email": "jane@example.com", "ctx": {"total": ' + constant + "}}"
+        response = api.post(trigger_path("EVTorderConfirmation"), body, content_type="application/json")
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_json")
+
+    @pytest.mark.parametrize(("value", "shown"), [(float("nan"), "NaN"), (float("inf"), "Infinity")])
+    def test_nan_and_infinity_given_by_a_python_caller_are_refused(self, order, value, shown):
+        from events.services import event_trigger
+
+        with pytest.raises(ValidationFailed) as caught:
+            event_trigger(
+                event_id=order.event_id,
+                payload={"email": "jane@example.com", "ctx": {**CTX, "items": [{**ITEM, "price": value}]}},
+            )
+        assert [(e.path, e.message) for e in caught.value.errors] == [
+            ("ctx.items[0].price", f"Expected a decimal number; got {shown}.")
+        ]
+
+    def test_templates_show_a_number_and_its_text_the_same(self, api, order, smtp):
+        from delivery.services import events_deliver
+        from messages_app.services import message_publish, message_update
+
+        message_update(
+            message=order.message,
+            subject="Order {{ ctx.orderId + 1 }}",
+            html="",
+            text="{{ ctx.total|format_currency('EUR') }} {{ ctx.total + ctx.orderId }}"
+            "{% for item in ctx['items'] %} {{ item.price|format_currency('EUR') }}"
+            " {{ (item.price * 2)|format_number }}{% endfor %}",
+        )
+        message_publish(message=order.message)
+        as_numbers = {**CTX, "orderId": 1042, "total": 80.5, "items": [{**ITEM, "price": 19.9}]}
+        as_text = {**CTX, "orderId": "1042", "total": "80.50", "items": [{**ITEM, "price": "19.90"}]}
+        pkeys = [trigger(api, ctx).json()["PKey"] for ctx in (as_numbers, as_text)]
+        events_deliver(event_pks=[order.events.get(pkey=pkey).pk for pkey in pkeys])
+
+        assert [mail["Subject"] for mail in smtp.messages] == ["Order 1043", "Order 1043"]
+        texts = sorted(mail.get_body(("plain",)).get_content().strip() for mail in smtp.messages)
+        # The same money either way; the sum keeps the digits that were sent (80.5 and 80.50).
+        assert texts == ["€80.50 1122.5 €19.90 39.8", "€80.50 1122.50 €19.90 39.8"]
+
+    def test_a_preview_shows_a_test_profiles_numbers_as_the_worker_would(self, order):
+        from messages_app.models import TestProfile
+        from messages_app.services import message_preview, message_test_profile_save, message_update
+
+        message_update(
+            message=order.message, text="{{ ctx.total|format_currency('EUR') }} #{{ ctx.orderId + 1 }}"
+        )
+        profile = message_test_profile_save(
+            profile=TestProfile(
+                message=order.message,
+                name="Jane",
+                address="jane@example.com",
+                event_data={**CTX, "orderId": "1042", "total": "80.50"},
+            )
+        )
+        assert message_preview(message=order.message, profile=profile).text == "€80.50 #1043"
+
+    def test_versions_published_before_accept_numbers_as_text_once_migrated(self):
+        import importlib
+
+        from events.contract import NUMBER_PATTERNS, ctx_schema_build
+
+        migration = importlib.import_module("events.migrations.0008_decimal_and_integer_strings")
+        fields = ORDER_STRUCTURE["fields"]
+        collections = ORDER_STRUCTURE["collections"]
+        schema = ctx_schema_build(fields=fields, collections=collections)
+        # The schema as the contract compiled it before: numbers only.
+        old = json.loads(
+            json.dumps(schema)
+            .replace('["number", "string"]', '"number"')
+            .replace('["integer", "string"]', '"integer"')
+            .replace('["integer", "string", "null"]', '["integer", "null"]')
+            .replace('["number", "string", "null"]', '["number", "null"]')
+        )
+        for properties in (old["properties"], old["properties"]["items"]["items"]["properties"]):
+            for field in properties.values():
+                if field.get("pattern") in NUMBER_PATTERNS:
+                    del field["pattern"]
+        assert old != schema
+        assert migration._widen(old) is True
+        assert old == schema
+        assert migration._widen(old) is False
 
 
 class TestCollections:
@@ -295,7 +442,9 @@ class TestPublishRefusals:
         with pytest.raises(ValidationFailed, match="Collections cannot be nested"):
             event_config_structure_set(config=config, structure=nested)
 
-    @pytest.mark.parametrize("bad_id", ["2fast", "first-name", "first name", "prénom", "x.y"])
+    @pytest.mark.parametrize(
+        "bad_id", ["2fast", "first-name", "first name", "prénom", "x.y", "_id", "__class__"]
+    )
     def test_invalid_field_ids_are_refused_at_publish(self, bad_id):
         config = EventConfigurationFactory()
         # Stored without the admin form's validation, as a bulk load or an old row could be.
@@ -320,6 +469,21 @@ class TestPublishRefusals:
         structure = {"fields": [{"field_id": "AC_language", "type": "integer"}]}
         errors = structure_check(structure=structure, targeting="event")
         assert [e.message for e in errors] == ["AC_language holds a language code: text or enumeration."]
+
+    def test_an_id_starting_with_an_underscore_is_refused_as_templates_could_not_read_it(self):
+        config = EventConfigurationFactory()
+        structure = {
+            **ORDER_STRUCTURE,
+            "fields": [*ORDER_STRUCTURE["fields"], {"field_id": "_id", "type": "text"}],
+        }
+        with pytest.raises(ValidationFailed) as caught:
+            event_config_structure_set(config=config, structure=structure)
+        assert [(e.path, e.message) for e in caught.value.errors] == [
+            (
+                "fields[10].field_id",
+                "The field ID '_id' must start with a letter: templates cannot read names starting with '_'.",
+            )
+        ]
 
 
 class TestPublicationLifecycle:

@@ -61,10 +61,13 @@ class TestTemplateInjection:
         with pytest.raises(ApplicationError, match="%-formatting of text is not available"):
             render("{{ '%999999999s' % 1 }}")
 
-    def test_publish_refuses_an_injection_attempt_as_unknown_variables(self, cart_event):
+    def test_publish_refuses_an_injection_attempt_then_unknown_variables(self, cart_event):
         message_update(
             message=cart_event.message, text="{{ cycler.__init__.__globals__ }}{{ config.items() }}"
         )
+        with pytest.raises(ValidationFailed, match=r"text: line 1: cycler is not available in messages"):
+            message_publish(message=cart_event.message)
+        message_update(message=cart_event.message, text="{{ config.items() }}")
         with pytest.raises(ValidationFailed, match=r"text: line 1: config is not defined"):
             message_publish(message=cart_event.message)
 

@@ -144,5 +144,5 @@ def test_an_unknown_filter_is_refused_and_locale_filters_are_known(cart_event):
 def test_other_templates_cannot_be_included(cart_event):
     message_update(message=cart_event.message, text="Hi\n{% include 'admin/base.html' %}")
     assert errors_of(cart_event.message) == [
-        ("text", "line 2: a message is one template: include, import and extends are not available.")
+        ("text", "line 2: {% include %} is not available: a message is one template.")
     ]
