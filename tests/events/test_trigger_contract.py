@@ -318,7 +318,7 @@ class TestNumbersAsText:
 
         from events.contract import NUMBER_PATTERNS, ctx_schema_build
 
-        migration = importlib.import_module("events.migrations.0008_decimal_and_integer_strings")
+        migration = importlib.import_module("events.migrations.0009_decimal_and_integer_strings")
         fields = ORDER_STRUCTURE["fields"]
         collections = ORDER_STRUCTURE["collections"]
         schema = ctx_schema_build(fields=fields, collections=collections)
