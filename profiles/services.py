@@ -4,7 +4,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .models import AppSubscription
+from .models import AppSubscription, Suppression
+from .selectors import address_hash
 
 
 def app_subscription_disable(*, app_subscription_id: int, reason: str, when: datetime | None = None) -> bool:
@@ -15,3 +16,11 @@ def app_subscription_disable(*, app_subscription_id: int, reason: str, when: dat
             disabled_at=when or timezone.now(), disabled_reason=reason[:255]
         )
     )
+
+
+def suppression_add(*, channel: str, address: str) -> Suppression:
+    """Keep an erased profile's address as a hash only: imports skip it and sending ignores it."""
+    suppression, _ = Suppression.objects.get_or_create(
+        channel=channel, address_hash=address_hash(channel=channel, address=address)
+    )
+    return suppression
