@@ -137,6 +137,8 @@ class DenylistEntry(models.Model):
 class ExclusionReason(models.TextChoices):
     QUARANTINE = "quarantine", "Address in quarantine"
     DENYLIST = "denylist", "Address on the denylist"
+    # The address belonged to an erased profile (profiles.Suppression); kept out of the log.
+    SUPPRESSED = "suppressed", "Address of an erased profile"
 
 
 class Exclusion(models.Model):

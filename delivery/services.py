@@ -37,7 +37,7 @@ from profiles.services import app_subscription_disable
 from .channels import SendFailure, channel_address, message_send
 from .channels.email import email_send
 from .feedback import address_exclusions, address_quarantine
-from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
+from .models import AttemptOutcome, DeliveryAttempt, Exclusion, ExclusionReason, QuarantineReason
 from .queue import event_enqueue
 from .targeting import (
     Recipient,
@@ -434,6 +434,9 @@ def _claimed_deliver(claimed: list[int]) -> None:
 
 
 def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
+    if reason == ExclusionReason.SUPPRESSED:
+        # The log must not bring back the address an erasure removed.
+        address = ""
     with transaction.atomic():
         Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
         _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
