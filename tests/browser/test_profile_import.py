@@ -89,7 +89,7 @@ def test_an_administrator_previews_then_imports_a_csv_file(login_page, housekeep
     )
     expect(page.get_by_role("progressbar")).to_be_visible()
     job = ProfileImport.objects.get(file_name="good.csv")
-    [(task, args)] = housekeeping_queue()
+    [(_task, args)] = housekeeping_queue()
     profile_import_check_task(*args)
     changes = page.locator("#import-changes")
     expect(changes.locator("tbody tr")).to_have_count(2)

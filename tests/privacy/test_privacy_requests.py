@@ -82,9 +82,11 @@ def held(cart_event, smtp, administrator):
         external_id=EXTERNAL_ID,
         attributes={"points": "12.50"},
     )
-    Subscription.objects.create(profile=profile, service=newsletter, subscribed_at=datetime(2025, 1, 1, tzinfo=UTC))
+    Subscription.objects.create(
+        profile=profile, service=newsletter, subscribed_at=datetime(2025, 1, 1, tzinfo=UTC)
+    )
     AppSubscription.objects.create(
-        profile=profile, application="com.example.shop", platform="fcm", registration_token=TOKEN, device="Pixel"
+        profile=profile, application="com.example.shop", platform="fcm", registration_token=TOKEN
     )
     # An event-based event to its address, sent; a profile-based one that targeted it, sent.
     event = event_trigger(
@@ -106,16 +108,24 @@ def held(cart_event, smtp, administrator):
         result="failed",
         error=f"500 for {EMAIL}",
     )
-    Exclusion.objects.create(event=event, channel="email", address=EMAIL, reason="denylist", detail=f"{EMAIL} denied")
+    Exclusion.objects.create(
+        event=event, channel="email", address=EMAIL, reason="denylist", detail=f"{EMAIL} denied"
+    )
     TrackingEvent.objects.create(
         event=event, esp_name="Test", event_type="opened", recipient=EMAIL, esp_event={"to": EMAIL}
     )
-    CapturedEmail.objects.create(from_email="shop@example.com", to=EMAIL, subject=f"Hi {FIRST}", raw=f"To: {EMAIL}")
+    CapturedEmail.objects.create(
+        from_email="shop@example.com", to=EMAIL, subject=f"Hi {FIRST}", raw=f"To: {EMAIL}"
+    )
     CapturedMessage.objects.create(channel="sms", to=PHONE, body=f"Hi {FIRST}")
     AddressQuarantine.objects.create(channel="sms", address=PHONE, soft_bounces=1)
     DenylistEntry.objects.create(channel="email", address=EMAIL, reason="asked")
     test_profile = messages_models.TestProfile.objects.create(
-        message=cart_event.message, name="Support", address=EMAIL, event_data={"firstName": FIRST}, profile=profile
+        message=cart_event.message,
+        name="Support",
+        address=EMAIL,
+        event_data={"firstName": FIRST},
+        profile=profile,
     )
     messages_models.ProofSend.objects.create(
         message=cart_event.message,
