@@ -5,7 +5,8 @@ ratio to the floor, and the process's peak memory (resource.getrusage) before an
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/DB .venv/bin/python bench/import_profiles.py --rows 100000
 
-Needs PostgreSQL: the import runs in a scratch database (test_<name>, created and dropped here).
+Needs PostgreSQL: the import runs in a scratch database (bench_import_<name>, created and dropped
+here).
 """
 
 import argparse
@@ -132,6 +133,8 @@ def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit("Set DATABASE_URL to a PostgreSQL database: the floor is PostgreSQL's COPY.")
     old_name = connection.settings_dict["NAME"]
+    # A scratch database of its own, apart from the test suite's test_<name>.
+    connection.settings_dict.setdefault("TEST", {})["NAME"] = f"bench_import_{old_name}"
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         from profiles.models import Profile, Service

@@ -27,9 +27,9 @@ from delivery.models import (
     TrackingEvent,
 )
 from events.models import Event
-from integrations.models import CallbackAttempt
+from integrations.models import CallbackAttempt, IdempotencyKey
 from messages_app.models import ProofSend, TestProfile
-from profiles.models import Profile, ProfileImportRow
+from profiles.models import Profile, ProfileImportChunk, ProfileImportRow
 from profiles.services import suppression_add
 
 from .models import PrivacyRequest, PrivacyRequestKind, PrivacyRequestOutcome
@@ -84,7 +84,8 @@ def profile_erase(
     but lose their payload and addresses; their logs (delivery attempts, exclusions, callback
     attempts) lose the addresses, answers and errors; provider feedback, captured messages,
     quarantine and denylist entries of its addresses are deleted, and so are proofs to them and the
-    rows of imports not yet applied. Recorded either way; on failure nothing is changed."""
+    rows and file blocks of imports not yet applied, and the stored API answers (idempotency keys)
+    that echo its addresses. Recorded either way; on failure nothing is changed."""
     reference = subject_reference(profile=profile)
     try:
         with transaction.atomic():
@@ -108,6 +109,20 @@ def profile_erase(
         outcome=PrivacyRequestOutcome.DONE,
         detail=detail,
     )
+
+
+def _binary_holding(model, field: str, words: list[str]) -> list[int]:
+    """The rows of a binary column (a stored answer, a block of an uploaded file) holding one of
+    the words, any case. Such rows live for hours (idempotency keys, imports being checked), so
+    reading them through is bounded."""
+    needles = [word.lower().encode() for word in words]
+    found = []
+    rows = model.objects.exclude(**{f"{field}__isnull": True}).values_list("pk", field)
+    for pk, value in rows.iterator(chunk_size=500):
+        data = bytes(value).lower()
+        if any(needle in data for needle in needles):
+            found.append(pk)
+    return found
 
 
 def _erase(profile: Profile) -> dict[str, int]:
@@ -152,6 +167,12 @@ def _erase(profile: Profile) -> dict[str, int]:
         .filter(staged)
         .delete()[0]
     )
+    detail["idempotency_keys"] = IdempotencyKey.objects.filter(
+        pk__in=_binary_holding(IdempotencyKey, "response_body", words)
+    ).delete()[0]
+    detail["import_file_blocks"] = ProfileImportChunk.objects.filter(
+        pk__in=_binary_holding(ProfileImportChunk, "data", words)
+    ).delete()[0]
     detail["admin_log"] = LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Profile), object_id=str(profile.pk)
     ).update(object_repr=gettext("Erased profile"), change_message="")

@@ -394,16 +394,18 @@ def _apply(job: ProfileImport, progress: Callable[[int], None]) -> tuple[int, in
     services = dict(Service.objects.values_list("name", "pk"))
     now = timezone.now()
     applied = skipped = 0
-    last_line = 0
+    last_pk = 0
     while True:
+        # By primary key, the order rows were staged in (the file's): the index walks forward from
+        # the last batch instead of sorting what remains for every batch.
         batch = list(
-            job.rows.filter(action__in=[ImportRowAction.NEW, ImportRowAction.UPDATE], line__gt=last_line)
-            .order_by("line")
-            .values("line", "key", "data")[:APPLY_BATCH_ROWS]
+            job.rows.filter(action__in=[ImportRowAction.NEW, ImportRowAction.UPDATE], pk__gt=last_pk)
+            .order_by("pk")
+            .values("pk", "line", "key", "data")[:APPLY_BATCH_ROWS]
         )
         if not batch:
             return applied, skipped
-        last_line = batch[-1]["line"]
+        last_pk = batch[-1]["pk"]
         batch, suppressed = _without_suppressed(batch)
         skipped += suppressed
         applied += _apply_batch(job.key, batch, services, now)

@@ -24,7 +24,7 @@ from delivery.models import (
 from delivery.services import event_deliver
 from events.models import EventStatus
 from events.services import event_trigger
-from integrations.models import CallbackAttempt
+from integrations.models import CallbackAttempt, IdempotencyKey
 from integrations.services import integration_create
 from messages_app import models as messages_models
 from privacy.models import PrivacyRequest, PrivacyRequestKind, PrivacyRequestOutcome
@@ -51,18 +51,21 @@ PROFILE_CONTENT = {
 
 
 def tables_holding(needle: str) -> list[str]:
-    """Every table.column, of every table, whose text or JSON holds `needle` (any case)."""
+    """Every table.column, of every table, whose text, JSON or bytes hold `needle` (any case)."""
     found = []
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names(cursor):
             for column in connection.introspection.get_table_description(cursor, table):
                 kind = connection.introspection.get_field_type(column.type_code, column)
-                if kind not in ("CharField", "TextField", "JSONField"):
+                if kind not in ("CharField", "TextField", "JSONField", "BinaryField"):
                     continue
+                value = quote(column.name)
+                if kind == "BinaryField" and connection.vendor == "postgresql":
+                    value = f"encode({value}, 'escape')"
                 cursor.execute(
                     f"SELECT COUNT(*) FROM {quote(table)} "  # noqa: S608 - names from introspection
-                    f"WHERE UPPER(CAST({quote(column.name)} AS TEXT)) LIKE UPPER(%s)",
+                    f"WHERE UPPER(CAST({value} AS TEXT)) LIKE UPPER(%s)",
                     [f"%{needle}%"],
                 )
                 if cursor.fetchone()[0]:
@@ -135,6 +138,17 @@ def held(cart_event, smtp, administrator):
         content={"subject": f"Hi {FIRST}"},
         status="sent",
     )
+    # The trigger API's stored answer to a retried request echoes the payload.
+    IdempotencyKey.objects.create(
+        integration=issued.integration,
+        key="retry-1",
+        request_hash="0" * 64,
+        response_status=202,
+        response_body=json.dumps({"email": EMAIL, "ctx": {"firstName": FIRST}}).encode(),
+        created_at=datetime.now(UTC),
+    )
+    # A file still being checked.
+    profile_import_create(chunks=iter([f"email\n{EMAIL}\n".encode()]), file_name="waiting.csv", key="email")
     profile_import_check(
         profile_import_id=profile_import_create(
             chunks=iter([f"email,first_name\n{EMAIL},{FIRST}\n".encode()]), file_name="p.csv", key="email"
@@ -160,6 +174,8 @@ def test_erase_leaves_no_personal_data_in_any_table(held, administrator):
     assert "delivery_deliveryattempt.address" in before[EMAIL]
     assert "django_admin_log.object_repr" in before[LAST]
     assert "profiles_profileimportrow.data" in before[FIRST]
+    assert "campaign_idempotencykey.response_body" in before[EMAIL]
+    assert "profiles_profileimportchunk.data" in before[EMAIL]
 
     record = profile_erase(profile=profile, user=administrator)
 
