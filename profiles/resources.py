@@ -38,6 +38,20 @@ PROFILE_COLUMNS = (
     "push_opted_out_at",
 )
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
+# A cell a spreadsheet would run as a formula (CSV injection): exported behind a quote, which an
+# import takes off again. Numbers and phone numbers are left as they are.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NUMBER_RE = re.compile(r"^[+-]?\d+(\.\d+)?$")
+
+
+def cell_escape(text: str) -> str:
+    if text.startswith(FORMULA_START) and not NUMBER_RE.match(text) and not E164_RE.match(text):
+        return "'" + text
+    return text
+
+
+def cell_unescape(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
 
 
 @cache
@@ -64,10 +78,10 @@ def attribute_json(value: object) -> object:
 
 class TextWidget(widgets.Widget):
     def clean(self, value, row=None, **kwargs):
-        return "" if value is None else str(value).strip()
+        return "" if value is None else cell_unescape(str(value).strip())
 
     def render(self, value, obj=None, **kwargs):
-        return "" if value is None else str(value)
+        return "" if value is None else cell_escape(str(value))
 
 
 class MomentWidget(widgets.Widget):
@@ -89,7 +103,9 @@ class AttributeField(fields.Field):
         super().__init__(attribute=column, column_name=column, widget=TextWidget())
 
     def clean(self, row, **kwargs):
-        return attribute_value_parse(type=self.type, value=(row.get(self.column_name) or "").strip())
+        return attribute_value_parse(
+            type=self.type, value=cell_unescape((row.get(self.column_name) or "").strip())
+        )
 
     def save(self, instance, row, is_m2m=False, **kwargs):
         value = self.clean(row)
@@ -109,7 +125,7 @@ class AttributeField(fields.Field):
             return ""
         if isinstance(value, bool):
             return "true" if value else "false"
-        return str(value)
+        return cell_escape(str(value))
 
 
 class SubscriptionsField(fields.Field):

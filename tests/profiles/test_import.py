@@ -297,6 +297,28 @@ class TestCommands:
         assert [r["email"] for r in csv.DictReader(fr.open())] == ["bob@example.com"]
 
 
+def test_a_formula_is_exported_behind_a_quote_and_imported_back_as_it_was(catalogue, tmp_path):
+    Profile.objects.create(
+        email="eve@example.com",
+        first_name='=HYPERLINK("http://evil.example","x")',
+        last_name="-Smith",
+        mobile_phone="+33612345678",
+        attributes={"points": "-12.5"},
+    )
+    path = tmp_path / "export.csv"
+    call_command("export_profiles", "-o", str(path), stderr=io.StringIO())
+    [row] = list(csv.DictReader(path.open()))
+    assert row["first_name"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert (row["last_name"], row["mobile_phone"], row["attributes.points"]) == (
+        "'-Smith",
+        "+33612345678",
+        "-12.5",
+    )
+    out = io.StringIO()
+    call_command("import_profiles", str(path), "--dry-run", stdout=out, stderr=io.StringIO())
+    assert "unchanged=1" in out.getvalue()
+
+
 class TestAdmin:
     def test_the_list_exports_the_filtered_profiles_as_csv(self, client, administrator, catalogue):
         Profile.objects.create(email="fr@example.com", language="fr")
