@@ -109,12 +109,12 @@ def run_import(path: Path, rows: int, label: str) -> float:
     if job.status != ImportStatus.DONE:
         raise SystemExit(f"the import failed: {job.error}")
     total = done - started
-    applied = max(job.rows_applied, 1) / (done - checked)
+    applied = f"{job.rows_applied / (done - checked):8.0f} rows/s" if job.rows_applied else "nothing to write"
     print(
         f"{label:<28} new={job.rows_new} update={job.rows_update} unchanged={job.rows_unchanged}\n"
         f"  store the file            {stored - started:8.1f} s\n"
         f"  check (preview, report)   {checked - stored:8.1f} s  {rows / (checked - stored):8.0f} rows/s\n"
-        f"  apply (one transaction)   {done - checked:8.1f} s  {applied:8.0f} rows/s\n"
+        f"  apply (one transaction)   {done - checked:8.1f} s  {applied}\n"
         f"  whole import              {total:8.1f} s  {rows / total:8.0f} rows/s"
     )
     return rows / total
