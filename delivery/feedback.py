@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.utils import timezone
 
+from profiles.selectors import addresses_suppressed
+
 from .models import (
     AddressQuarantine,
     DeliveryAttempt,
@@ -31,7 +33,8 @@ def address_normalize(*, channel: str, address: str) -> str:
 
 def address_exclusions(*, channel: str, addresses: list[str]) -> dict[str, tuple[str, str]]:
     """(reason code, explanation) of each of the addresses nothing may be sent to, read in one
-    query over the denylist and the quarantine; the denylist wins when an address is on both."""
+    query over the denylist and the quarantine (the denylist wins when an address is on both), and
+    one over the suppressed addresses of erased profiles (which win over both)."""
     if not addresses:
         return {}
     # Without the models' default ordering: SQLite refuses ORDER BY inside a UNION.
@@ -57,6 +60,11 @@ def address_exclusions(*, channel: str, addresses: list[str]) -> dict[str, tuple
                 f"{address} is in quarantine since {since:%Y-%m-%d %H:%M} UTC "
                 f"({dict(QuarantineReason.choices).get(reason, reason).lower()}).",
             )
+    for address in addresses_suppressed(channel=channel, addresses=addresses):
+        found[address] = (
+            ExclusionReason.SUPPRESSED,
+            "The address belongs to a profile erased by a privacy request: it is suppressed.",
+        )
     return found
 
 

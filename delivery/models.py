@@ -142,6 +142,8 @@ class ExclusionReason(models.TextChoices):
     OPTED_OUT = "optedOut", _("Profile opted out of the channel")
     UNSUBSCRIBED = "unsubscribed", _("Profile not subscribed to the message's service")
     TYPOLOGY = "typology", _("Typology rule")
+    # The address belonged to an erased profile (profiles.Suppression); kept out of the log.
+    SUPPRESSED = "suppressed", _("Address of an erased profile")
 
 
 class Exclusion(models.Model):

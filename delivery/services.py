@@ -470,6 +470,9 @@ def _claimed_deliver(claimed: list[int]) -> None:
 def _exclude(
     event: Event, *, channel: str, address: str, reason: str, detail: str, rule_id: int | None = None
 ) -> None:
+    if reason == ExclusionReason.SUPPRESSED:
+        # The log must not bring back the address an erasure removed.
+        address = ""
     with transaction.atomic():
         Exclusion.objects.create(
             event=event, channel=channel, address=address, reason=reason, detail=detail, rule_id=rule_id

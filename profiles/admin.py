@@ -11,17 +11,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV
 
+from campaign.admin_actions import ReadOnlyAdmin
 from campaign.exceptions import ApplicationError, ValidationFailed
 
+from .admin_import import ProfileImportAdminMixin
 from .models import (
     AppSubscription,
     AttributeDefinition,
     AttributeType,
     Profile,
+    ProfileImport,
     Service,
     Subscription,
 )
+from .resources import ProfileResource
 from .selectors import attribute_definition_list, attribute_value_parse, service_list
 from .services import (
     PROFILE_FIELDS,
@@ -184,13 +190,37 @@ class SubscribedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Profile)
-class ProfileAdmin(admin.ModelAdmin):
+class ProfileAdmin(ProfileImportAdminMixin, ExportMixin, admin.ModelAdmin):
     form = ProfileAdminForm
     list_display = ["__str__", "email", "mobile_phone", "external_id", "language", "opted_out", "modified_at"]
     search_fields = ["email", "mobile_phone", "external_id", "first_name", "last_name"]
     list_filter = [OptedOutFilter, SubscribedFilter, "language"]
     readonly_fields = ["other_attributes", "created_at", "modified_at"]
     inlines = [SubscriptionInline, AppSubscriptionInline]
+    # CSV export of the list as filtered (the Export button) or of the selected profiles (action),
+    # in the columns an import reads (docs/formats.md).
+    resource_classes = [ProfileResource]
+    formats = [CSV]
+    skip_export_form = True
+    import_export_change_list_template = "admin/profiles/profile/change_list.html"
+    actions = ["export_selected"]
+
+    def has_export_permission(self, request):
+        return self.has_view_permission(request)
+
+    def get_export_filename(self, request, queryset, file_format):
+        return "profiles.csv"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_import_permission": self.has_import_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Export the selected profiles as CSV"), permissions=["view"])
+    def export_selected(self, request, queryset):
+        return self._do_file_export(CSV(), request, queryset)
 
     def get_fieldsets(self, request, obj=None):
         definitions = attribute_definition_list()
@@ -347,3 +377,25 @@ class AttributeDefinitionAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for definition in queryset:
             attribute_definition_delete(definition=definition)
+
+
+@admin.register(ProfileImport)
+class ProfileImportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "file_name",
+        "status",
+        "key",
+        "rows_total",
+        "rows_new",
+        "rows_update",
+        "rows_invalid",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perms(["profiles.add_profile", "profiles.change_profile"])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return HttpResponseRedirect(reverse("admin:profiles_profile_import_job", args=[object_id]))

@@ -1,3 +1,5 @@
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -184,3 +186,124 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.address_hash[:12]}…"
+
+
+class ImportKey(models.TextChoices):
+    """The column an import matches its rows to stored profiles by (upsert)."""
+
+    EMAIL = "email", _("Email")
+    MOBILE_PHONE = "mobile_phone", _("Mobile phone")
+    EXTERNAL_ID = "external_id", _("External ID")
+
+
+class ImportStatus(models.TextChoices):
+    # The file is stored; a worker checks it row by row (nothing is written to profiles).
+    CHECKING = "checking", _("Checking")
+    # Checked: the preview and the error report are ready; waiting for confirmation.
+    CHECKED = "checked", _("Checked")
+    # Confirmed: a worker writes the rows to profiles, in one transaction.
+    APPLYING = "applying", _("Importing")
+    # Imported; the file and its staged rows are deleted.
+    DONE = "done", _("Imported")
+    # Cancelled before it was applied, or refused (errors); nothing was written to profiles.
+    CANCELLED = "cancelled", _("Cancelled")
+    # Stopped by an unexpected error; nothing was written to profiles.
+    FAILED = "failed", _("Failed")
+
+
+class ProfileImport(models.Model):
+    """One CSV import of profiles: checked in full (preview, per-row error report) before anything
+    is written, then applied in one transaction. The file and its staged rows are deleted once it
+    is done, cancelled or failed: they hold personal data."""
+
+    file_name = models.CharField(_("file"), max_length=255)
+    file_size = models.PositiveBigIntegerField(_("size (bytes)"), default=0)
+    key = models.CharField(_("match profiles by"), max_length=20, choices=ImportKey.choices)
+    status = models.CharField(
+        _("status"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.CHECKING
+    )
+    # Progress of the current step: bytes of the file checked, rows written.
+    bytes_checked = models.PositiveBigIntegerField(_("bytes checked"), default=0)
+    rows_applied = models.PositiveIntegerField(_("rows imported"), default=0)
+    # What the check found, per row action (see ImportRowAction).
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    rows_new = models.PositiveIntegerField(_("new profiles"), default=0)
+    rows_update = models.PositiveIntegerField(_("updated profiles"), default=0)
+    rows_unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rows_skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    rows_invalid = models.PositiveIntegerField(_("rows with errors"), default=0)
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("profile import")
+        verbose_name_plural = _("profile imports")
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"
+
+
+class ProfileImportChunk(models.Model):
+    """A block of the uploaded file, in order: the worker reads the file back block by block,
+    wherever it runs, without holding it whole."""
+
+    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        ordering = ["profile_import", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["profile_import", "number"], name="unique_import_chunk_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_import_id} #{self.number}"
+
+
+class ImportRowAction(models.TextChoices):
+    # No profile has the row's key: one is created.
+    NEW = "new", _("New")
+    # A profile has the row's key and differs: it is updated.
+    UPDATE = "update", _("Update")
+    # A profile has the row's key and already holds the row's values.
+    UNCHANGED = "unchanged", _("Unchanged")
+    # Not imported on purpose (a suppressed address): the reason is in `problems`.
+    SKIPPED = "skipped", _("Skipped")
+    # The row has errors (in `problems`): the import cannot be confirmed.
+    INVALID = "invalid", _("Error")
+
+
+class ProfileImportRow(models.Model):
+    """One checked row of an import, staged until the import is confirmed: its cleaned values
+    (`data`), what it would do, and its problems as [{"column", "problem"}]."""
+
+    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="rows")
+    # The row's number as a spreadsheet shows it (the header is row 1).
+    line = models.PositiveIntegerField()
+    action = models.CharField(max_length=10, choices=ImportRowAction.choices)
+    key = models.CharField(max_length=254, blank=True)
+    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    changes = models.JSONField(default=list)
+    problems = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["profile_import", "line"]
+        indexes = [
+            models.Index(fields=["profile_import", "action", "line"], name="import_row_action"),
+            models.Index(fields=["profile_import", "key"], name="import_row_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_import_id} row {self.line}"

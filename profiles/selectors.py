@@ -2,6 +2,7 @@
 the check of profile data given as JSON (a test profile's own), and the live app subscriptions
 that profile-based push goes to."""
 
+import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -12,7 +13,15 @@ from django.utils.translation import gettext
 
 from campaign.exceptions import FieldError
 
-from .models import AppSubscription, AttributeDefinition, AttributeType, Profile, Service, Subscription
+from .models import (
+    AppSubscription,
+    AttributeDefinition,
+    AttributeType,
+    Profile,
+    Service,
+    Subscription,
+    Suppression,
+)
 
 # What templates see of a profile, besides `attributes` (the custom attributes, by name):
 # {{ customer.first_name }}, {{ customer.attributes.loyalty_tier }}.
@@ -233,3 +242,30 @@ def profile_active_subscriptions(*, profile: Profile) -> list[Subscription]:
 
 def profile_subscription(*, profile: Profile, service: Service) -> Subscription | None:
     return Subscription.objects.filter(profile=profile, service=service).first()
+
+
+def address_hash(*, channel: str, address: str) -> str:
+    """How a suppressed address is kept: hex SHA-256 of the address normalised (an email
+    lower-cased, a phone as given in E.164, a push token as is)."""
+    normalised = address.strip().lower() if channel == "email" else address.strip()
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def suppressed_hashes(*, hashes: list[str]) -> set[str]:
+    """Which of these address hashes are suppressed (on any channel), in one query."""
+    if not hashes:
+        return set()
+    return set(
+        Suppression.objects.filter(address_hash__in=set(hashes)).values_list("address_hash", flat=True)
+    )
+
+
+def addresses_suppressed(*, channel: str, addresses: list[str]) -> set[str]:
+    """The addresses of this channel that belong to erased profiles: nothing may be sent to them."""
+    by_hash = {address_hash(channel=channel, address=address): address for address in addresses if address}
+    if not by_hash:
+        return set()
+    found = Suppression.objects.filter(channel=channel, address_hash__in=by_hash).values_list(
+        "address_hash", flat=True
+    )
+    return {by_hash[value] for value in found}

@@ -12,8 +12,16 @@ from django.utils.translation import gettext
 from campaign.channels import Channel
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 
-from .models import AppSubscription, AttributeDefinition, Profile, Service, Subscription, SubscriptionSource
-from .selectors import attribute_definitions, attribute_value_parse
+from .models import (
+    AppSubscription,
+    AttributeDefinition,
+    Profile,
+    Service,
+    Subscription,
+    SubscriptionSource,
+    Suppression,
+)
+from .selectors import address_hash, attribute_definitions, attribute_value_parse
 
 PROFILE_FIELDS = (
     "email",
@@ -252,3 +260,11 @@ def profile_unsubscribe_undo(*, profile: Profile, service: Service | None, sourc
         subscription_subscribe(profile=profile, service=service, source=source)
         return True
     return profile_channel_opt_in(profile=profile, channel=Channel.EMAIL)
+
+
+def suppression_add(*, channel: str, address: str) -> Suppression:
+    """Keep an erased profile's address as a hash only: imports skip it and sending ignores it."""
+    suppression, _ = Suppression.objects.get_or_create(
+        channel=channel, address_hash=address_hash(channel=channel, address=address)
+    )
+    return suppression

@@ -395,3 +395,13 @@ CELERY_BEAT_SCHEDULE |= {
         "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
     },
 }
+
+# --- Profile CSV import and export, privacy requests (issue 15) ------------------------
+INSTALLED_APPS += ["import_export", "privacy"]
+# Imports are checked and applied by a worker of the housekeeping queue, never of the
+# transactional one: a 100,000-row file must not delay an event.
+CELERY_TASK_ROUTES["profiles.tasks.*"] = {"queue": "housekeeping"}
+# Rows parsed, checked and staged per step of an import (its progress moves once per step).
+PROFILE_IMPORT_CHUNK_ROWS = env_int("PROFILE_IMPORT_CHUNK_ROWS", 1000)
+# Largest profile CSV file accepted (bytes).
+PROFILE_IMPORT_MAX_BYTES = env_int("PROFILE_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
