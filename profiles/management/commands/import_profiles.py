@@ -1,5 +1,6 @@
 import csv
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -67,15 +68,17 @@ class Command(BaseCommand):
         problems = job.rows.filter(action__in=[ImportRowAction.INVALID, ImportRowAction.SKIPPED]).order_by(
             "line"
         )
-        writer = csv.writer(report.open("w", newline="", encoding="utf-8") if report else sys.stdout)
-        shown = 0
-        if report or job.rows_invalid or job.rows_skipped:
-            writer.writerow(["row", "column", "problem", "outcome"])
-        for row in problems.iterator(chunk_size=1000):
-            for problem in row.problems:
-                if report or shown < 50:
-                    writer.writerow([row.line, problem["column"], problem["problem"], row.action])
-                    shown += 1
+        # The report file is closed (flushed) before any refusal below.
+        with report.open("w", newline="", encoding="utf-8") if report else nullcontext(sys.stdout) as output:
+            writer = csv.writer(output)
+            shown = 0
+            if report or job.rows_invalid or job.rows_skipped:
+                writer.writerow(["row", "column", "problem", "outcome"])
+            for row in problems.iterator(chunk_size=1000):
+                for problem in row.problems:
+                    if report or shown < 50:
+                        writer.writerow([row.line, problem["column"], problem["problem"], row.action])
+                        shown += 1
         if dry_run or job.rows_invalid:
             profile_import_cancel(profile_import_id=job.pk)
             if job.rows_invalid:
