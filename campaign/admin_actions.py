@@ -56,8 +56,12 @@ class ObjectActionsMixin:
         ]
         return extra + super().get_urls()
 
+    def object_writable(self, request, obj) -> bool:
+        """Whether the user may act on this object (organisational units narrow it)."""
+        return True
+
     def allowed_object_actions(self, request, obj) -> list[ObjectAction]:
-        if obj is None:
+        if obj is None or not self.object_writable(request, obj):
             return []
         return [a for a in self.object_actions if request.user.has_perm(a.permission) and a.available(obj)]
 
@@ -88,7 +92,11 @@ class ObjectActionsMixin:
             return HttpResponseNotAllowed(["POST"])
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)
         chosen = next((a for a in self.object_actions if a.name == action), None)
-        if chosen is None or not request.user.has_perm(chosen.permission):
+        if (
+            chosen is None
+            or not request.user.has_perm(chosen.permission)
+            or not self.object_writable(request, obj)
+        ):
             raise PermissionDenied
         try:
             self.message_user(request, chosen.run(obj, request.user), messages.SUCCESS)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from organisations.admin_scoping import UnitScopedAdminMixin
 
 from .feedback import address_release, denylist_add
 from .models import (
@@ -54,7 +55,8 @@ class CapturedMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyAdmin):
+class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["started_at", "event", "number", "channel", "outcome", "duration_ms", "retry_at"]
     list_filter = ["outcome", "channel"]
     search_fields = ["event__pkey", "provider_message_id", "address"]
@@ -116,7 +118,8 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Exclusion)
-class ExclusionAdmin(ReadOnlyAdmin):
+class ExclusionAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["created_at", "event", "channel", "address", "reason"]
     list_filter = ["reason", "channel"]
     search_fields = ["event__pkey", "address"]
@@ -126,7 +129,8 @@ class ExclusionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
+class TrackingEventAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["received_at", "event_type", "recipient", "esp_name", "event"]
     list_filter = ["event_type", "esp_name"]
     search_fields = ["recipient", "provider_message_id", "event__pkey"]

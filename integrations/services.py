@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
+from organisations.models import Unit
 
 from .models import Integration
 from .selectors import token_digest
@@ -22,7 +23,11 @@ def _new_token() -> str:
 
 
 @transaction.atomic
-def integration_create(*, name: str, user: AbstractBaseUser | None = None) -> IssuedCredentials:
+def integration_create(
+    *, name: str, user: AbstractBaseUser | None = None, unit: Unit | None = None
+) -> IssuedCredentials:
+    """New credentials of `unit` (by default the root, "All"): they trigger the events of that unit
+    and of the units below it."""
     name = name.strip()
     if not name:
         raise ApplicationError("An integration needs a name.", code="name_required")
@@ -33,6 +38,7 @@ def integration_create(*, name: str, user: AbstractBaseUser | None = None) -> Is
         token_hash=token_digest(token),
         token_hint=token[:6],
         created_by=user,
+        **({"unit": unit} if unit is not None else {}),
     )
     return IssuedCredentials(integration=integration, token=token)
 
