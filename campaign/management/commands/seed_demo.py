@@ -7,17 +7,25 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from campaign.roles import ADMINISTRATORS, MARKETERS
+from campaign.roles import ADMINISTRATORS, ADMINISTRATORS_ALL_UNITS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
 from events.services import event_config_create
 from integrations.models import Integration
 from integrations.services import integration_create, integration_rotate_token
 from messages_app.models import MessageStatus
 from messages_app.services import configuration_publish, message_publish, message_update
+from organisations.selectors import unit_root
+from organisations.services import membership_set, unit_get_or_create
 
 DEMO_EVENT = "EVTcartAbandonment"
 DEMO_INTEGRATION = "Demo website"
 DEMO_USERS = [("admin", "demo-admin", ADMINISTRATORS), ("marketer", "demo-marketer", MARKETERS)]
+# Two brands, each a unit below "All" with its marketer and its message: each marketer sees and
+# edits its brand's message only; the demo administrator (all units) sees both.
+DEMO_BRANDS = [
+    ("Brand A", "marketer-a", "demo-brand-a", "EVTbrandAWelcome", "Welcome to Brand A"),
+    ("Brand B", "marketer-b", "demo-brand-b", "EVTbrandBWelcome", "Welcome to Brand B"),
+]
 DEMO_FIELDS = [
     ("firstName", "First name", 100),
     ("cartAmount", "Cart amount", 32),
@@ -50,6 +58,7 @@ class Command(BaseCommand):
         admin_user = get_user_model().objects.get(username="admin")
         config = self._configuration(admin_user)
         self._message(config, admin_user)
+        logins += self._brands(admin_user)
         issued = self._credentials()
 
         org = settings.CAMPAIGN_ORGANIZATION
@@ -79,6 +88,52 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=group_name))
         return username, password if created else "(unchanged: the user already existed)"
+
+    def _brands(self, admin_user) -> list[tuple[str, str]]:
+        """The units Brand A and Brand B, a marketer and a published welcome message each."""
+        root = unit_root()
+        admin_user.groups.add(Group.objects.get(name=ADMINISTRATORS_ALL_UNITS))
+        logins = []
+        for unit_name, username, password, event_id, label in DEMO_BRANDS:
+            unit = unit_get_or_create(name=unit_name, parent=root)
+            login = self._user(username, password, MARKETERS)
+            membership_set(user=get_user_model().objects.get(username=username), unit=unit)
+            logins.append((login[0], f"{login[1]}  ({unit_name})"))
+            config = EventConfiguration.objects.filter(event_id=event_id).first()
+            if config is None:
+                config = event_config_create(
+                    event_id=event_id,
+                    label=label,
+                    channel=Channel.EMAIL,
+                    targeting=Targeting.EVENT,
+                    user=admin_user,
+                    unit=unit,
+                )
+                EventField.objects.create(
+                    configuration=config,
+                    field_id="firstName",
+                    label="First name",
+                    max_length=100,
+                    required=True,
+                    position=0,
+                )
+            if config.status != PublicationStatus.PUBLISHED:
+                configuration_publish(config=config, user=admin_user)
+                config.refresh_from_db()
+            message = config.message
+            if not message.subject:
+                message_update(
+                    message=message,
+                    user=admin_user,
+                    sender_name=unit_name,
+                    sender_email="hello@example.com",
+                    subject=f"{{{{ ctx.firstName }}}}, welcome to {unit_name}",
+                    html=f"<p>Hello {{{{ ctx.firstName }}}}, welcome to {unit_name}.</p>",
+                    text=f"Hello {{{{ ctx.firstName }}}}, welcome to {unit_name}.",
+                )
+            if message.status != MessageStatus.PUBLISHED:
+                message_publish(message=message, user=admin_user)
+        return logins
 
     def _configuration(self, user) -> EventConfiguration:
         config = EventConfiguration.objects.filter(event_id=DEMO_EVENT).first()
