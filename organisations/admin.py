@@ -79,6 +79,19 @@ class MembershipInline(admin.StackedInline):
     verbose_name = _("organisational unit")
     verbose_name_plural = _("organisational unit")
 
+    # The membership is part of the user: whoever may change users sets their unit.
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("auth.view_user") or request.user.has_perm("auth.change_user")
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.has_perm("auth.change_user") or request.user.has_perm("auth.add_user")
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm("auth.change_user")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "unit":
             kwargs["queryset"] = units_writable(user=request.user)
