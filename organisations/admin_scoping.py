@@ -73,7 +73,32 @@ class UnitScopedAdminMixin:
             kwargs["queryset"] = units_writable(user=request.user)
             own = user_unit(user=request.user)
             kwargs.setdefault("initial", own.pk if own is not None else None)
+            # Always a unit in the select; left out of a post, the object keeps its unit (a new
+            # one takes its author's).
+            kwargs.update(required=False, empty_label=None)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if "unit" not in form.base_fields:
+            return form
+        own = user_unit(user=request.user)
+
+        class UnitForm(form):
+            def clean_unit(self):
+                unit = self.cleaned_data.get("unit")
+                if unit is None:
+                    unit = self.instance.unit if self.instance.pk is not None else own
+                return unit
+
+        return UnitForm
+
+    def save_form(self, request, form, change):
+        obj = super().save_form(request, form, change)
+        unit = form.cleaned_data.get("unit")
+        if unit is not None:
+            obj.unit = unit
+        return obj
 
 
 class UnitScopedInlineMixin:

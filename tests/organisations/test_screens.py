@@ -77,11 +77,14 @@ def test_the_unit_field_offers_the_units_the_user_writes_its_own_first(client, t
 def test_new_credentials_belong_to_their_author_unit_and_list_only_its_units(client, tree):
     other = integration_create(name="Brand B website", unit=tree["brand_b"]).integration
     client.force_login(user_in(tree["brand_a"], ADMINISTRATORS))
-    response = client.post(
-        "/admin/integrations/integration/add/", {"name": "Brand A shop", "unit": tree["brand_a"].pk}
-    )
+    # Left out of the post, the unit is the author's.
+    response = client.post("/admin/integrations/integration/add/", {"name": "Brand A shop"})
     assert response.status_code == 302
     assert Integration.objects.get(name="Brand A shop").unit == tree["brand_a"]
+    client.post(
+        "/admin/integrations/integration/add/", {"name": "France shop", "unit": tree["brand_a_fr"].pk}
+    )
+    assert Integration.objects.get(name="France shop").unit == tree["brand_a_fr"]
     page = client.get("/admin/integrations/integration/").content.decode()
     assert "Brand A shop" in page and "Brand B website" not in page
     assert client.get(f"/admin/integrations/integration/{other.pk}/change/").status_code == 404
