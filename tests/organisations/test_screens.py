@@ -17,7 +17,7 @@ from integrations.models import Integration
 from integrations.services import integration_create
 from messages_app import models as message_models
 from messages_app.services import message_test_profile_save, package_export, package_import
-from organisations.models import Membership
+from organisations.models import Membership, Unit
 from tests.messages_app.test_message_admin import EMPTY_INLINE, form_data
 from tests.organisations.conftest import published_in, user_in
 
@@ -209,3 +209,23 @@ def test_a_new_user_is_put_in_a_unit_of_its_creator(client, tree):
     )
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert Membership.objects.get(user__username="newcomer").unit == tree["brand_a_fr"]
+
+
+def test_a_unit_administrator_adds_units_below_its_own_only(client, tree):
+    client.force_login(user_in(tree["brand_a"], ADMINISTRATORS))
+    page = client.get("/admin/organisations/unit/").content.decode()
+    assert "Brand A France" in page and "Brand B" not in page
+    response = client.post(
+        "/admin/organisations/unit/add/", {"name": "Brand A Spain", "parent": tree["brand_a"].pk}
+    )
+    assert response.status_code == 302
+    spain = Unit.objects.get(name="Brand A Spain")
+    assert spain.path == f"{tree['brand_a'].path}{spain.pk}/"
+    response = client.post(
+        "/admin/organisations/unit/add/", {"name": "Intruder", "parent": tree["brand_b"].pk}
+    )
+    assert response.status_code == 200 and not Unit.objects.filter(name="Intruder").exists()
+    assert client.get(f"/admin/organisations/unit/{tree['brand_b'].pk}/change/").status_code == 404
+    # The unit above is read-only.
+    root_page = client.get(f"/admin/organisations/unit/{tree['root'].pk}/change/").content.decode()
+    assert 'name="_save"' not in root_page
