@@ -22,10 +22,10 @@ def _rotate_callback_secret(obj, user) -> str:
 
 @admin.register(Integration)
 class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
+    list_filter = [("unit", admin.RelatedOnlyFieldListFilter)]
     list_display = [
         "name",
         "client_id",
-        "unit",
         "token_hint_display",
         "status_display",
         "created_at",

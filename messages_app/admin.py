@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
@@ -187,18 +186,14 @@ class MessageVersionInline(admin.TabularInline):
 class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
     unit_field = MESSAGE_UNIT
     change_form_template = "admin/messages_app/transactionalmessage/change_form.html"
-    list_display = [
-        "__str__",
-        "channel",
+    list_display = ["__str__", "channel", "status", "live_version", "modified_by", "modified_at"]
+    list_filter = [
         "status",
-        "unit_display",
-        "live_version",
-        "modified_by",
-        "modified_at",
+        "configuration__channel",
+        ("configuration__unit", admin.RelatedOnlyFieldListFilter),
     ]
-    list_filter = ["status", "configuration__channel"]
     search_fields = ["label", "message_id"]
-    list_select_related = ["published_version", "modified_by", "configuration__unit"]
+    list_select_related = ["published_version", "modified_by", "configuration"]
     readonly_fields = ["message_id", "event_display", "status", "live_version", "modified_by", "modified_at"]
     inlines = [MessageVariantInline, TestProfileInline, MessageVersionInline]
     object_actions = (
@@ -253,10 +248,6 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
     def event_display(self, obj):
         # Text, not a link: marketers have no access to event configurations.
         return str(obj.configuration)
-
-    @admin.display(description=_("organisational unit"), ordering="configuration__unit__path")
-    def unit_display(self, obj):
-        return obj.configuration.unit.name
 
     @admin.display(description="live version")
     def live_version(self, obj):

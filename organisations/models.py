@@ -39,8 +39,10 @@ class Unit(models.Model):
         ]
 
     def __str__(self) -> str:
-        depth = max(self.depth - 1, 0)
-        return f"{'— ' * depth}{self.name}"
+        if self.parent_id is None:
+            # Told apart from the "All" of the admin's filters.
+            return _("%(name)s (top unit)") % {"name": self.name}
+        return f"{'— ' * (self.depth - 1)}{self.name}"
 
     @property
     def depth(self) -> int:

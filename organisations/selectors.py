@@ -68,7 +68,7 @@ def readable_q(*, user, field: str = "unit") -> Q:
     unit = user_unit(user=user)
     if unit is None or not user.is_active:
         return NOTHING
-    return Q(**{f"{_prefix(field)}pk__in" if field == "" else f"{field}__in": unit.ancestor_ids})
+    return Q(**{f"{field}__in" if field else "pk__in": unit.ancestor_ids})
 
 
 def writable_q(*, user, field: str = "unit") -> Q:

@@ -147,6 +147,8 @@ def test_trigger_via_the_api(tree, world, relation):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}", HTTP_X_API_KEY=issued.integration.client_id)
     response = api.post(trigger_path(f"EVT{relation}"), BODY_CART, format="json")
     unknown = api.post(trigger_path("EVTunknown"), BODY_CART, format="json")
+    batch = api.post(f"{trigger_path(f'EVT{relation}')}/batch", {"events": [BODY_CART]}, format="json")
+    assert batch.status_code == (200 if WRITTEN[relation] else 404), batch.content
     if WRITTEN[relation]:
         assert response.status_code == 202
         pkey = response.json()["PKey"]

@@ -78,7 +78,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"\nAdmin:  {base_url}/admin/")
         for username, password in logins:
-            self.stdout.write(f"  login {username:<9} password {password}")
+            self.stdout.write(f"  login {username:<10} password {password}")
         self.stdout.write(f"\nTrigger an email (it appears in the admin under Outbox emails):\n{curl}\n")
 
     def _user(self, username: str, password: str, group_name: str) -> tuple[str, str]:
