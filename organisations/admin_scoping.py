@@ -102,13 +102,14 @@ class UnitScopedAdminMixin:
 
 
 class UnitScopedInlineMixin:
-    """An inline whose rows belong to a unit of their own (test profiles): it lists the rows the
-    user sees, and refuses to change or delete one it does not write."""
+    """An inline whose rows belong to a unit of their own (test profiles): it holds only the rows
+    the user writes (no field or delete box it could not use; those of the units above are read
+    elsewhere, e.g. in the preview), and refuses (403) a change to any other."""
 
     unit_field = "unit"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(visible_q(user=request.user, field=self.unit_field))
+        return super().get_queryset(request).filter(writable_q(user=request.user, field=self.unit_field))
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)

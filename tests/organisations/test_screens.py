@@ -112,9 +112,10 @@ def test_test_profiles_preview_and_proofs_follow_the_units(client, tree):
     client.force_login(user_in(tree["brand_a"], MARKETERS))
     preview = client.get(f"{MESSAGES}{message.pk}/preview/").content.decode()
     change = client.get(f"{MESSAGES}{message.pk}/change/").content.decode()
+    # The preview uses the test profiles of the units above; the form holds only its own.
     assert "Shared" in preview and "Brand B tester" not in preview
-    assert "Shared" in change and "Brand B tester" not in change
-    # Changing a test profile of the unit above: forbidden.
+    assert "Shared" not in change and "Brand B tester" not in change
+    # Changing a test profile of the unit above anyway: it is not among the form's rows.
     data = form_data(message)
     data.update(
         {
@@ -128,8 +129,11 @@ def test_test_profiles_preview_and_proofs_follow_the_units(client, tree):
             "test_profiles-0-event_data": json.dumps(CART),
         }
     )
-    assert client.post(f"{MESSAGES}{message.pk}/change/", data).status_code == 403
+    # Django takes a row it does not hold for a new one: the shared profile is left alone.
+    client.post(f"{MESSAGES}{message.pk}/change/", data)
     assert message_models.TestProfile.objects.get(pk=shared.pk).name == "Shared"
+    assert {p.unit for p in message_models.TestProfile.objects.filter(name="Hijacked")} <= {tree["brand_a"]}
+    message_models.TestProfile.objects.filter(name="Hijacked").delete()
     # A new one belongs to its author's unit.
     data.update(
         {
