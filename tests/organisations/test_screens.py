@@ -233,3 +233,35 @@ def test_a_unit_administrator_adds_units_below_its_own_only(client, tree):
     # The unit above is read-only.
     root_page = client.get(f"/admin/organisations/unit/{tree['root'].pk}/change/").content.decode()
     assert 'name="_save"' not in root_page
+
+
+def test_the_delivery_logs_show_only_the_users_events(client, tree):
+    from django.utils import timezone
+
+    from delivery.models import DeliveryAttempt
+
+    for unit, address in (
+        (tree["brand_a"], "a-customer@example.com"),
+        (tree["brand_b"], "b-customer@example.com"),
+    ):
+        config = published_in(unit, f"EVT{unit.name.replace(' ', '')}")
+        event = event_trigger(event_id=config.event_id, payload={"email": address, "ctx": CART})
+        DeliveryAttempt.objects.create(
+            event=event,
+            number=1,
+            channel="email",
+            address=address,
+            started_at=timezone.now(),
+            duration_ms=5,
+            outcome="sent",
+        )
+    own = DeliveryAttempt.objects.get(address="a-customer@example.com")
+    other = DeliveryAttempt.objects.get(address="b-customer@example.com")
+    client.force_login(user_in(tree["brand_a"], ADMINISTRATORS))
+    page = client.get("/admin/delivery/deliveryattempt/").content.decode()
+    assert f"/deliveryattempt/{own.pk}/change/" in page
+    assert f"/deliveryattempt/{other.pk}/change/" not in page
+    searched = client.get("/admin/delivery/deliveryattempt/", {"q": "b-customer"}).content.decode()
+    assert "0 results" in searched
+    assert client.get(f"/admin/delivery/deliveryattempt/{other.pk}/change/").status_code == 404
+    assert client.get(f"/admin/delivery/deliveryattempt/{own.pk}/change/").status_code == 200
