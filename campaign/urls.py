@@ -9,11 +9,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
+    path("", include("profiles.urls")),
 ]
 
 admin.site.site_header = "Message Center"
 admin.site.site_title = "Message Center"
 admin.site.index_title = "Transactional messaging"
+handler403 = "campaign.views.permission_denied"
 
 urlpatterns += [
     path("api/schema/", OpenApiSchemaView.as_view(), name="api-schema"),

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from organisations.admin_scoping import UnitScopedAdminMixin
@@ -83,10 +84,23 @@ def _release(obj, user) -> str:
     return f"{obj.address} is out of quarantine: messages are sent to it again."
 
 
+class InQuarantineFilter(admin.SimpleListFilter):
+    title = _("in quarantine")
+    parameter_name = "in_quarantine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No: soft bounces counted"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(quarantined_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(AddressQuarantine)
 class AddressQuarantineAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["address", "channel", "quarantined_at", "reason", "soft_bounces", "updated_at"]
-    list_filter = ["channel", "reason", ("quarantined_at", admin.EmptyFieldListFilter)]
+    list_filter = [InQuarantineFilter, "channel", "reason"]
     search_fields = ["address"]
     fields = ["channel", "address", "quarantined_at", "reason", "detail", "soft_bounces", "updated_at"]
     readonly_fields = fields
@@ -120,11 +134,19 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 @admin.register(Exclusion)
 class ExclusionAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
     unit_field = "event__configuration__unit"
-    list_display = ["created_at", "event", "channel", "address", "reason"]
-    list_filter = ["reason", "channel"]
+    list_display = ["created_at", "event", "channel", "address", "reason", "rule"]
+    list_filter = [
+        "reason",
+        "channel",
+        "rule",
+        # Only the messages of the exclusions listed (those of the user's units).
+        ("event__configuration__message", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["event__pkey", "address"]
-    list_select_related = ["event"]
-    fields = ["created_at", "event", "channel", "address", "reason", "detail"]
+    list_select_related = ["event", "rule"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "event", "channel", "address", "reason", "rule", "detail"]
     readonly_fields = fields
 
 

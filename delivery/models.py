@@ -1,5 +1,6 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Channel
 
@@ -64,7 +65,7 @@ class DeliveryAttempt(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096, blank=True)
     started_at = models.DateTimeField()
-    duration_ms = models.PositiveIntegerField()
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
     # The provider's id of the accepted message (Message-ID for SMTP): feedback is matched on it.
     provider_message_id = models.CharField(max_length=255, blank=True)
@@ -106,8 +107,8 @@ class AddressQuarantine(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        verbose_name = "quarantine"
-        verbose_name_plural = "quarantine"
+        verbose_name = _("quarantined address")
+        verbose_name_plural = _("quarantined addresses")
         constraints = [
             models.UniqueConstraint(fields=["channel", "address"], name="unique_quarantine_address")
         ]
@@ -126,8 +127,8 @@ class DenylistEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "denylisted address"
-        verbose_name_plural = "denylist"
+        verbose_name = _("denylisted address")
+        verbose_name_plural = _("denylisted addresses")
         constraints = [models.UniqueConstraint(fields=["channel", "address"], name="unique_denylist_address")]
 
     def __str__(self) -> str:
@@ -137,6 +138,10 @@ class DenylistEntry(models.Model):
 class ExclusionReason(models.TextChoices):
     QUARANTINE = "quarantine", "Address in quarantine"
     DENYLIST = "denylist", "Address on the denylist"
+    # Profile consent (profile-based messages only).
+    OPTED_OUT = "optedOut", _("Profile opted out of the channel")
+    UNSUBSCRIBED = "unsubscribed", _("Profile not subscribed to the message's service")
+    TYPOLOGY = "typology", _("Typology rule")
 
 
 class Exclusion(models.Model):
@@ -146,6 +151,10 @@ class Exclusion(models.Model):
     channel = models.CharField(max_length=10, choices=Channel.choices)
     address = models.CharField(max_length=4096)
     reason = models.CharField(max_length=20, choices=ExclusionReason.choices)
+    # The typology rule that excluded the event (reason `typology`).
+    rule = models.ForeignKey(
+        "typologies.TypologyRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="exclusions"
+    )
     detail = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

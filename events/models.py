@@ -285,7 +285,7 @@ class PublicationLog(models.Model):
     # [{"step": <text>, "ms": <duration>}] in order, then the errors [{"path", "message"}] if refused.
     steps = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
-    duration_ms = models.PositiveIntegerField(default=0)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

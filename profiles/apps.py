@@ -6,3 +6,6 @@ class ProfilesConfig(AppConfig):
 
     name = "profiles"
     verbose_name = "Profiles"
+
+    def ready(self):
+        from . import checks  # noqa: F401 - registers the system checks

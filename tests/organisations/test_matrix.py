@@ -81,7 +81,7 @@ def test_view(logged_in, world, role, relation):
         page = response.content.decode()
         # Read-only above Brand A: no save button, no action button.
         assert ('name="_save"' in page) is WRITTEN[relation]
-        assert (">Publish</button>" in page) is WRITTEN[relation]
+        assert (">Pause</button>" in page) is WRITTEN[relation]
         assert "{{ ctx.firstName }}" in page  # the field picker of a message it sees
     preview = logged_in.get(f"{MESSAGES}{message.pk}/preview/")
     assert preview.status_code == (200 if SEEN[relation] else 404)

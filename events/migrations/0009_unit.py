@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('events', '0007_eventconfiguration_push_application'),
+        ('events', '0008_publicationlog_duration_wording'),
         ('organisations', '0002_root_unit'),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_initial'),
+        ('integrations', '0002_integration_named_api_credentials'),
         ('organisations', '0002_root_unit'),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messages_app', '0003_test_profile_profile'),
+        ('messages_app', '0007_proofsend_channel_choices'),
         ('organisations', '0002_root_unit'),
     ]
 
