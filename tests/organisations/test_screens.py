@@ -265,3 +265,28 @@ def test_the_delivery_logs_show_only_the_users_events(client, tree):
     assert "0 results" in searched
     assert client.get(f"/admin/delivery/deliveryattempt/{other.pk}/change/").status_code == 404
     assert client.get(f"/admin/delivery/deliveryattempt/{own.pk}/change/").status_code == 200
+
+
+def test_marketing_deliveries_belong_to_a_unit(client, tree):
+    from marketing.models import MarketingDelivery
+    from typologies.models import Typology
+
+    typology = Typology.objects.create(name="sales", label="Sales")
+    own = MarketingDelivery.objects.create(
+        label="Brand A spring sale", unit=tree["brand_a"], typology=typology
+    )
+    other = MarketingDelivery.objects.create(
+        label="Brand B spring sale", unit=tree["brand_b"], typology=typology
+    )
+    above = MarketingDelivery.objects.create(label="Group-wide sale", typology=typology)
+    client.force_login(user_in(tree["brand_a"], MARKETERS))
+    page = client.get("/admin/marketing/marketingdelivery/").content.decode()
+    assert "Brand A spring sale" in page and "Group-wide sale" in page
+    assert "Brand B spring sale" not in page
+    base = "/admin/marketing/marketingdelivery"
+    assert client.get(f"{base}/{other.pk}/change/").status_code == 404
+    assert client.post(f"{base}/{other.pk}/action/cancel/").status_code == 404
+    assert client.post(f"{base}/{above.pk}/action/cancel/").status_code == 403
+    assert 'name="_save"' not in client.get(f"{base}/{above.pk}/change/").content.decode()
+    assert 'name="_save"' in client.get(f"{base}/{own.pk}/change/").content.decode()
+    assert MarketingDelivery.objects.get(pk=above.pk).status == above.status
