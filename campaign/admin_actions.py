@@ -60,8 +60,12 @@ class ObjectActionsMixin:
         ]
         return extra + super().get_urls()
 
+    def object_writable(self, request, obj) -> bool:
+        """Whether the user may act on this object (organisational units narrow it)."""
+        return True
+
     def allowed_object_actions(self, request, obj) -> list[ObjectAction]:
-        if obj is None:
+        if obj is None or not self.object_writable(request, obj):
             return []
         return [a for a in self.object_actions if request.user.has_perm(a.permission) and a.available(obj)]
 
@@ -98,6 +102,8 @@ class ObjectActionsMixin:
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)
         if chosen is None or not request.user.has_perm(chosen.permission):
             raise PermissionDenied(_("Your role does not allow this action."))
+        if not self.object_writable(request, obj):
+            raise PermissionDenied(_("This belongs to a unit above yours: you may read it, not change it."))
         if request.method == "GET":
             return self._object_action_confirmation(request, obj, chosen)
         try:

@@ -9,6 +9,9 @@ from django.db import DEFAULT_DB_ALIAS
 
 ADMINISTRATORS = "Administrators"
 MARKETERS = "Marketers"
+# Administrators whose scope is every organisational unit, whatever unit they belong to
+# (organisations/selectors.py); plain Administrators and Marketers act within their unit.
+ADMINISTRATORS_ALL_UNITS = "Administrators (all units)"
 
 # Marketers edit, preview, proof, publish and pause messages; unpublishing closes the event's
 # endpoint, so it stays with the administrators.
@@ -46,6 +49,9 @@ ADMINISTRATOR_PERMISSIONS = [
     "auth.change_user",
     "auth.delete_user",
     "auth.view_group",
+    "organisations.view_unit",
+    "organisations.add_unit",
+    "organisations.change_unit",
     "integrations.view_integration",
     "integrations.add_integration",
     "integrations.change_integration",
@@ -114,6 +120,7 @@ ADMINISTRATOR_PERMISSIONS = [
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ADMINISTRATORS_ALL_UNITS: ADMINISTRATOR_PERMISSIONS,
     ADMINISTRATORS: ADMINISTRATOR_PERMISSIONS,
     MARKETERS: MARKETER_PERMISSIONS,
 }

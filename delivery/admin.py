@@ -3,6 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from organisations.admin_scoping import UnitScopedAdminMixin
 
 from .feedback import address_release, denylist_add
 from .models import (
@@ -55,7 +56,8 @@ class CapturedMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(ReadOnlyAdmin):
+class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["started_at", "event", "number", "channel", "outcome", "duration_ms", "retry_at"]
     list_filter = ["outcome", "channel"]
     search_fields = ["event__pkey", "provider_message_id", "address"]
@@ -130,9 +132,17 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Exclusion)
-class ExclusionAdmin(ReadOnlyAdmin):
+class ExclusionAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["created_at", "event", "channel", "address", "reason", "rule"]
-    list_filter = ["reason", "channel", "rule", "event__configuration__message", "created_at"]
+    list_filter = [
+        "reason",
+        "channel",
+        "rule",
+        # Only the messages of the exclusions listed (those of the user's units).
+        ("event__configuration__message", admin.RelatedOnlyFieldListFilter),
+        "created_at",
+    ]
     search_fields = ["event__pkey", "address"]
     list_select_related = ["event", "rule"]
     date_hierarchy = "created_at"
@@ -141,7 +151,8 @@ class ExclusionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(ReadOnlyAdmin):
+class TrackingEventAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "event__configuration__unit"
     list_display = ["received_at", "event_type", "recipient", "esp_name", "event"]
     list_filter = ["event_type", "esp_name"]
     search_fields = ["recipient", "provider_message_id", "event__pkey"]

@@ -29,6 +29,8 @@ from messages_app.services import (
     package_export,
     package_import,
 )
+from organisations.admin_scoping import UnitScopedAdminMixin
+from organisations.selectors import user_sees_every_unit, user_unit
 
 from .contract import structure_check
 from .models import (
@@ -329,12 +331,13 @@ class NoRecentEventFilter(admin.SimpleListFilter):
 
 
 @admin.register(EventConfiguration)
-class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
+class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
     change_form_template = "admin/events/eventconfiguration/change_form.html"
     change_list_template = "admin/events/eventconfiguration/change_list.html"
     list_display = ["label_and_id", "status", "channel", "targeting", "modified_by", "modified_at"]
-    list_filter = ["status", NoRecentEventFilter]
-    list_select_related = ["modified_by"]
+    # The units of the configurations listed (a column would not fit at 1366 px).
+    list_filter = ["status", NoRecentEventFilter, ("unit", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["modified_by", "unit"]
     search_fields = ["label", "event_id"]
     inlines = [EventFieldInline, EventCollectionInline, EventEnrichmentInline, PublicationLogInline]
     actions = ["publish_selected", "unpublish_selected", "export_selected"]
@@ -379,9 +382,18 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         return always if obj is None else ["event_id", "channel", "targeting", *always]
 
     def get_fields(self, request, obj=None):
-        fields = ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
+        fields = [
+            "label",
+            "event_id",
+            "unit",
+            "channel",
+            "targeting",
+            "publication",
+            "modified_by",
+            "modified_at",
+        ]
         if obj is None or is_profile_push(config=obj):
-            fields.insert(4, "push_application")
+            fields.insert(5, "push_application")
         up_to_date = obj is not None and obj.status == PublicationStatus.PUBLISHED
         if obj is None or (up_to_date and not configuration_has_unpublished_changes(config=obj)):
             # Nothing to publish: no readiness to tell.
@@ -423,7 +435,11 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         # Domain errors were already turned into form errors by the form's clean().
         if change:
             event_config_update(
-                config=obj, user=request.user, label=obj.label, push_application=obj.push_application
+                config=obj,
+                user=request.user,
+                label=obj.label,
+                push_application=obj.push_application,
+                unit=obj.unit,
             )
         else:
             created = event_config_create(
@@ -433,6 +449,7 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 targeting=obj.targeting,
                 push_application=obj.push_application,
                 user=request.user,
+                unit=obj.unit if obj.unit_id is not None else user_unit(user=request.user),
             )
             obj.__dict__.update(created.__dict__)
 
@@ -552,7 +569,7 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def api_preview_view(self, request, object_id):
         config = get_object_or_404(
-            EventConfiguration.objects.select_related("published_version"), pk=object_id
+            self.get_queryset(request).select_related("published_version"), pk=object_id
         )
         if not self.has_view_or_change_permission(request, config):
             raise PermissionDenied
@@ -582,7 +599,11 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         errors = []
         if request.method == "POST" and form.is_valid():
             try:
-                results = package_import(document=form.cleaned_data["document"], user=request.user)
+                results = package_import(
+                    document=form.cleaned_data["document"],
+                    user=request.user,
+                    unit=None if user_sees_every_unit(user=request.user) else user_unit(user=request.user),
+                )
             except ApplicationError as exc:
                 errors = exc.errors or []
                 self.message_user(request, "The package was not imported: nothing changed.", messages.ERROR)
@@ -632,9 +653,11 @@ def _with_event_id_check(form_class):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "configuration__unit"
     list_display = ["pkey", "configuration", "email", "status", "created_at", "processed_at"]
-    list_filter = ["status", "configuration"]
+    # Only the configurations of the events listed (those of the user's units).
+    list_filter = ["status", ("configuration", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["pkey", "email"]
     list_select_related = ["configuration"]
     readonly_fields = [f.name for f in Event._meta.fields]

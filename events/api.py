@@ -37,7 +37,7 @@ from . import selectors
 from .models import Event
 from .selectors import event_status_payload
 from .services import event_trigger, events_trigger_batch
-from .services.trigger import integration_scope_check
+from .services.trigger import integration_reaches, integration_scope_check
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +363,9 @@ class EventStatusApi(IntegrationApiView):
     )
     def get(self, request, event_id: str, pkey: str):
         event = selectors.event_get(event_id=event_id, pkey=pkey)
-        if event is None:
+        if event is None or not integration_reaches(
+            integration=request.auth, configuration=event.configuration
+        ):
             raise NotFoundError(f"No event {pkey} for {event_id}.", code="event_not_found")
         integration_scope_check(integration=request.auth, configuration=event.configuration)
         return 200, event_status_payload(event, server_url(request))

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaign.channels import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
+from organisations.models import unit_root_pk
 
 EVENT_ID_PREFIX = "EVT"
 EVENT_ID_MAX_LENGTH = 64
@@ -57,6 +58,14 @@ class EventConfiguration(models.Model):
     # The version the trigger endpoint validates against; kept after unpublish for history.
     published_version = models.ForeignKey(
         "EventConfigurationVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The organisational unit it belongs to (organisations/selectors.py: who reads and writes it).
+    unit = models.ForeignKey(
+        "organisations.Unit",
+        on_delete=models.PROTECT,
+        default=unit_root_pk,
+        related_name="+",
+        verbose_name=_("organisational unit"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     modified_at = models.DateTimeField("last modified", auto_now=True)

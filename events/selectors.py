@@ -42,18 +42,22 @@ def _trigger_sql() -> tuple[str, list[str]]:
     config, version = EventConfiguration._meta, EventConfigurationVersion._meta
     # The message of a configuration, reached through the reverse one-to-one relation.
     message = config.get_field("message").related_model._meta
+    # Its unit's path: who may trigger it (a unit's path never changes, so it may be cached).
+    unit = config.get_field("unit").related_model._meta
 
     def column(meta, name: str) -> str:
         return quote(meta.get_field(name).column)
 
     columns = ", ".join(f"c.{column(config, name)}" for name in _TRIGGER_FIELDS)
     sql = (
-        f"SELECT {columns}, v.{column(version, 'published_at')}, m.{column(message, 'status')} = %s"  # noqa: S608
+        f"SELECT {columns}, v.{column(version, 'published_at')}, m.{column(message, 'status')} = %s,"  # noqa: S608
+        f" u.{column(unit, 'path')}"
         f" FROM {quote(config.db_table)} c"
         f" JOIN {quote(version.db_table)} v"
         f" ON v.{column(version, 'id')} = c.{column(config, 'published_version')}"
         f" LEFT JOIN {quote(message.db_table)} m"
         f" ON m.{column(message, 'configuration')} = c.{column(config, 'id')}"
+        f" JOIN {quote(unit.db_table)} u ON u.{column(unit, 'id')} = c.{column(config, 'unit')}"
         f" WHERE c.{column(config, 'event_id')} = %s AND c.{column(config, 'status')} = %s"
     )
     return sql, [config.get_field(name).attname for name in _TRIGGER_FIELDS]
@@ -69,14 +73,16 @@ def _trigger_row(event_id: str) -> tuple | None:
 def configuration_for_trigger_get(*, event_id: str) -> EventConfiguration | None:
     """The published configuration of `event_id` with what the trigger path reads (other fields
     load on access), `published_version_published_at` (the key of its per-version caches) and
-    `message_paused` (whether its message holds new events): one query with SQL built once, read
+    `message_paused` (whether its message holds new events) and `unit_path` (the path of its
+    organisational unit): one query with SQL built once, read
     from the process's row cache (fastpath/rowcache.py) when it holds it."""
     row = rowcache_get(("trigger_configuration", event_id), lambda: _trigger_row(event_id))
     if row is None:
         return None
-    config = EventConfiguration.from_db(connection.alias, _trigger_sql()[1], row[:-2])
-    config.published_version_published_at = row[-2]
-    config.message_paused = bool(row[-1])
+    config = EventConfiguration.from_db(connection.alias, _trigger_sql()[1], row[:-3])
+    config.published_version_published_at = row[-3]
+    config.message_paused = bool(row[-2])
+    config.unit_path = row[-1]
     return config
 
 

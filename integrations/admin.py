@@ -3,6 +3,8 @@ from django.db import models
 from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from organisations.admin_scoping import UnitScopedAdminMixin
+from organisations.selectors import user_unit, writable_q
 
 from .models import CallbackAttempt, IdempotencyKey, Integration
 from .services import integration_callback_secret_rotate, integration_create, integration_revoke
@@ -19,8 +21,17 @@ def _rotate_callback_secret(obj, user) -> str:
 
 
 @admin.register(Integration)
-class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
-    list_display = ["name", "client_id", "token_hint_display", "status_display", "created_at", "created_by"]
+class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
+    list_filter = [("unit", admin.RelatedOnlyFieldListFilter)]
+    list_display = [
+        "name",
+        "client_id",
+        "token_hint_display",
+        "status_display",
+        "created_at",
+        "created_by",
+    ]
+    list_select_related = ["unit", "created_by"]
     search_fields = ["name", "client_id"]
     readonly_fields = [
         "client_id",
@@ -32,6 +43,7 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     ]
     fields = [
         "name",
+        "unit",
         "client_id",
         "token_hint_display",
         "status_display",
@@ -73,7 +85,13 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         return "Active" if obj.is_active else f"Revoked {obj.revoked_at:%Y-%m-%d %H:%M}"
 
     def get_fields(self, request, obj=None):
-        return ["name"] if obj is None else self.fields
+        return ["name", "unit"] if obj is None else self.fields
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "allowed_events":
+            # Only the events of the units the user writes.
+            kwargs["queryset"] = db_field.related_model.objects.filter(writable_q(user=request.user))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def has_delete_permission(self, request, obj=None):
         # Credentials are revoked, not deleted: events keep pointing at who sent them.
@@ -81,9 +99,13 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "all_events", "rate_limit", "callback_url"])
+            obj.save(update_fields=["name", "unit", "all_events", "rate_limit", "callback_url"])
             return
-        issued = integration_create(name=obj.name, user=request.user)
+        issued = integration_create(
+            name=obj.name,
+            user=request.user,
+            unit=obj.unit if obj.unit_id is not None else user_unit(user=request.user),
+        )
         obj.pk = issued.integration.pk
         obj.__dict__.update(issued.integration.__dict__)
         self.message_user(
@@ -99,9 +121,10 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
 
 @admin.register(CallbackAttempt)
-class CallbackAttemptAdmin(ReadOnlyAdmin):
+class CallbackAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
     """The append-only log of status callbacks: read-only."""
 
+    unit_field = "integration__unit"
     list_display = ["created_at", "integration", "event", "event_status", "result", "response_status"]
     list_filter = ["result", "event_status"]
     list_select_related = ["integration", "event"]
@@ -110,9 +133,10 @@ class CallbackAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
+class IdempotencyKeyAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
     """Keys kept for replay (API-6), read-only; purged after their retention."""
 
+    unit_field = "integration__unit"
     list_display = ["created_at", "integration", "key", "response_status"]
     list_select_related = ["integration"]
     search_fields = ["key"]

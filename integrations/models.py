@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from fastpath.rowcache import RowCachedQuerySet
+from organisations.models import unit_root_pk
 
 
 class Integration(models.Model):
@@ -23,6 +24,14 @@ class Integration(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The organisational unit it belongs to (it triggers the events of that unit and below).
+    unit = models.ForeignKey(
+        "organisations.Unit",
+        on_delete=models.PROTECT,
+        default=unit_root_pk,
+        related_name="+",
+        verbose_name=_("organisational unit"),
+    )
     # Scope (API-5 403): either every event, or only the listed event configurations.
     all_events = models.BooleanField(
         default=True, help_text="Allowed to trigger every event; otherwise only the events listed below."

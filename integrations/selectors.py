@@ -25,19 +25,23 @@ def _integration_row(client_id: str) -> tuple | None:
     allowed = (
         None if integration.all_events else frozenset(integration.allowed_events.values_list("pk", flat=True))
     )
-    return tuple(getattr(integration, name) for name in _AUTH_FIELDS), allowed
+    # The path of its unit (never changes): it triggers the events of that unit and below.
+    unit_path = Integration.objects.filter(pk=integration.pk).values_list("unit__path", flat=True).first()
+    return tuple(getattr(integration, name) for name in _AUTH_FIELDS), allowed, unit_path
 
 
 def integration_authenticate(*, client_id: str, token: str) -> Integration | None:
     """The active integration these credentials belong to, or None, with what every trigger call
-    reads loaded, and `allowed_configuration_ids` (None when it may use every event). Read from the
+    reads loaded, `allowed_configuration_ids` (None when it may use every event) and `unit_path`
+    (the path of its organisational unit). Read from the
     process's row cache (fastpath/rowcache.py) when it holds them."""
     row = rowcache_get(("integration", client_id), lambda: _integration_row(client_id))
     if row is None:
         return None
-    values, allowed = row
+    values, allowed, unit_path = row
     integration = Integration.from_db(DEFAULT_DB_ALIAS, _AUTH_FIELDS, values)
     if not hmac.compare_digest(integration.token_hash, token_digest(token)):
         return None
     integration.allowed_configuration_ids = allowed
+    integration.unit_path = unit_path
     return integration

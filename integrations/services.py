@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
+from organisations.models import Unit
 
 from .models import Integration
 from .selectors import token_digest
@@ -32,8 +33,14 @@ def _checked_token(token: str | None) -> str:
 
 @transaction.atomic
 def integration_create(
-    *, name: str, user: AbstractBaseUser | None = None, token: str | None = None
+    *,
+    name: str,
+    user: AbstractBaseUser | None = None,
+    token: str | None = None,
+    unit: Unit | None = None,
 ) -> IssuedCredentials:
+    """New credentials of `unit` (by default the root, "All"): they trigger the events of that unit
+    and of the units below it."""
     name = name.strip()
     if not name:
         raise ApplicationError("An integration needs a name.", code="name_required")
@@ -44,6 +51,7 @@ def integration_create(
         token_hash=token_digest(token),
         token_hint=token[:6],
         created_by=user,
+        **({"unit": unit} if unit is not None else {}),
     )
     return IssuedCredentials(integration=integration, token=token)
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin
 from campaign.csv import csv_response
 from campaign.exceptions import ApplicationError
+from organisations.admin_scoping import UnitScopedAdminMixin
 from typologies.conditions import condition_problems
 
 from .models import DeliveryStatus, MarketingDelivery, RecipientStatus
@@ -70,10 +71,10 @@ CONTENT_FIELDSETS = {
 
 
 @admin.register(MarketingDelivery)
-class MarketingDeliveryAdmin(ObjectActionsMixin, admin.ModelAdmin):
+class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
     change_form_template = "admin/marketing/marketingdelivery/change_form.html"
     list_display = ["label", "channel", "status", "target_count", "sent_count", "failed_count", "created_at"]
-    list_filter = ["status", "channel"]
+    list_filter = ["status", "channel", ("unit", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["label"]
     readonly_fields = [
         "status",
@@ -130,7 +131,14 @@ class MarketingDeliveryAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         channel = obj.channel if obj else request.GET.get("channel", "email")
         return [
-            (None, {"fields": ["label", "channel", "status"] if obj is None else ["label", "status"]}),
+            (
+                None,
+                {
+                    "fields": ["label", "unit", "channel", "status"]
+                    if obj is None
+                    else ["label", "unit", "status"]
+                },
+            ),
             (
                 _("Content"),
                 {"fields": [*CONTENT_FIELDSETS.get(channel, CONTENT_FIELDSETS["email"]), "locale"]},

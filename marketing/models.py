@@ -3,6 +3,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from campaign.channels import Channel
+from organisations.models import unit_root_pk
 
 
 class DeliveryStatus(models.TextChoices):
@@ -23,6 +24,14 @@ class DeliveryStatus(models.TextChoices):
 
 class MarketingDelivery(models.Model):
     label = models.CharField(_("label"), max_length=200)
+    # The organisational unit it belongs to (organisations/selectors.py: who reads and writes it).
+    unit = models.ForeignKey(
+        "organisations.Unit",
+        on_delete=models.PROTECT,
+        default=unit_root_pk,
+        related_name="+",
+        verbose_name=_("organisational unit"),
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     status = models.CharField(
         _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.DRAFT

@@ -16,6 +16,8 @@ from campaign.csv import csv_response
 from campaign.exceptions import ApplicationError
 from delivery.proofs import proof_send
 from events.models import Channel, Targeting
+from organisations.admin_scoping import UnitScopedAdminMixin, UnitScopedInlineMixin
+from organisations.selectors import user_unit, visible_q
 from profiles.models import Service
 from typologies.selectors import audience_rule_counts
 
@@ -30,7 +32,7 @@ from .models import (
     TransactionalMessage,
 )
 from .rendering import VARIANT_PARTS, RenderedEmail, RenderedPush, RenderedSms
-from .selectors import message_has_unpublished_changes, message_picker_fields, version_diff
+from .selectors import MESSAGE_UNIT, message_has_unpublished_changes, message_picker_fields, version_diff
 from .services import (
     message_pause,
     message_preview,
@@ -156,7 +158,7 @@ class TestProfileForm(forms.ModelForm):
         return cleaned
 
 
-class TestProfileInline(admin.StackedInline):
+class TestProfileInline(UnitScopedInlineMixin, admin.StackedInline):
     model = TestProfile
     form = TestProfileForm
     extra = 0
@@ -192,10 +194,15 @@ class MessageVersionInline(admin.TabularInline):
 
 
 @admin.register(TransactionalMessage)
-class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
+class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
+    unit_field = MESSAGE_UNIT
     change_form_template = "admin/messages_app/transactionalmessage/change_form.html"
     list_display = ["__str__", "channel", "status", "live_version", "modified_by", "modified_at"]
-    list_filter = ["status", "configuration__channel"]
+    list_filter = [
+        "status",
+        "configuration__channel",
+        ("configuration__unit", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["label", "message_id"]
     list_select_related = ["published_version", "modified_by", "configuration"]
     readonly_fields = [
@@ -322,6 +329,9 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 message_variants_set(message=form.instance, variants=variants, user=request.user)
         elif formset.model is TestProfile:
             for profile in formset.save(commit=False):
+                if profile.pk is None:
+                    # A new test profile belongs to its author's unit.
+                    profile.unit = user_unit(user=request.user) or profile.unit
                 message_test_profile_save(profile=profile)
             for profile in formset.deleted_objects:
                 message_test_profile_delete(profile=profile)
@@ -382,20 +392,27 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _message(self, request, object_id, permission: str) -> TransactionalMessage:
-        if not request.user.has_perm(permission):
-            raise PermissionDenied
-        return get_object_or_404(
+    def _message(self, request, object_id, permission: str, write: bool = False) -> TransactionalMessage:
+        """The message, 404 when the user does not see it; 403 without the permission or, for
+        what changes it or sends (`write`), when it belongs to a unit above the user's."""
+        message = get_object_or_404(
             self.get_queryset(request).select_related("configuration__published_version"), pk=object_id
         )
+        if not request.user.has_perm(permission) or (write and not self.object_writable(request, message)):
+            raise PermissionDenied
+        return message
+
+    def _test_profiles(self, request, message):
+        """The message's test profiles the user sees (its unit's and those above)."""
+        return message.test_profiles.filter(visible_q(user=request.user))
 
     def _chosen_profile(self, request, message) -> TestProfile | None:
-        profiles = list(message.test_profiles.all())
+        profiles = list(self._test_profiles(request, message))
         wanted = request.POST.get("profile") or request.GET.get("profile")
         return next((p for p in profiles if str(p.pk) == wanted), profiles[0] if profiles else None)
 
     def preview_view(self, request, object_id):
-        message = self._message(request, object_id, PERM_PROOF)
+        message = self._message(request, object_id, PERM_PROOF, write=request.method == "POST")
         profile = self._chosen_profile(request, message)
         url = reverse("admin:messages_app_transactionalmessage_preview", args=[message.pk])
         if request.method == "POST":
@@ -423,7 +440,8 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             "opts": self.opts,
             "original": message,
             "title": f"Preview of {message.label}",
-            "profiles": message.test_profiles.all(),
+            "profiles": self._test_profiles(request, message),
+            "can_send_proof": self.object_writable(request, message),
             "profile": profile,
             "rendered": rendered,
             "error": error,
@@ -511,7 +529,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             "new": new,
             "diff": version_diff(old=old, new=new) if old and new else [],
             "live_number": message.published_version.number if message.published_version else None,
-            "can_rollback": request.user.has_perm(PERM_PUBLISH),
+            "can_rollback": request.user.has_perm(PERM_PUBLISH) and self.object_writable(request, message),
             "change_url": reverse("admin:messages_app_transactionalmessage_change", args=[message.pk]),
         }
         return TemplateResponse(request, "admin/messages_app/versions.html", context)
@@ -519,7 +537,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def rollback_view(self, request, object_id, number):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        message = self._message(request, object_id, PERM_PUBLISH)
+        message = self._message(request, object_id, PERM_PUBLISH, write=True)
         try:
             version = message_rollback(message=message, number=number, user=request.user)
         except ApplicationError as exc:
@@ -543,7 +561,8 @@ def _int(value) -> int | None:
 
 
 @admin.register(ProofSend)
-class ProofSendAdmin(ReadOnlyAdmin):
+class ProofSendAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "message__configuration__unit"
     list_display = ["sent_at", "message", "address", "status", "sent_by"]
     list_filter = ["status", "channel"]
     list_select_related = ["message", "sent_by"]

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from events.models import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
+from organisations.models import unit_root_pk
 
 from .rendering import MissingValuePolicy
 
@@ -144,6 +145,12 @@ class TransactionalMessage(models.Model):
     def __str__(self) -> str:
         return f"{self.label} ({self.message_id})"
 
+    @property
+    def unit(self):
+        """A message belongs to the unit of its event configuration (one message per
+        configuration: one place to move both)."""
+        return self.configuration.unit
+
 
 class MessageVersion(models.Model):
     """An immutable snapshot of the content, frozen at publish."""
@@ -242,6 +249,15 @@ class TestProfile(models.Model):
             'Profile-based messages, instead of a stored profile: e.g. {"first_name": "Jane", '
             '"attributes": {"loyalty_tier": "gold"}}; checked against the profile fields and attributes.'
         ),
+    )
+
+    # The organisational unit it belongs to (by default its author's).
+    unit = models.ForeignKey(
+        "organisations.Unit",
+        on_delete=models.PROTECT,
+        default=unit_root_pk,
+        related_name="+",
+        verbose_name=_("organisational unit"),
     )
 
     class Meta:

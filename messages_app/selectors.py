@@ -11,6 +11,7 @@ from events.contract import ctx_typed
 from events.models import EnrichmentResource, Targeting
 from events.selectors import configuration_structure
 from fastpath.versions import per_version
+from organisations.selectors import visible_q, writable_q
 from profiles.models import Profile
 from profiles.selectors import (
     ATTRIBUTES_KEY,
@@ -26,14 +27,25 @@ from .analysis import UNSUBSCRIBE_URL
 from .models import CONTENT_FIELDS, MessageVersion, TestProfile, TransactionalMessage
 from .rendering import VARIANT_PARTS
 
+# The lookup from a message to its organisational unit (its configuration's).
+MESSAGE_UNIT = "configuration__unit"
+
 
 def messages_editable_by(*, user) -> QuerySet[TransactionalMessage]:
-    """The messages `user` may edit: the one rule that scopes every marketer-facing list (the
-    message list, its events and reports). Today every user with the change permission edits
-    every message; organisational units narrow this one function."""
+    """The messages `user` may edit: the one rule that scopes every marketer-facing list (its
+    events and reports): with the change permission, the messages of the user's organisational
+    unit and of the units below it (organisations/selectors.py; every message for the
+    administrators of all units)."""
     if not user.is_active or not user.has_perm("messages_app.change_transactionalmessage"):
         return TransactionalMessage.objects.none()
-    return TransactionalMessage.objects.all()
+    return TransactionalMessage.objects.filter(writable_q(user=user, field=MESSAGE_UNIT))
+
+
+def messages_visible_to(*, user) -> QuerySet[TransactionalMessage]:
+    """The messages `user` sees: those it edits plus, read-only, those of the units above its own."""
+    if not user.is_active or not user.has_perm("messages_app.view_transactionalmessage"):
+        return TransactionalMessage.objects.none()
+    return TransactionalMessage.objects.filter(visible_q(user=user, field=MESSAGE_UNIT))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from campaign.exceptions import ApplicationError, ValidationFailed
+from organisations.models import Unit
 
 from ..contract import ctx_schema_build, structure_check
 from ..models import (
@@ -62,7 +63,9 @@ def event_config_create(
     targeting: str,
     push_application: str = "",
     user: AbstractBaseUser | None = None,
+    unit: Unit | None = None,
 ) -> EventConfiguration:
+    """A new Draft configuration in `unit` (by default the root, "All")."""
     event_id = event_id_normalize(event_id)
     if channel not in Channel.values:
         raise ApplicationError(f"Unknown channel {channel!r}.", code="channel_invalid")
@@ -81,6 +84,7 @@ def event_config_create(
         targeting=targeting,
         push_application=push_application.strip(),
         modified_by=user,
+        **({"unit": unit} if unit is not None else {}),
     )
 
 
@@ -90,24 +94,26 @@ IMMUTABLE_FIELDS = {"event_id": "ID", "channel": "channel", "targeting": "target
 def event_config_update(
     *, config: EventConfiguration, user: AbstractBaseUser | None = None, **changes
 ) -> EventConfiguration:
-    """Change the editable attributes (label, the push application of a profile-based push
-    configuration: a change of it waits for the next publish); the ID, channel and targeting never
-    change."""
+    """Change the editable attributes (label, organisational unit, the push application of a
+    profile-based push configuration: a change of it waits for the next publish); the ID, channel
+    and targeting never change."""
     for name, value in changes.items():
         if name in IMMUTABLE_FIELDS:
             if getattr(config, name) != value:
                 raise ApplicationError(
                     f"The {IMMUTABLE_FIELDS[name]} cannot be changed after creation.", code="immutable"
                 )
-        elif name not in {"label", "push_application"}:
+        elif name not in {"label", "push_application", "unit"}:
             raise ApplicationError(f"{name} cannot be changed here.", code="not_editable")
     label = changes.get("label", config.label).strip()
     if not label:
         raise ApplicationError("The label is required.", code="label_required")
     config.label = label
     config.push_application = changes.get("push_application", config.push_application).strip()
+    # Its message and its events follow it (a message belongs to its configuration's unit).
+    config.unit = changes.get("unit", config.unit)
     config.modified_by = user
-    config.save(update_fields=["label", "push_application", "modified_by", "modified_at"])
+    config.save(update_fields=["label", "push_application", "unit", "modified_by", "modified_at"])
     return config
 
 
@@ -342,6 +348,7 @@ def event_config_duplicate(
         targeting=config.targeting,
         push_application=config.push_application,
         user=user,
+        unit=config.unit,
     )
     _copy_rows(source=config, target=copy)
     return copy

@@ -175,9 +175,29 @@ def version_ctx_check(*, version_pk: int, published_at: datetime) -> Callable[[o
     return ctx_checker(schema=schema)
 
 
+def _unit_path(instance, attribute: str = "unit_path") -> str | None:
+    path = getattr(instance, attribute, None)
+    return path if path is not None else instance.unit.path
+
+
+def integration_reaches(*, integration: Integration, configuration: EventConfiguration) -> bool:
+    """True when the event belongs to the credentials' unit or to one below it."""
+    if integration is None:
+        return True
+    return _unit_path(configuration).startswith(_unit_path(integration))
+
+
 def integration_scope_check(*, integration: Integration | None, configuration: EventConfiguration) -> None:
-    """403 unless these credentials may use this event (all events, or the listed ones)."""
-    if integration is None or integration.all_events:
+    """404 unless the event belongs to the credentials' organisational unit or one below it (an
+    event of another unit does not exist for them, exactly as an unknown one); 403 unless these
+    credentials may use this event (all events, or the listed ones)."""
+    if integration is None:
+        return
+    if not integration_reaches(integration=integration, configuration=configuration):
+        raise NotFoundError(
+            f"No published event configuration {configuration.event_id}.", code="event_not_found"
+        )
+    if integration.all_events:
         return
     allowed = getattr(integration, "allowed_configuration_ids", None)  # set by authentication
     if allowed is None:

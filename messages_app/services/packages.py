@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from events.contract import structure_check
@@ -22,6 +23,7 @@ from events.services import (
     event_config_update,
     event_id_normalize,
 )
+from organisations.models import Unit
 
 from .messages import message_ensure_for_configuration, message_update
 
@@ -132,10 +134,11 @@ def package_check(*, document: object) -> list[FieldError]:
 
 @transaction.atomic
 def package_import(
-    *, document: object, user: AbstractBaseUser | None = None
+    *, document: object, user: AbstractBaseUser | None = None, unit: Unit | None = None
 ) -> list[tuple[EventConfiguration, bool]]:
     """Create or update (draft only) every configuration of the package and its message's draft;
-    all or nothing. Returns (configuration, created) pairs."""
+    all or nothing. Returns (configuration, created) pairs. With `unit`, new configurations go
+    to it and only configurations of it or below it may be updated."""
 
     errors = package_check(document=document)
     if errors:
@@ -149,6 +152,12 @@ def package_import(
         event_id = event_id_normalize(entry["event_id"])
         config = EventConfiguration.objects.filter(event_id=event_id).first()
         created = config is None
+        if not created and unit is not None and not config.unit.is_within(unit):
+            raise ApplicationError(
+                gettext("%(event_id)s belongs to another organisational unit: it cannot be updated here.")
+                % {"event_id": event_id},
+                code="configuration_not_writable",
+            )
         if created:
             config = event_config_create(
                 event_id=event_id,
@@ -156,6 +165,7 @@ def package_import(
                 channel=entry["channel"],
                 targeting=entry["targeting"],
                 user=user,
+                unit=unit,
             )
         else:
             event_config_update(config=config, user=user, label=entry["label"])

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from campaign.roles import ADMINISTRATORS, MARKETERS
+from campaign.roles import ADMINISTRATORS, ADMINISTRATORS_ALL_UNITS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
 from events.services import event_config_create, event_config_structure_set
 from integrations.models import Integration
@@ -21,6 +21,8 @@ from integrations.selectors import token_digest
 from integrations.services import IssuedCredentials, integration_create, integration_rotate_token
 from messages_app.models import MessageStatus
 from messages_app.services import configuration_publish, message_publish, message_update
+from organisations.selectors import unit_root
+from organisations.services import membership_set, unit_get_or_create
 from profiles.models import AppSubscription, AttributeDefinition, Profile, Service, SubscriptionSource
 from profiles.services import (
     app_subscription_save,
@@ -34,6 +36,12 @@ from profiles.services import (
 DEMO_EVENT = "EVTcartAbandonment"
 DEMO_INTEGRATION = "Demo website"
 DEMO_USERS = [("admin", "demo-admin", ADMINISTRATORS), ("marketer", "demo-marketer", MARKETERS)]
+# Two brands, each a unit below "All" with its marketer and its message: each marketer sees and
+# edits its brand's message only; the demo administrator (all units) sees both.
+DEMO_BRANDS = [
+    ("Brand A", "marketer-a", "demo-brand-a", "EVTbrandAWelcome", "Welcome to Brand A"),
+    ("Brand B", "marketer-b", "demo-brand-b", "EVTbrandBWelcome", "Welcome to Brand B"),
+]
 DEMO_FIELDS = [
     ("firstName", "First name", 100),
     ("cartAmount", "Cart amount", 32),
@@ -116,6 +124,7 @@ class Command(BaseCommand):
         self._message(config, admin_user)
         services = self._profiles()
         self._profile_message(self._profile_configuration(admin_user), admin_user, services["loyalty"])
+        logins += self._brands(admin_user)
         issued = self._credentials(secret_file or Path(settings.VAR_DIR) / "demo-api-secret")
 
         org = settings.CAMPAIGN_ORGANIZATION
@@ -140,7 +149,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"\nAdmin:  {base_url}/admin/")
         for username, password in logins:
-            self.stdout.write(f"  login {username:<9} password {password}")
+            self.stdout.write(f"  login {username:<10} password {password}")
         self.stdout.write(f"\nTrigger an email (it appears in the admin under Outbox emails):\n{trigger}\n")
         self.stdout.write(f"\nLook up its status (<PKey>: the PKey of the answer above):\n{status}\n")
         profile_curl = " \\\n  ".join(
@@ -164,6 +173,52 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=group_name))
         return username, password if created else "(unchanged: the user already existed)"
+
+    def _brands(self, admin_user) -> list[tuple[str, str]]:
+        """The units Brand A and Brand B, a marketer and a published welcome message each."""
+        root = unit_root()
+        admin_user.groups.add(Group.objects.get(name=ADMINISTRATORS_ALL_UNITS))
+        logins = []
+        for unit_name, username, password, event_id, label in DEMO_BRANDS:
+            unit = unit_get_or_create(name=unit_name, parent=root)
+            login = self._user(username, password, MARKETERS)
+            membership_set(user=get_user_model().objects.get(username=username), unit=unit)
+            logins.append((login[0], f"{login[1]}  ({unit_name})"))
+            config = EventConfiguration.objects.filter(event_id=event_id).first()
+            if config is None:
+                config = event_config_create(
+                    event_id=event_id,
+                    label=label,
+                    channel=Channel.EMAIL,
+                    targeting=Targeting.EVENT,
+                    user=admin_user,
+                    unit=unit,
+                )
+                EventField.objects.create(
+                    configuration=config,
+                    field_id="firstName",
+                    label="First name",
+                    max_length=100,
+                    required=True,
+                    position=0,
+                )
+            if config.status != PublicationStatus.PUBLISHED:
+                configuration_publish(config=config, user=admin_user)
+                config.refresh_from_db()
+            message = config.message
+            if not message.subject:
+                message_update(
+                    message=message,
+                    user=admin_user,
+                    sender_name=unit_name,
+                    sender_email="hello@example.com",
+                    subject=f"{{{{ ctx.firstName }}}}, welcome to {unit_name}",
+                    html=f"<p>Hello {{{{ ctx.firstName }}}}, welcome to {unit_name}.</p>",
+                    text=f"Hello {{{{ ctx.firstName }}}}, welcome to {unit_name}.",
+                )
+            if message.status != MessageStatus.PUBLISHED:
+                message_publish(message=message, user=admin_user)
+        return logins
 
     def _configuration(self, user) -> EventConfiguration:
         config = EventConfiguration.objects.filter(event_id=DEMO_EVENT).first()
