@@ -77,6 +77,7 @@ ADMINISTRATOR_PERMISSIONS = [
     "delivery.view_denylistentry",
     "delivery.add_denylistentry",
     "delivery.delete_denylistentry",
+    "audit.view_auditentry",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

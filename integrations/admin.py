@@ -5,7 +5,13 @@ from django.utils.html import format_html
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 
 from .models import CallbackAttempt, IdempotencyKey, Integration
-from .services import integration_callback_secret_rotate, integration_create, integration_revoke
+from .services import (
+    UPDATABLE_FIELDS,
+    integration_callback_secret_rotate,
+    integration_create,
+    integration_revoke,
+    integration_update,
+)
 
 
 def _revoke(obj, user) -> str:
@@ -81,7 +87,13 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "all_events", "rate_limit", "callback_url"])
+            integration_update(
+                integration=obj,
+                allowed_events=form.cleaned_data["allowed_events"]
+                if "allowed_events" in form.changed_data
+                else None,
+                **{name: getattr(obj, name) for name in UPDATABLE_FIELDS if name in form.changed_data},
+            )
             return
         issued = integration_create(name=obj.name, user=request.user)
         obj.pk = issued.integration.pk
@@ -96,6 +108,11 @@ class IntegrationAdmin(ObjectActionsMixin, admin.ModelAdmin):
             ),
             messages.WARNING,
         )
+
+    def save_related(self, request, form, formsets, change):
+        # The event scope was written by integration_update (audited with the rest of the change).
+        if not change:
+            super().save_related(request, form, formsets, change)
 
 
 @admin.register(CallbackAttempt)

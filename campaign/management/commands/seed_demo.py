@@ -7,6 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.context import audited_command
 from campaign.roles import ADMINISTRATORS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
 from events.services import event_config_create
@@ -44,6 +45,7 @@ class Command(BaseCommand):
         )
 
     @transaction.atomic
+    @audited_command
     def handle(self, *args, base_url, **options):
         base_url = base_url.rstrip("/")
         logins = [self._user(*spec) for spec in DEMO_USERS]

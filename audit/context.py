@@ -1,0 +1,84 @@
+"""Who acts and from where, for the audit log: set once per entry point, read by `audit_record`.
+
+A web request gets its context from `AuditContextMiddleware` (the admin, or the API), a management
+command from the `audited_command` decorator on its `handle`; services never take it as a
+parameter. Outside any of them (a Celery task, a shell) the source is `system`.
+"""
+
+import functools
+import ipaddress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+from .models import AuditSource
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    source: str
+    # The request's user (possibly a lazy object, read when an entry is written), or None.
+    user: Any = None
+    integration_id: int | None = None
+    integration_label: str = ""
+    command: str = ""
+    ip_network: str = ""
+
+
+_context: ContextVar[AuditContext | None] = ContextVar("audit_context", default=None)
+# Set while a service that records one entry for a whole action runs the services it is made of.
+_quiet: ContextVar[bool] = ContextVar("audit_quiet", default=False)
+
+
+def audit_context_current() -> AuditContext:
+    return _context.get() or AuditContext(source=AuditSource.SYSTEM)
+
+
+@contextmanager
+def audit_context(context: AuditContext) -> Iterator[AuditContext]:
+    token = _context.set(context)
+    try:
+        yield context
+    finally:
+        _context.reset(token)
+
+
+@contextmanager
+def audit_quiet() -> Iterator[None]:
+    """The services run inside write no entry: the caller records the action as one entry."""
+    token = _quiet.set(True)
+    try:
+        yield
+    finally:
+        _quiet.reset(token)
+
+
+def audit_is_quiet() -> bool:
+    return _quiet.get()
+
+
+def ip_network_of(address: str) -> str:
+    """The network of a client address (IPv4 /24, IPv6 /48 by default): where a change came from,
+    without keeping the exact address of a person."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    prefix = settings.AUDIT_IPV4_PREFIX if ip.version == 4 else settings.AUDIT_IPV6_PREFIX
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def audited_command(handle: Callable) -> Callable:
+    """Decorate a management command's `handle`: what it changes is recorded as done by that command."""
+
+    @functools.wraps(handle)
+    def wrapper(self, *args, **options):
+        name = type(self).__module__.rsplit(".", 1)[-1]
+        with audit_context(AuditContext(source=AuditSource.COMMAND, command=name)):
+            return handle(self, *args, **options)
+
+    return wrapper
