@@ -7,6 +7,7 @@ from events.openapi import OpenApiSchemaView, RedocView, SwaggerView
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
 ]

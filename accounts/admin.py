@@ -1,0 +1,87 @@
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.utils.translation import gettext_lazy as _
+
+from campaign.exceptions import ApplicationError
+
+from .services import user_create, user_deactivate, user_groups_set, user_password_set, user_update
+
+User = get_user_model()
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" page, writing through the service (policy checked, audited)."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True) not in (False, "false")
+        user_password_set(user=self.user, password=self.cleaned_data["password1"] if usable else None)
+        return self.user
+
+
+class UserAdmin(DjangoUserAdmin):
+    """Users are created, changed, given roles and deactivated through the accounts services (each
+    audited). Roles are the groups; per-user permissions are not used. Other screens add inlines to
+    `inlines`."""
+
+    inlines = []
+    change_password_form = PasswordChangeForm
+    list_display = ["username", "email", "first_name", "last_name", "is_active", "is_staff", "last_login"]
+    list_filter = ["is_active", "is_staff", "is_superuser", "groups"]
+    fieldsets = (
+        (None, {"fields": ("username", "password")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Roles"), {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (_("Important dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    readonly_fields = ["last_login", "date_joined"]
+    actions = ["deactivate_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            # Only a superuser makes superusers.
+            fields.append("is_superuser")
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        # Users are deactivated, not deleted: the audit log and the objects they changed keep naming them.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            editable = [name for name in form.changed_data if name not in ("password", "groups")]
+            user_update(user=obj, **{name: getattr(obj, name) for name in editable})
+            return
+        usable = form.cleaned_data.get("usable_password", True) not in (False, "false")
+        created = user_create(
+            username=obj.username,
+            password=form.cleaned_data.get("password1") if usable else None,
+            email=obj.email,
+            first_name=obj.first_name,
+            last_name=obj.last_name,
+            is_staff=obj.is_staff if "is_staff" in form.fields else True,
+        )
+        obj.pk = created.pk
+        obj.__dict__.update(created.__dict__)
+
+    def save_related(self, request, form, formsets, change):
+        if "groups" in form.changed_data:
+            user_groups_set(user=form.instance, groups=form.cleaned_data["groups"])
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    @admin.action(description=_("Deactivate selected users"), permissions=["change"])
+    def deactivate_selected(self, request, queryset):
+        for user in queryset.order_by("pk"):
+            try:
+                user_deactivate(user=user)
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+            else:
+                self.message_user(request, _("%(user)s is deactivated.") % {"user": user})
+
+
+admin.site.unregister(User)
+admin.site.register(User, UserAdmin)
