@@ -15,7 +15,7 @@ class PasswordChangeForm(AdminPasswordChangeForm):
     """The admin's "change password" page, writing through the service (policy checked, audited)."""
 
     def save(self, commit=True):
-        usable = self.cleaned_data.get("set_usable_password", True) not in (False, "false")
+        usable = self.cleaned_data.get("set_usable_password", True)
         user_password_set(user=self.user, password=self.cleaned_data["password1"] if usable else None)
         return self.user
 
@@ -54,7 +54,7 @@ class UserAdmin(DjangoUserAdmin):
             editable = [name for name in form.changed_data if name not in ("password", "groups")]
             user_update(user=obj, **{name: getattr(obj, name) for name in editable})
             return
-        usable = form.cleaned_data.get("usable_password", True) not in (False, "false")
+        usable = form.cleaned_data.get("set_usable_password", True)
         created = user_create(
             username=obj.username,
             password=form.cleaned_data.get("password1") if usable else None,

@@ -80,7 +80,8 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label or self.source} {self.action}"
+        who = self.actor_label or self.source
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {who}: {self.get_action_display()}"
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
