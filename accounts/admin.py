@@ -3,10 +3,18 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from campaign.exceptions import ApplicationError
 
-from .services import user_create, user_deactivate, user_groups_set, user_password_set, user_update
+from .services import (
+    user_create,
+    user_deactivate,
+    user_groups_set,
+    user_password_set,
+    user_totp_remove,
+    user_update,
+)
 
 User = get_user_model()
 
@@ -36,7 +44,7 @@ class UserAdmin(DjangoUserAdmin):
         (_("Important dates"), {"fields": ("last_login", "date_joined")}),
     )
     readonly_fields = ["last_login", "date_joined"]
-    actions = ["deactivate_selected"]
+    actions = ["deactivate_selected", "two_factor_remove_selected"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -82,6 +90,17 @@ class UserAdmin(DjangoUserAdmin):
             else:
                 self.message_user(request, _("%(user)s is deactivated.") % {"user": user})
 
+    @admin.action(description=_("Remove the two-factor devices of selected users"), permissions=["change"])
+    def two_factor_remove_selected(self, request, queryset):
+        """For a user who lost the phone: the next login asks for the password only (and, when two-factor
+        is required, for a new enrolment)."""
+        for user in queryset.order_by("pk"):
+            if user_totp_remove(user=user):
+                self.message_user(request, _("%(user)s logs in without a code now.") % {"user": user})
+
 
 admin.site.unregister(User)
 admin.site.register(User, UserAdmin)
+# Devices are enrolled by their user and removed by the action above (both audited); their admin
+# would show the secret keys.
+admin.site.unregister(TOTPDevice)

@@ -23,8 +23,11 @@ class TwoFactorMiddleware:
                 reverse("admin:login"),
                 settings.STATIC_URL if settings.STATIC_URL.startswith("/") else f"/{settings.STATIC_URL}",
             )
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES or request.path.startswith(self.exempt):
+            # No session, no login (the API's calls): nothing to look up.
+            return self.get_response(request)
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith(self.exempt):
+        if user is not None and user.is_authenticated:
             if user_has_two_factor(user=user):
                 if not user.is_verified():
                     query = urlencode({"next": request.get_full_path()})

@@ -5,6 +5,7 @@ import qrcode.image.svg
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.views import PasswordChangeView
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django_otp import login as otp_login
 
 from campaign.exceptions import ApplicationError
 
-from .forms import TokenForm
+from .forms import OwnPasswordChangeForm, TokenForm
 from .selectors import user_has_two_factor, user_is_administrator, user_needs_two_factor_enrolment
 from .services import user_totp_confirm, user_totp_device, user_totp_remove
 
@@ -114,3 +115,14 @@ def two_factor_verify_view(request):
         "next": next_url,
     }
     return TemplateResponse(request, "accounts/two_factor_verify.html", context)
+
+
+def own_password_change_view(request):
+    """The admin's "Change password" page, its form writing through `user_password_set` (audited)."""
+    view = PasswordChangeView.as_view(
+        form_class=OwnPasswordChangeForm,
+        success_url=reverse("admin:password_change_done"),
+        extra_context=admin.site.each_context(request),
+    )
+    request.current_app = admin.site.name
+    return view(request)

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 
 from .models import AuditSource
@@ -26,7 +27,14 @@ class AuditContext:
     integration_id: int | None = None
     integration_label: str = ""
     command: str = ""
-    ip_network: str = ""
+    # The web request, read only when an entry is written (most requests write none).
+    request: Any = None
+
+    @property
+    def ip_network(self) -> str:
+        if self.request is None:
+            return ""
+        return ip_network_of(get_client_ip_address(self.request) or "")
 
 
 _context: ContextVar[AuditContext | None] = ContextVar("audit_context", default=None)

@@ -78,6 +78,9 @@ ADMINISTRATOR_PERMISSIONS = [
     "delivery.add_denylistentry",
     "delivery.delete_denylistentry",
     "audit.view_auditentry",
+    # Login lockouts: an administrator lifts one by deleting the attempt.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -68,7 +68,11 @@ def message_update(
     if unknown:
         raise ApplicationError(f"Cannot edit {', '.join(sorted(unknown))}.", code="not_editable")
     # What the row holds, not the instance: an admin form has already set the new values on it.
-    stored = TransactionalMessage.objects.select_for_update().filter(pk=message.pk).values(*content).first()
+    stored = (
+        TransactionalMessage.objects.select_for_update().filter(pk=message.pk).values(*content).first()
+        if content
+        else None
+    )
     for name, value in content.items():
         setattr(message, name, value)
     message.modified_by = user

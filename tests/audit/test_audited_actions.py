@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEntry, AuditSource
 from campaign.roles import ADMINISTRATORS, MARKETERS
@@ -419,6 +420,35 @@ def check_password_changed(world, entry):
     assert entry.changes == {"after": {"password_login": True}}
 
 
+def change_own_password(world):
+    data = {"old_password": "secret-pass", "new_password1": STRONG, "new_password2": STRONG}
+    _posted(world.client.post("/admin/password_change/", data))
+    world.administrator.refresh_from_db()
+    assert world.administrator.check_password(STRONG)
+
+
+def check_own_password_changed(world, entry):
+    assert entry.object_id == str(world.administrator.pk)
+    assert entry.changes == {"after": {"password_login": True}}
+
+
+def _colleague_with_two_factor(world):
+    _colleague(world)
+    TOTPDevice.objects.create(user=world.objects["user"], name="phone", confirmed=True)
+
+
+def remove_two_factor_in_admin(world):
+    user = world.objects["user"]
+    data = {"action": "two_factor_remove_selected", "_selected_action": [user.pk]}
+    _posted(world.client.post(f"{USER_ADMIN}/", data))
+    assert not TOTPDevice.objects.filter(user=user).exists()
+
+
+def check_two_factor_removed(world, entry):
+    assert entry.object_id == str(world.objects["user"].pk)
+    assert entry.changes == {"before": {"two_factor": True}, "after": {"two_factor": False}}
+
+
 CASES = [
     Case(
         "config created",
@@ -616,6 +646,22 @@ CASES = [
         "user.password_changed",
         "auth.user",
         check_password_changed,
+    ),
+    Case(
+        "own password changed",
+        _nothing,
+        change_own_password,
+        "user.password_changed",
+        "auth.user",
+        check_own_password_changed,
+    ),
+    Case(
+        "two-factor removed",
+        _colleague_with_two_factor,
+        remove_two_factor_in_admin,
+        "user.two_factor_disabled",
+        "auth.user",
+        check_two_factor_removed,
     ),
 ]
 
