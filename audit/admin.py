@@ -91,7 +91,7 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         )
         diff = format_html_join(
             "",
-            "<h4>{}</h4><pre class='audit-diff'>{}</pre>",
+            "<h4>{}</h4><pre class='audit-diff' style='white-space: pre-wrap; overflow-wrap: anywhere'>{}</pre>",
             (
                 (
                     part["name"],
