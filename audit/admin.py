@@ -91,7 +91,8 @@ class AuditEntryAdmin(ReadOnlyAdmin):
         )
         diff = format_html_join(
             "",
-            "<h4>{}</h4><pre class='audit-diff' style='white-space: pre-wrap; overflow-wrap: anywhere'>{}</pre>",
+            "<h4>{}</h4><pre class='audit-diff' style='white-space: pre-wrap; overflow-wrap: anywhere'>"
+            "{}</pre>",
             (
                 (
                     part["name"],

@@ -1,8 +1,8 @@
 """Two-factor enrolment, the audit log and the lockout page in real Chromium, at 1366 px."""
 
 import time
-from pathlib import Path
 from base64 import b32decode
+from pathlib import Path
 
 import pytest
 from django_otp.oath import TOTP
