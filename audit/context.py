@@ -9,7 +9,7 @@ import functools
 import ipaddress
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from django.conf import settings
 from .models import AuditSource
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AuditContext:
     source: str
     # The request's user (possibly a lazy object, read when an entry is written), or None.
@@ -48,11 +48,20 @@ def audit_context_current() -> AuditContext:
 
 @contextmanager
 def audit_context(context: AuditContext) -> Iterator[AuditContext]:
-    token = _context.set(context)
+    token = audit_context_enter(context)
     try:
         yield context
     finally:
-        _context.reset(token)
+        audit_context_exit(token)
+
+
+def audit_context_enter(context: AuditContext) -> Token:
+    """What `audit_context` does, without a generator: for the middleware, on every request."""
+    return _context.set(context)
+
+
+def audit_context_exit(token: Token) -> None:
+    _context.reset(token)
 
 
 @contextmanager

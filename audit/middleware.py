@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .context import AuditContext, audit_context
+from .context import AuditContext, audit_context_enter, audit_context_exit
 from .models import AuditSource
 
 
@@ -15,6 +15,8 @@ class AuditContextMiddleware:
 
     def __call__(self, request):
         source = AuditSource.API if request.path.startswith(self.api_prefixes) else AuditSource.ADMIN
-        context = AuditContext(source=source, user=getattr(request, "user", None), request=request)
-        with audit_context(context):
+        token = audit_context_enter(AuditContext(source, getattr(request, "user", None), request=request))
+        try:
             return self.get_response(request)
+        finally:
+            audit_context_exit(token)
