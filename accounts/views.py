@@ -9,7 +9,7 @@ from django.contrib.auth.views import PasswordChangeView
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -35,6 +35,10 @@ def two_factor_view(request):
     user = request.user
     context = {**admin.site.each_context(request), "title": _("Two-factor authentication")}
     if user_has_two_factor(user=user):
+        if not user.is_verified():
+            # The password alone never turns the second factor off.
+            query = urlencode({"next": reverse("accounts:two_factor")})
+            return redirect(f"{reverse('accounts:two_factor_verify')}?{query}")
         if request.method == "POST" and request.POST.get("action") == "remove":
             if _required(user):
                 messages.error(request, _("Two-factor authentication is required for administrators."))

@@ -212,3 +212,12 @@ def test_a_role_group_change_by_service_is_audited_with_the_names(administrator)
     user_groups_set(user=administrator, groups=Group.objects.filter(name__in=[ADMINISTRATORS, MARKETERS]))
     entry = AuditEntry.objects.get(action="user.groups_changed")
     assert entry.changes["after"] == {"groups": sorted([ADMINISTRATORS, MARKETERS])}
+
+
+def test_the_password_alone_never_turns_two_factor_off(client, administrator):
+    TOTPDevice.objects.create(user=administrator, name="app", confirmed=True)
+    assert logged_in(login(client, administrator.username, PASSWORD))
+    response = client.post("/accounts/two-factor/", {"action": "remove"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/two-factor/verify/")
+    assert TOTPDevice.objects.filter(user=administrator, confirmed=True).exists()
+    assert not AuditEntry.objects.filter(action="user.two_factor_disabled").exists()
