@@ -1,6 +1,9 @@
+import json
+
 from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from django.urls import path
 from django.utils import timezone
@@ -84,7 +87,9 @@ class AuditEntryAdmin(ReadOnlyAdmin):
                 _("field"),
                 _("before"),
                 _("after"),
-                format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+                format_html_join(
+                    "", "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>", rows
+                ),
             )
             if rows
             else ""
@@ -131,4 +136,6 @@ class AuditEntryAdmin(ReadOnlyAdmin):
 def _value(value) -> str:
     if value is None:
         return "-"
-    return str(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True)

@@ -74,6 +74,7 @@ def test_no_one_adds_changes_or_deletes_an_entry(client, history):
     entry = AuditEntry.objects.get(action="message.resumed")
     page = client.get(f"{BASE}/{entry.pk}/change/").content.decode()
     assert "Message resumed" in page and 'name="_save"' not in page and "Delete" not in page
+    assert "<td>status</td><td><code>paused</code></td><td><code>published</code></td>" in page
     assert client.get(f"{BASE}/add/").status_code == 403
     assert client.post(f"{BASE}/add/", {"action": "message.paused"}).status_code == 403
     assert client.post(f"{BASE}/{entry.pk}/change/", {"action": "message.paused"}).status_code == 403
