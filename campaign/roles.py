@@ -117,6 +117,10 @@ ADMINISTRATOR_PERMISSIONS = [
     "typologies.change_typologyrule",
     "typologies.delete_typologyrule",
     "typologies.view_contact",
+    "audit.view_auditentry",
+    # Login lockouts: an administrator lifts one by deleting the attempt.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

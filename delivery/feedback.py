@@ -9,6 +9,8 @@ from django.db import transaction
 from django.db.models import DateTimeField, F, Value
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from profiles.selectors import addresses_suppressed
 
 from .models import (
@@ -101,12 +103,30 @@ def address_soft_bounce(*, channel: str, address: str, detail: str = "") -> Addr
     return entry
 
 
+@transaction.atomic
 def address_release(*, channel: str, address: str) -> int:
     """Take the address out of quarantine (an administrator's decision); returns 1 if it was in."""
     address = address_normalize(channel=channel, address=address)
-    return AddressQuarantine.objects.filter(channel=channel, address=address).update(
+    entry = AddressQuarantine.objects.select_for_update().filter(channel=channel, address=address).first()
+    if entry is None:
+        return 0
+    released = AddressQuarantine.objects.filter(pk=entry.pk).update(
         quarantined_at=None, soft_bounces=0, reason="", detail="", updated_at=timezone.now()
     )
+    if entry.quarantined_at is not None:
+        audit_record(
+            action=AuditAction.QUARANTINE_RELEASED,
+            obj=entry,
+            object_label=f"{channel}: {address}",
+            before={
+                "quarantined_at": entry.quarantined_at,
+                "reason": entry.reason,
+                "detail": entry.detail,
+                "soft_bounces": entry.soft_bounces,
+            },
+            after={"quarantined_at": None, "soft_bounces": 0},
+        )
+    return released
 
 
 def denylist_add(*, channel: str, address: str, reason: str = "") -> DenylistEntry:

@@ -7,7 +7,13 @@ from organisations.admin_scoping import UnitScopedAdminMixin
 from organisations.selectors import user_unit, writable_q
 
 from .models import CallbackAttempt, IdempotencyKey, Integration
-from .services import integration_callback_secret_rotate, integration_create, integration_revoke
+from .services import (
+    UPDATABLE_FIELDS,
+    integration_callback_secret_rotate,
+    integration_create,
+    integration_revoke,
+    integration_update,
+)
 
 
 def _revoke(obj, user) -> str:
@@ -99,7 +105,13 @@ class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmi
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(update_fields=["name", "unit", "all_events", "rate_limit", "callback_url"])
+            integration_update(
+                integration=obj,
+                allowed_events=form.cleaned_data["allowed_events"]
+                if "allowed_events" in form.changed_data
+                else None,
+                **{name: getattr(obj, name) for name in UPDATABLE_FIELDS if name in form.changed_data},
+            )
             return
         issued = integration_create(
             name=obj.name,
@@ -118,6 +130,11 @@ class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmi
             ),
             messages.WARNING,
         )
+
+    def save_related(self, request, form, formsets, change):
+        # The event scope was written by integration_update (audited with the rest of the change).
+        if not change:
+            super().save_related(request, form, formsets, change)
 
 
 @admin.register(CallbackAttempt)

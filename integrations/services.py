@@ -1,10 +1,13 @@
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import AuditAction
+from audit.services import audit_changes, audit_record
 from campaign.exceptions import ApplicationError
 from organisations.models import Unit
 
@@ -53,6 +56,16 @@ def integration_create(
         created_by=user,
         **({"unit": unit} if unit is not None else {}),
     )
+    audit_record(
+        action=AuditAction.INTEGRATION_CREATED,
+        obj=integration,
+        after={
+            "name": integration.name,
+            "client_id": integration.client_id,
+            "token_hint": integration.token_hint,
+        },
+        user=user,
+    )
     return IssuedCredentials(integration=integration, token=token)
 
 
@@ -64,19 +77,64 @@ def integration_rotate_token(*, integration: Integration, token: str | None = No
     integration.token_hint = token[:6]
     integration.revoked_at = None
     integration.save(update_fields=["token_hash", "token_hint", "revoked_at"])
+    audit_record(
+        action=AuditAction.INTEGRATION_TOKEN_ROTATED,
+        obj=integration,
+        after={"token_hint": integration.token_hint},
+    )
     return IssuedCredentials(integration=integration, token=token)
 
 
+@transaction.atomic
 def integration_revoke(*, integration: Integration) -> Integration:
-    if integration.revoked_at is not None:
+    revoked_at = timezone.now()
+    if not Integration.objects.filter(pk=integration.pk, revoked_at__isnull=True).update(
+        revoked_at=revoked_at
+    ):
         raise ApplicationError(f"{integration} is already revoked.", code="already_revoked")
-    integration.revoked_at = timezone.now()
-    integration.save(update_fields=["revoked_at"])
+    integration.revoked_at = revoked_at
+    audit_record(
+        action=AuditAction.INTEGRATION_REVOKED,
+        obj=integration,
+        before={"revoked_at": None},
+        after={"revoked_at": revoked_at},
+    )
     return integration
 
 
+@transaction.atomic
 def integration_callback_secret_rotate(*, integration: Integration) -> Integration:
     """A new HMAC secret for status callbacks; the receiver must switch to it."""
     integration.callback_secret = secrets.token_hex(32)
     integration.save(update_fields=["callback_secret"])
+    # That it changed, never the secret.
+    audit_record(action=AuditAction.INTEGRATION_CALLBACK_SECRET_ROTATED, obj=integration)
+    return integration
+
+
+UPDATABLE_FIELDS = ("name", "unit", "all_events", "rate_limit", "callback_url")
+
+
+@transaction.atomic
+def integration_update(
+    *, integration: Integration, allowed_events: Iterable | None = None, **changes
+) -> Integration:
+    """Change the name, the event scope, the rate limit or the callback URL of the credentials."""
+    unknown = set(changes) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(f"Cannot change {', '.join(sorted(unknown))}.", code="not_editable")
+    stored = Integration.objects.select_for_update().get(pk=integration.pk)
+    before = {name: getattr(stored, name) for name in UPDATABLE_FIELDS}
+    before["allowed_events"] = sorted(stored.allowed_events.values_list("event_id", flat=True))
+    for name, value in changes.items():
+        setattr(integration, name, value)
+    if changes:
+        integration.save(update_fields=list(changes))
+    if allowed_events is not None:
+        integration.allowed_events.set(allowed_events)
+    after = {name: getattr(integration, name) for name in UPDATABLE_FIELDS}
+    after["allowed_events"] = sorted(integration.allowed_events.values_list("event_id", flat=True))
+    before, after = audit_changes(before=before, after=after)
+    if after:
+        audit_record(action=AuditAction.INTEGRATION_CHANGED, obj=integration, before=before, after=after)
     return integration

@@ -72,7 +72,7 @@ def _lines(value: object) -> list[str]:
 def _flatten(content: dict) -> dict[str, object]:
     """Content keys in display order (PostgreSQL's jsonb does not keep the saved order); each
     language variant's parts as `variants.<lang>.<part>`."""
-    flat = {key: content[key] for key in CONTENT_FIELDS if key in content}
+    flat = {key: content[key] for key in ("label", *CONTENT_FIELDS) if key in content}
     flat.update({key: value for key, value in content.items() if key not in flat and key != "variants"})
     for language, variant in sorted((content.get("variants") or {}).items()):
         flat.update(
@@ -83,7 +83,12 @@ def _flatten(content: dict) -> dict[str, object]:
 
 def version_diff(*, old: MessageVersion, new: MessageVersion) -> list[DiffPart]:
     """The parts that differ between two versions, line by line."""
-    before, after = _flatten(old.content), _flatten(new.content)
+    return content_diff(before=old.content, after=new.content)
+
+
+def content_diff(*, before: dict, after: dict) -> list[DiffPart]:
+    """The parts that differ between two contents (version content, or some of its keys), line by line."""
+    before, after = _flatten(before), _flatten(after)
     parts = []
     for name in [*after, *(key for key in before if key not in after)]:
         a, b = _lines(before.get(name)), _lines(after.get(name))

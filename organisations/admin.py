@@ -1,6 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
@@ -140,15 +138,3 @@ class UnitScopedUserAdminMixin:
         from django.http import Http404
 
         raise Http404(_("No such object."))
-
-
-User = get_user_model()
-
-
-class UnitUserAdmin(UnitScopedUserAdminMixin, UserAdmin):
-    inlines = [*UserAdmin.inlines, MembershipInline]
-
-
-if admin.site.is_registered(User):
-    admin.site.unregister(User)
-admin.site.register(User, UnitUserAdmin)

@@ -6,6 +6,7 @@ local/production/test modules only change defaults that differ by purpose.
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -60,8 +61,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "anymail",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "campaign",
     "organisations",
+    "audit",
+    "accounts",
     "integrations",
     "events",
     "messages_app",
@@ -77,8 +83,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.TwoFactorMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "campaign.urls"
@@ -120,13 +131,45 @@ elif env_bool("DATABASE_SERVER_SIDE_BINDING", True):
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out login before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("AUTH_PASSWORD_MIN_LENGTH", 12)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login and session security (README "Login security") ----------------------------------------
+# django-axes: after AXES_FAILURE_LIMIT failed logins of one username from one address, that pair
+# is locked out for AXES_COOLOFF_TIME and sees the lockout page.
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/lockout.html"
+AXES_VERBOSE = False
+# Sessions end after SESSION_IDLE_TIMEOUT seconds without a request (every request pushes the end
+# back) and, unless SESSION_EXPIRE_AT_BROWSER_CLOSE=false, when the browser closes.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_TIMEOUT", 1800)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", True)
+SESSION_COOKIE_HTTPONLY = True
+# Two-factor authentication (TOTP, django-otp): a user who enrolled an authenticator app gives its
+# code after the password; with TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS=true administrators (and
+# superusers) must enrol before anything else.
+TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS = env_bool("TWO_FACTOR_REQUIRED_FOR_ADMINISTRATORS", False)
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "Message Center")
+LOGIN_URL = "admin:login"
+# The audit log keeps the network a web change came from, not the exact address.
+AUDIT_IPV4_PREFIX = env_int("AUDIT_IPV4_PREFIX", 24)
+AUDIT_IPV6_PREFIX = env_int("AUDIT_IPV6_PREFIX", 48)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

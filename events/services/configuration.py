@@ -7,6 +7,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
+from audit.models import AuditAction
+from audit.services import audit_changes, audit_record
 from campaign.exceptions import ApplicationError, ValidationFailed
 from organisations.models import Unit
 
@@ -77,7 +79,7 @@ def event_config_create(
         raise ApplicationError(
             f"An event configuration with ID {event_id} already exists.", code="event_id_taken"
         )
-    return EventConfiguration.objects.create(
+    config = EventConfiguration.objects.create(
         event_id=event_id,
         label=label.strip(),
         channel=channel,
@@ -86,11 +88,21 @@ def event_config_create(
         modified_by=user,
         **({"unit": unit} if unit is not None else {}),
     )
+    audit_record(action=AuditAction.EVENT_CONFIG_CREATED, obj=config, after=_audited(config), user=user)
+    return config
+
+
+AUDITED_FIELDS = ("event_id", "label", "channel", "targeting", "push_application")
+
+
+def _audited(config: EventConfiguration) -> dict:
+    return {name: getattr(config, name) for name in AUDITED_FIELDS}
 
 
 IMMUTABLE_FIELDS = {"event_id": "ID", "channel": "channel", "targeting": "targeting dimension"}
 
 
+@transaction.atomic
 def event_config_update(
     *, config: EventConfiguration, user: AbstractBaseUser | None = None, **changes
 ) -> EventConfiguration:
@@ -108,12 +120,19 @@ def event_config_update(
     label = changes.get("label", config.label).strip()
     if not label:
         raise ApplicationError("The label is required.", code="label_required")
+    # What the row holds, not the instance: an admin form has already set the new values on it.
+    stored = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     config.label = label
     config.push_application = changes.get("push_application", config.push_application).strip()
     # Its message and its events follow it (a message belongs to its configuration's unit).
     config.unit = changes.get("unit", config.unit)
     config.modified_by = user
     config.save(update_fields=["label", "push_application", "unit", "modified_by", "modified_at"])
+    before, after = audit_changes(before=_audited(stored), after=_audited(config))
+    if after:
+        audit_record(
+            action=AuditAction.EVENT_CONFIG_CHANGED, obj=config, before=before, after=after, user=user
+        )
     return config
 
 
@@ -202,6 +221,16 @@ def _publish(
         duration_ms=steps.elapsed_ms(),
         actor=user,
     )
+    previous = config.versions.filter(number__lt=number).order_by("-number").first()
+    audit_record(
+        action=AuditAction.EVENT_CONFIG_PUBLISHED,
+        obj=config,
+        before={"version": previous.number if previous else None, "structure": previous.structure}
+        if previous
+        else {"version": None},
+        after={"version": number, "structure": structure, "steps": [item["step"] for item in steps.items]},
+        user=user,
+    )
     return version
 
 
@@ -231,6 +260,13 @@ def event_config_unpublish(
         duration_ms=steps.elapsed_ms(),
         actor=user,
     )
+    audit_record(
+        action=AuditAction.EVENT_CONFIG_UNPUBLISHED,
+        obj=config,
+        before={"status": PublicationStatus.PUBLISHED},
+        after={"status": PublicationStatus.DRAFT, "steps": [item["step"] for item in steps.items]},
+        user=user,
+    )
     return config
 
 
@@ -244,6 +280,12 @@ def event_config_delete(*, config: EventConfiguration, user: AbstractBaseUser | 
         raise ApplicationError(
             f"{config.event_id} is published: unpublish it before deleting it.", code="not_draft"
         )
+    audit_record(
+        action=AuditAction.EVENT_CONFIG_DELETED,
+        obj=locked,
+        before={**_audited(locked), "structure": configuration_structure(config=locked)},
+        user=user,
+    )
     # Events protect the versions they were accepted against: remove them first.
     Event.objects.filter(configuration=locked).delete()
     locked.delete()
@@ -276,6 +318,7 @@ def event_config_structure_set(
         )
     # Serialised with publish, which reads the structure under the same lock.
     EventConfiguration.objects.select_for_update().filter(pk=config.pk).first()
+    structure_before = configuration_structure(config=config)
     config.enrichments.all().delete()
     config.fields.all().delete()
     config.collections.all().delete()
@@ -319,6 +362,15 @@ def event_config_structure_set(
         update_fields.append("push_application")
     config.modified_by = user
     config.save(update_fields=update_fields)
+    before, after = audit_changes(before=structure_before, after=configuration_structure(config=config))
+    if after:
+        audit_record(
+            action=AuditAction.EVENT_CONFIG_STRUCTURE_CHANGED,
+            obj=config,
+            before=before,
+            after=after,
+            user=user,
+        )
     return config
 
 

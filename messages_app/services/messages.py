@@ -1,5 +1,6 @@
 import logging
 import re
+from dataclasses import asdict
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -9,6 +10,9 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from audit.context import audit_quiet
+from audit.models import AuditAction
+from audit.services import audit_record
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from events.contract import ctx_validate
 from events.lifecycle import events_move
@@ -35,7 +39,7 @@ from ..rendering import (
     message_render,
     template_sources,
 )
-from ..selectors import message_content, test_profile_context
+from ..selectors import content_diff, message_content, test_profile_context
 from ..sms import MAX_SEGMENTS_WARNING, sms_fixed_text, sms_length
 
 logger = logging.getLogger(__name__)
@@ -52,6 +56,11 @@ def message_ensure_for_configuration(*, config: EventConfiguration) -> Transacti
     return message
 
 
+def _diff(*, before: dict, after: dict) -> list[dict]:
+    return [asdict(part) for part in content_diff(before=before, after=after)]
+
+
+@transaction.atomic
 def message_update(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
 ) -> TransactionalMessage:
@@ -65,10 +74,19 @@ def message_update(
             gettext("Only a profile-based message can belong to a subscription service."),
             errors=[FieldError("service", gettext("An event-based message has no profile to subscribe."))],
         )
+    # What the row holds, not the instance: an admin form has already set the new values on it.
+    stored = (
+        TransactionalMessage.objects.select_for_update().filter(pk=message.pk).values(*content).first()
+        if content
+        else None
+    )
     for name, value in content.items():
         setattr(message, name, value)
     message.modified_by = user
     message.save(update_fields=[*content, "modified_by", "modified_at"])
+    diff = _diff(before=stored or {}, after=content)
+    if diff:
+        audit_record(action=AuditAction.MESSAGE_CHANGED, obj=message, diff=diff, user=user)
     return message
 
 
@@ -193,11 +211,26 @@ def _freeze(
     return version
 
 
+def _live_content(message: TransactionalMessage) -> tuple[int | None, dict]:
+    live = message.published_version
+    return (live.number, live.content) if live is not None else (None, {})
+
+
 @transaction.atomic
 def message_publish(*, message: TransactionalMessage, user: AbstractBaseUser | None = None) -> MessageVersion:
     """Validate the draft and freeze it into a new immutable version that the worker renders."""
     message = _locked(message)
-    return _freeze(message=message, content=message_content(message=message), user=user)
+    live_number, live_content = _live_content(message)
+    version = _freeze(message=message, content=message_content(message=message), user=user)
+    audit_record(
+        action=AuditAction.MESSAGE_PUBLISHED,
+        obj=message,
+        before={"version": live_number},
+        after={"version": version.number},
+        diff=_diff(before=live_content, after=version.content),
+        user=user,
+    )
+    return version
 
 
 @transaction.atomic
@@ -210,20 +243,35 @@ def message_rollback(
     old = message.versions.filter(number=number).first()
     if old is None:
         raise ApplicationError(f"{message.message_id} has no version {number}.", code="version_not_found")
+    live_number, live_content = _live_content(message)
     version = _freeze(message=message, content=old.content, user=user, restored_from=number)
     draft = {name: old.content[name] for name in CONTENT_FIELDS if name in old.content}
     for name, value in draft.items():
         setattr(message, name, value)
     message.save(update_fields=[*draft, "modified_at"])
-    message_variants_set(message=message, variants=old.content.get("variants") or {})
+    with audit_quiet():
+        message_variants_set(message=message, variants=old.content.get("variants") or {})
+    audit_record(
+        action=AuditAction.MESSAGE_ROLLED_BACK,
+        obj=message,
+        before={"version": live_number},
+        after={"version": version.number, "restored_from": number},
+        diff=_diff(before=live_content, after=version.content),
+        user=user,
+    )
     return version
 
 
+@transaction.atomic
 def message_variants_set(
     *, message: TransactionalMessage, variants: dict[str, dict], user: AbstractBaseUser | None = None
 ) -> None:
     """Replace the draft's language variants ({language: {part: text}}); the published version, and
     so what is sent, does not change."""
+    before = {
+        variant.language: {part: getattr(variant, part) for part in VARIANT_PARTS}
+        for variant in message.variants.all()
+    }
     message.variants.all().delete()
     MessageVariant.objects.bulk_create(
         MessageVariant(message=message, language=language, **{p: parts.get(p, "") for p in VARIANT_PARTS})
@@ -232,6 +280,10 @@ def message_variants_set(
     if user is not None:
         message.modified_by = user
         message.save(update_fields=["modified_by", "modified_at"])
+    after = {language: {p: parts.get(p, "") for p in VARIANT_PARTS} for language, parts in variants.items()}
+    diff = _diff(before={"variants": before}, after={"variants": after})
+    if diff:
+        audit_record(action=AuditAction.MESSAGE_CHANGED, obj=message, diff=diff, user=user)
 
 
 def message_test_profile_delete(*, profile: TestProfile) -> None:
@@ -259,6 +311,7 @@ def message_withdraw(
     return message
 
 
+@transaction.atomic
 def message_pause(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None
 ) -> TransactionalMessage:
@@ -271,6 +324,13 @@ def message_pause(
             f"{message.message_id} is not published: only a live message can be paused.", code="not_published"
         )
     message.refresh_from_db()
+    audit_record(
+        action=AuditAction.MESSAGE_PAUSED,
+        obj=message,
+        before={"status": MessageStatus.PUBLISHED},
+        after={"status": MessageStatus.PAUSED},
+        user=user,
+    )
     return message
 
 
@@ -297,6 +357,13 @@ def message_resume(*, message: TransactionalMessage, user: AbstractBaseUser | No
         source=[EventStatus.PAUSED], target=EventStatus.PENDING, where=waiting, dispatched_at=None
     )
     message.refresh_from_db()
+    audit_record(
+        action=AuditAction.MESSAGE_RESUMED,
+        obj=message,
+        before={"status": MessageStatus.PAUSED},
+        after={"status": MessageStatus.PUBLISHED, "events_queued": len(queued)},
+        user=user,
+    )
     return len(queued)
 
 

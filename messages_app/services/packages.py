@@ -13,6 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from audit.context import audit_quiet
+from audit.models import AuditAction
+from audit.services import audit_record
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from events.contract import structure_check
 from events.models import Channel, EventConfiguration, Targeting
@@ -147,6 +150,25 @@ def package_import(
             code="package_invalid",
             errors=errors,
         )
+    # One action, recorded once: what the package created and updated, not each step.
+    with audit_quiet():
+        results = _package_apply(document=document, user=user, unit=unit)
+    audit_record(
+        action=AuditAction.PACKAGE_IMPORTED,
+        object_type="messages_app.package",
+        object_label=", ".join(config.event_id for config, _ in results)[:300],
+        after={
+            "created": [config.event_id for config, created in results if created],
+            "updated": [config.event_id for config, created in results if not created],
+        },
+        user=user,
+    )
+    return results
+
+
+def _package_apply(
+    *, document: dict, user: AbstractBaseUser | None, unit: Unit | None
+) -> list[tuple[EventConfiguration, bool]]:
     results = []
     for entry in document["configurations"]:
         event_id = event_id_normalize(entry["event_id"])

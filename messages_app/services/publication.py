@@ -5,6 +5,9 @@ events app never calls back into this one."""
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from audit.context import audit_quiet
+from audit.models import AuditAction
+from audit.services import audit_record
 from campaign.exceptions import ApplicationError
 from events.models import EventConfiguration, EventConfigurationVersion, PublicationStatus
 from events.services import event_config_duplicate, event_config_publish, event_config_unpublish
@@ -49,11 +52,17 @@ def message_unpublish(
     """Unpublish the message, and with it its event configuration (its endpoint closes)."""
     if message.status not in (MessageStatus.PUBLISHED, MessageStatus.PAUSED):
         raise ApplicationError(f"{message.message_id} is not published.", code="not_published")
-    if message.configuration.status == PublicationStatus.PUBLISHED:
-        configuration_unpublish(config=message.configuration, user=user)
-    else:
-        message_withdraw(message=message, user=user)
+    before = {"status": message.status}
+    after = {"status": MessageStatus.DRAFT}
+    # One action, recorded once, on the message the user unpublished.
+    with audit_quiet():
+        if message.configuration.status == PublicationStatus.PUBLISHED:
+            configuration_unpublish(config=message.configuration, user=user)
+            after["configuration"] = f"{message.configuration.event_id} unpublished"
+        else:
+            message_withdraw(message=message, user=user)
     message.refresh_from_db()
+    audit_record(action=AuditAction.MESSAGE_UNPUBLISHED, obj=message, before=before, after=after, user=user)
     return message
 
 
@@ -71,10 +80,12 @@ def configuration_duplicate(
     message = message_ensure_for_configuration(config=copy)
     source = getattr(config, "message", None)
     if source is not None:
-        message_update(
-            message=message,
-            user=user,
-            label=f"Copy of {source.label}",
-            **{name: getattr(source, name) for name in CONTENT_FIELDS},
-        )
+        # Part of the copy, recorded as the configuration's creation.
+        with audit_quiet():
+            message_update(
+                message=message,
+                user=user,
+                label=f"Copy of {source.label}",
+                **{name: getattr(source, name) for name in CONTENT_FIELDS},
+            )
     return copy

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.context import audited_command
 from campaign.roles import ADMINISTRATORS, ADMINISTRATORS_ALL_UNITS, MARKETERS
 from events.models import Channel, EventConfiguration, EventField, PublicationStatus, Targeting
 from events.services import event_config_create, event_config_structure_set
@@ -116,6 +117,7 @@ class Command(BaseCommand):
         )
 
     @transaction.atomic
+    @audited_command
     def handle(self, *args, base_url, secret_file, **options):
         base_url = base_url.rstrip("/")
         logins = [self._user(*spec) for spec in DEMO_USERS]

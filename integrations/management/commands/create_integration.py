@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import audited_command
 from campaign.exceptions import ApplicationError
 from integrations.services import integration_create
 
@@ -10,6 +11,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="who will use these credentials, e.g. 'Shop website'")
 
+    @audited_command
     def handle(self, *args, name, **options):
         try:
             issued = integration_create(name=name)

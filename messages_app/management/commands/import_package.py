@@ -2,6 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit.context import audited_command
 from campaign.exceptions import ApplicationError
 from messages_app.services import package_import
 
@@ -15,6 +16,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="The package file (JSON).")
 
+    @audited_command
     def handle(self, *args, path, **options):
         try:
             with open(path, encoding="utf-8") as handle:
