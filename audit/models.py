@@ -40,6 +40,11 @@ class AuditAction(models.TextChoices):
     USER_TWO_FACTOR_ENABLED = "user.two_factor_enabled", _("Two-factor authentication enabled")
     USER_TWO_FACTOR_DISABLED = "user.two_factor_disabled", _("Two-factor authentication disabled")
     QUARANTINE_RELEASED = "quarantine.released", _("Address released from quarantine")
+    UNIT_CREATED = "unit.created", _("Organisational unit created")
+    UNIT_RENAMED = "unit.renamed", _("Organisational unit renamed")
+    USER_UNIT_CHANGED = "user.unit_changed", _("User's unit changed")
+    PRIVACY_EXPORTED = "privacy.exported", _("Personal data exported")
+    PRIVACY_ERASED = "privacy.erased", _("Personal data erased")
 
 
 class AuditEntry(models.Model):

@@ -1,6 +1,8 @@
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.utils.translation import gettext
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from campaign.exceptions import ApplicationError
 
 from .models import ROOT_NAME, Membership, Unit
@@ -45,17 +47,22 @@ def unit_create(*, name: str, parent: Unit) -> Unit:
         )
     unit = Unit.objects.create(name=name, parent=parent)
     _path_set(unit)
+    audit_record(action=AuditAction.UNIT_CREATED, obj=unit, after={"name": unit.name, "parent": parent.name})
     return unit
 
 
+@transaction.atomic
 def unit_rename(*, unit: Unit, name: str) -> Unit:
     name = name.strip()
     if not name:
         raise ApplicationError(gettext("The name is required."), code="unit_name_required")
     if Unit.objects.filter(parent=unit.parent, name=name).exclude(pk=unit.pk).exists():
         raise ApplicationError(gettext("A unit of that name already exists here."), code="unit_name_taken")
+    before = unit.name
     unit.name = name
     unit.save(update_fields=["name"])
+    if before != name:
+        audit_record(action=AuditAction.UNIT_RENAMED, obj=unit, before={"name": before}, after={"name": name})
     return unit
 
 
@@ -64,8 +71,17 @@ def unit_get_or_create(*, name: str, parent: Unit) -> Unit:
     return existing or unit_create(name=name, parent=parent)
 
 
+@transaction.atomic
 def membership_set(*, user, unit: Unit) -> Membership:
     """Put `user` in `unit` (one unit per user)."""
+    before = Membership.objects.filter(user=user).select_related("unit").first()
     membership, _ = Membership.objects.update_or_create(user=user, defaults={"unit": unit})
     user.__dict__.pop("_organisations_unit", None)
+    if before is None or before.unit_id != unit.pk:
+        audit_record(
+            action=AuditAction.USER_UNIT_CHANGED,
+            obj=user,
+            before={"unit": before.unit.name} if before else None,
+            after={"unit": unit.name},
+        )
     return membership

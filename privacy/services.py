@@ -17,6 +17,8 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils.translation import gettext
 
+from audit.models import AuditAction
+from audit.services import audit_record
 from delivery.models import (
     AddressQuarantine,
     CapturedEmail,
@@ -64,15 +66,31 @@ def _record(
 def profile_export(*, profile: Profile, user: AbstractBaseUser | None = None, operator: str = "") -> dict:
     """Everything held about the profile as one JSON-ready document; the request is recorded."""
     document = profile_personal_data(profile=profile)
-    _record(
-        kind=PrivacyRequestKind.EXPORT,
-        reference=subject_reference(profile=profile),
-        user=user,
-        operator=operator,
-        outcome=PrivacyRequestOutcome.DONE,
-        detail={"events": len(document["events"]), "subscriptions": len(document["subscriptions"])},
-    )
+    detail = {"events": len(document["events"]), "subscriptions": len(document["subscriptions"])}
+    reference = subject_reference(profile=profile)
+    with transaction.atomic():
+        _record(
+            kind=PrivacyRequestKind.EXPORT,
+            reference=reference,
+            user=user,
+            operator=operator,
+            outcome=PrivacyRequestOutcome.DONE,
+            detail=detail,
+        )
+        _audit(AuditAction.PRIVACY_EXPORTED, profile=profile, reference=reference, detail=detail, user=user)
     return document
+
+
+def _audit(action: str, *, profile: Profile, reference: str, detail: dict, user) -> None:
+    # Never personal data in the log: the profile is named by the hash of its address.
+    audit_record(
+        action=action,
+        object_type="profiles.profile",
+        object_id=profile.pk,
+        object_label=reference,
+        after=detail,
+        user=user,
+    )
 
 
 def profile_erase(
@@ -89,7 +107,10 @@ def profile_erase(
     reference = subject_reference(profile=profile)
     try:
         with transaction.atomic():
+            profile_id = profile.pk
             detail = _erase(profile)
+            profile.pk = profile_id
+            _audit(AuditAction.PRIVACY_ERASED, profile=profile, reference=reference, detail=detail, user=user)
     except Exception as exc:
         logger.exception("erasing profile %s failed", profile.pk)
         return _record(

@@ -3,6 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from events.models import Channel, EventConfiguration, EventField, Targeting
+from organisations.models import Membership
+from organisations.selectors import unit_root
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -41,3 +43,19 @@ class EventFieldFactory(factory.django.DjangoModelFactory):
     label = factory.LazyAttribute(lambda o: o.field_id)
     max_length = 100
     required = True
+
+
+def membership_inline(user=None, unit=None) -> dict:
+    """The user admin's unit inline as a form posts it: the user's membership, or `unit` (the root
+    by default) for a user without one."""
+    membership = Membership.objects.filter(user=user).first() if user is not None else None
+    data = {
+        "membership-TOTAL_FORMS": "1",
+        "membership-INITIAL_FORMS": "1" if membership else "0",
+        "membership-MIN_NUM_FORMS": "1",
+        "membership-MAX_NUM_FORMS": "1",
+        "membership-0-unit": str(membership.unit_id if membership else (unit or unit_root()).pk),
+    }
+    if membership:
+        data |= {"membership-0-id": str(membership.pk), "membership-0-user": str(user.pk)}
+    return data

@@ -84,7 +84,10 @@ def message_update(
         setattr(message, name, value)
     message.modified_by = user
     message.save(update_fields=[*content, "modified_by", "modified_at"])
-    diff = _diff(before=stored or {}, after=content)
+    # Related objects (service, typology) by their id, as the row holds them.
+    diff = _diff(
+        before=stored or {}, after={name: getattr(value, "pk", value) for name, value in content.items()}
+    )
     if diff:
         audit_record(action=AuditAction.MESSAGE_CHANGED, obj=message, diff=diff, user=user)
     return message

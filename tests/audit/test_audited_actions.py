@@ -29,9 +29,11 @@ from messages_app.services import (
     message_update,
     package_export,
 )
+from organisations.selectors import unit_root
+from organisations.services import membership_set
 from tests.conftest import make_published_event
 from tests.events.test_configuration_form import OTHER_INLINES
-from tests.factories import EventConfigurationFactory, EventFieldFactory, UserFactory
+from tests.factories import EventConfigurationFactory, EventFieldFactory, UserFactory, membership_inline
 from tests.messages_app.test_message_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -345,7 +347,13 @@ STRONG = "correct-horse-battery-staple"
 
 
 def create_user_in_admin(world):
-    data = {"username": "newcomer", "usable_password": "true", "password1": STRONG, "password2": STRONG}
+    data = {
+        "username": "newcomer",
+        "usable_password": "true",
+        "password1": STRONG,
+        "password2": STRONG,
+        **membership_inline(),
+    }
     _posted(world.client.post(f"{USER_ADMIN}/add/", data))
 
 
@@ -357,6 +365,7 @@ def check_user_created(world, entry):
 
 def _colleague(world):
     world.objects["user"] = UserFactory(username="colleague", email="old@example.com", role=MARKETERS)
+    membership_set(user=world.objects["user"], unit=unit_root())
 
 
 def _user_form(user, **changes):
@@ -368,6 +377,7 @@ def _user_form(user, **changes):
         "is_active": "on",
         "is_staff": "on",
         "groups": [str(pk) for pk in user.groups.values_list("pk", flat=True)],
+        **membership_inline(user),
         **changes,
     }
 
@@ -621,7 +631,14 @@ CASES = [
         "delivery.addressquarantine",
         check_released,
     ),
-    Case("user created", _nothing, create_user_in_admin, "user.created", "auth.user", check_user_created),
+    Case(
+        "user created",
+        _nothing,
+        create_user_in_admin,
+        "user.created",
+        "auth.user",
+        check_user_created,
+    ),
     Case(
         "user roles changed",
         _colleague,

@@ -13,7 +13,7 @@ from campaign.roles import MARKETERS
 from events.models import EventConfiguration
 from integrations.models import Integration
 from tests.events.test_configuration_form import OTHER_INLINES
-from tests.factories import UserFactory
+from tests.factories import UserFactory, membership_inline
 from tests.messages_app.test_message_admin import form_data
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +63,13 @@ def test_every_action_of_an_administrator_and_a_marketer_is_in_the_audit_log():
     ok(
         alice.post(
             "/admin/auth/user/add/",
-            {"username": "bob", "usable_password": "true", "password1": PASSWORD, "password2": PASSWORD},
+            {
+                "username": "bob",
+                "usable_password": "true",
+                "password1": PASSWORD,
+                "password2": PASSWORD,
+                **membership_inline(),
+            },
         )
     )
     bob_user = get_user_model().objects.get(username="bob")
@@ -76,6 +82,7 @@ def test_every_action_of_an_administrator_and_a_marketer_is_in_the_audit_log():
                 "is_active": "on",
                 "is_staff": "on",
                 "groups": [str(Group.objects.get(name=MARKETERS).pk)],
+                **membership_inline(bob_user),
             },
         )
     )

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from audit.models import AuditAction, AuditEntry
 from delivery.models import (
     AddressQuarantine,
     CapturedEmail,
@@ -177,6 +178,7 @@ def test_erase_leaves_no_personal_data_in_any_table(held, administrator):
     assert "campaign_idempotencykey.response_body" in before[EMAIL]
     assert "profiles_profileimportchunk.data" in before[EMAIL]
 
+    profile_id = profile.pk
     record = profile_erase(profile=profile, user=administrator)
 
     assert record.outcome == PrivacyRequestOutcome.DONE
@@ -196,6 +198,14 @@ def test_erase_leaves_no_personal_data_in_any_table(held, administrator):
     )
     assert record.detail["events"] == 2
     assert set(Suppression.objects.values_list("channel", flat=True)) == {"email", "sms", "push"}
+    # In the audit log too, without personal data (the search above covered its table).
+    [entry] = AuditEntry.objects.filter(action=AuditAction.PRIVACY_ERASED)
+    assert (entry.actor, entry.object_id, entry.object_label) == (
+        administrator,
+        str(profile_id),
+        record.subject_hash,
+    )
+    assert entry.changes["after"]["events"] == 2
 
 
 def test_an_erased_address_is_never_messaged_again(held, cart_event, smtp, administrator):
@@ -226,6 +236,9 @@ def test_an_erased_address_is_never_messaged_again(held, cart_event, smtp, admin
 def test_export_holds_everything_about_the_profile(held, administrator):
     profile, event, targeted = held
     document = json.loads(json.dumps(profile_export(profile=profile, user=administrator), default=str))
+    [entry] = AuditEntry.objects.filter(action=AuditAction.PRIVACY_EXPORTED)
+    assert (entry.actor, entry.object_id) == (administrator, str(profile.pk))
+    assert EMAIL not in json.dumps([entry.object_label, entry.changes])
 
     assert document["profile"]["email"] == EMAIL
     assert document["profile"]["attributes"] == {"points": "12.50"}
