@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from campaign.exceptions import ApplicationError
@@ -33,6 +34,7 @@ from .services import (
     message_test_profile_delete,
     message_test_profile_errors,
     message_test_profile_save,
+    message_tracking_set,
     message_unpublish,
     message_update,
     message_variants_set,
@@ -230,6 +232,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
             *content,
             ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
+            *([(_("Tracking"), {"fields": ["tracking_enabled"]})] if channel == Channel.EMAIL else []),
             ("History", {"fields": ["modified_by", "modified_at"]}),
         ]
 
@@ -277,6 +280,8 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
+        if "tracking_enabled" in form.changed_data:
+            message_tracking_set(message=obj, enabled=obj.tracking_enabled, user=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)

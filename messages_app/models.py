@@ -85,6 +85,12 @@ class TransactionalMessage(models.Model):
     missing_value_default = models.CharField(
         "default text", max_length=200, blank=True, help_text="Used for a missing value with that policy."
     )
+    # Open pixel and click redirects in the HTML of emails (delivery/tracking.py); read when sending.
+    tracking_enabled = models.BooleanField(
+        _("track opens and clicks"),
+        default=True,
+        help_text=_("Adds an open pixel and click redirects to the HTML of the emails sent."),
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

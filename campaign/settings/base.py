@@ -161,6 +161,12 @@ if not CAMPAIGN_ORGANIZATION.replace("_", "").replace("-", "").isalnum():
     raise ImproperlyConfigured("CAMPAIGN_ORGANIZATION may hold letters, digits, '-' and '_' only")
 # The public base URL reported as serverUrl in API answers; the request's host when unset.
 CAMPAIGN_SERVER_URL = env("CAMPAIGN_SERVER_URL")
+# Base URL of the open pixel and click redirects in tracked emails (delivery/tracking.py).
+CAMPAIGN_TRACKING_URL = env("CAMPAIGN_TRACKING_URL", CAMPAIGN_SERVER_URL or "http://127.0.0.1:8000")
+# Machine opens and clicks (docs/tracking.md): a hit sooner than this after the send, and clicks
+# on two links of one recipient within TRACKING_SCANNER_SECONDS.
+TRACKING_MIN_HUMAN_SECONDS = float(env("TRACKING_MIN_HUMAN_SECONDS", "2"))
+TRACKING_SCANNER_SECONDS = float(env("TRACKING_SCANNER_SECONDS", "10"))
 # Domain of the Message-ID header of every message we send.
 CAMPAIGN_MESSAGE_ID_DOMAIN = env("CAMPAIGN_MESSAGE_ID_DOMAIN", "message-center.invalid")
 
