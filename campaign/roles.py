@@ -30,6 +30,9 @@ MARKETER_PERMISSIONS = [
     "messages_app.delete_testprofile",
     "messages_app.view_proofsend",
     "delivery.view_capturedmessage",
+    # Scoped to the messages they may edit (messages_app.selectors.messages_editable_by).
+    "events.view_event",
+    "delivery.view_deliveryattempt",
 ]
 # Administrators can do everything marketers can, plus event configurations, profiles, API
 # credentials, users and the delivery logs.
@@ -54,7 +57,6 @@ ADMINISTRATOR_PERMISSIONS = [
     "events.add_eventfield",
     "events.change_eventfield",
     "events.delete_eventfield",
-    "events.view_event",
     "events.view_eventcollection",
     "events.add_eventcollection",
     "events.change_eventcollection",
@@ -69,7 +71,6 @@ ADMINISTRATOR_PERMISSIONS = [
     "profiles.change_profile",
     "profiles.delete_profile",
     "messages_app.unpublish_transactionalmessage",
-    "delivery.view_deliveryattempt",
     "delivery.view_exclusion",
     "delivery.view_trackingevent",
     "delivery.view_addressquarantine",
@@ -77,6 +78,7 @@ ADMINISTRATOR_PERMISSIONS = [
     "delivery.view_denylistentry",
     "delivery.add_denylistentry",
     "delivery.delete_denylistentry",
+    "reports.view_global_report",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -6,6 +6,7 @@ from events.openapi import OpenApiSchemaView, RedocView, SwaggerView
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("", include("events.urls")),
     path("", include("delivery.urls")),

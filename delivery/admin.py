@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from messages_app.selectors import messages_editable_by
 
 from .feedback import address_release, denylist_add
 from .models import (
@@ -60,6 +61,15 @@ class DeliveryAttemptAdmin(ReadOnlyAdmin):
     search_fields = ["event__pkey", "provider_message_id", "address"]
     list_select_related = ["event"]
     date_hierarchy = "started_at"
+
+    def get_queryset(self, request):
+        # Marketers see the attempts of the messages they may edit, administrators all of them.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(event__configuration__message__in=messages_editable_by(user=request.user))
+        )
+
     fields = [
         "event",
         "number",

@@ -224,6 +224,22 @@ def _url_key(url: str) -> int:
     return -int.from_bytes(hashlib.blake2b(url.encode(), digest_size=7).digest(), "big") - 1
 
 
+def _hit(
+    *, event: dict, event_pk: int, kind: str, link_key: int, defaults: dict, reason: str, at
+) -> Interaction:
+    row, created = Interaction.objects.select_for_update().get_or_create(
+        event_id=event_pk, kind=kind, link_key=link_key, defaults={**defaults, "machine_reason": reason}
+    )
+    if not created:
+        Interaction.objects.filter(pk=row.pk).update(
+            count=F("count") + 1,
+            last_at=max(at, row.last_at),
+            machine_reason=row.machine_reason if reason else "",
+            rolled=False,
+        )
+    return row
+
+
 def interaction_record(
     *,
     event_pk: int,
@@ -236,49 +252,43 @@ def interaction_record(
     source: str = InteractionSource.TRACKING,
 ) -> Interaction | None:
     """Store one open or click of an event's recipient: a new row for the first, a count for the
-    repeats. A row is a machine's only while all its hits were; two links of one recipient clicked
-    within TRACKING_SCANNER_SECONDS are a scanner's. None when the event is gone (retention)."""
+    repeats. A click counts in the row of its link and in the recipient's row of all its clicks
+    (`link_key` 0, which gives the unique clickers). A row is a machine's only while all its hits
+    were; two links of one recipient clicked within TRACKING_SCANNER_SECONDS are a scanner's.
+    None when the event is gone (retention)."""
     at = at or timezone.now()
     event = Event.objects.filter(pk=event_pk).values("configuration_id", "email", "processed_at").first()
     if event is None:
         return None
     reason = machine_reason(kind=kind, user_agent=user_agent, ip=ip, sent_at=event["processed_at"], at=at)
-    link_key = 0 if kind == InteractionKind.OPEN else (link.pk if link is not None else _url_key(url))
+    defaults = {
+        "configuration_id": event["configuration_id"],
+        "domain": _domain(event["email"]),
+        "source": source,
+        "first_at": at,
+        "last_at": at,
+        "user_agent": user_agent[:500],
+        "ip_network": ip_network(ip),
+    }
+    hit = {"event": event, "event_pk": event_pk, "kind": kind, "reason": reason, "at": at}
     with transaction.atomic():
-        row, created = Interaction.objects.select_for_update().get_or_create(
-            event_id=event_pk,
-            kind=kind,
-            link_key=link_key,
-            defaults={
-                "configuration_id": event["configuration_id"],
-                "link": link,
-                "url": (link.url if link is not None and not url else url)[:4000],
-                "domain": _domain(event["email"]),
-                "source": source,
-                "first_at": at,
-                "last_at": at,
-                "user_agent": user_agent[:500],
-                "ip_network": ip_network(ip),
-                "machine_reason": reason,
-            },
-        )
-        if not created:
-            Interaction.objects.filter(pk=row.pk).update(
-                count=F("count") + 1,
-                last_at=max(at, row.last_at),
-                machine_reason=row.machine_reason if reason else "",
-                rolled=False,
-            )
-        if kind == InteractionKind.CLICK and source == InteractionSource.TRACKING:
-            window = timedelta(seconds=settings.TRACKING_SCANNER_SECONDS)
-            burst = Interaction.objects.filter(
-                event_id=event_pk,
-                kind=InteractionKind.CLICK,
-                first_at__gte=at - window,
-                first_at__lte=at + window,
-            )
-            if burst.values("link_key").distinct().count() > 1:
-                burst.exclude(machine_reason="scanner").update(machine_reason="scanner", rolled=False)
+        if kind == InteractionKind.OPEN:
+            row = _hit(link_key=0, defaults=defaults, **hit)
+        else:
+            link_key = link.pk if link is not None else _url_key(url)
+            url = (link.url if link is not None and not url else url)[:4000]
+            row = _hit(link_key=link_key, defaults={**defaults, "link": link, "url": url}, **hit)
+            _hit(link_key=0, defaults=defaults, **hit)
+            if source == InteractionSource.TRACKING:
+                window = timedelta(seconds=settings.TRACKING_SCANNER_SECONDS)
+                burst = Interaction.objects.filter(
+                    event_id=event_pk,
+                    kind=InteractionKind.CLICK,
+                    first_at__gte=at - window,
+                    first_at__lte=at + window,
+                )
+                if burst.exclude(link_key=0).values("link_key").distinct().count() > 1:
+                    burst.exclude(machine_reason="scanner").update(machine_reason="scanner", rolled=False)
     row.refresh_from_db()
     return row
 

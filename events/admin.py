@@ -20,6 +20,7 @@ from campaign.exceptions import ApplicationError
 
 # The one import of an app above: a configuration is published, duplicated and moved together
 # with its message, by messages_app's publication and package services (docs/architecture.md).
+from messages_app.selectors import messages_editable_by
 from messages_app.services import (
     configuration_duplicate,
     configuration_publish,
@@ -534,7 +535,15 @@ def _with_event_id_check(form_class):
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
     list_display = ["pkey", "configuration", "email", "status", "created_at", "processed_at"]
-    list_filter = ["status", "configuration"]
+    list_filter = ["status", ("configuration", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["pkey", "email"]
     list_select_related = ["configuration"]
     readonly_fields = [f.name for f in Event._meta.fields]
+
+    def get_queryset(self, request):
+        # Marketers see the events of the messages they may edit, administrators all of them.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(configuration__message__in=messages_editable_by(user=request.user))
+        )

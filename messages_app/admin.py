@@ -293,6 +293,7 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 can_preview=request.user.has_perm(PERM_PROOF),
                 preview_url=reverse("admin:messages_app_transactionalmessage_preview", args=[obj.pk]),
                 versions_url=reverse("admin:messages_app_transactionalmessage_versions", args=[obj.pk]),
+                report_url=reverse("reports-message", args=[obj.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "messages_app",
     "delivery",
     "profiles",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -116,6 +117,15 @@ elif env_bool("DATABASE_SERVER_SIDE_BINDING", True):
     # parses and plans the hot paths' statements once. Turn off behind a connection pooler that
     # cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# Reports read their rollups on a read replica when one is given (reports/router.py).
+if env("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = dj_database_url.parse(
+        env("DATABASE_REPLICA_URL"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+REPORTS_READ_REPLICA = "replica" in DATABASES
+DATABASE_ROUTERS = ["reports.router.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -382,3 +392,32 @@ CELERY_BEAT_SCHEDULE |= {
         "options": {"expires": DELIVERY_SWEEP_INTERVAL_SECONDS},
     },
 }
+
+# --- Reports and retention (docs/reports.md) ---------------------------------------------
+# The rollup job: every INTERVAL seconds, events finished up to LAG seconds ago, in windows of
+# WINDOW_HOURS (at most MAX_WINDOWS per run), feedback and opens/clicks in batches of BATCH_SIZE.
+REPORTS_ROLLUP_INTERVAL_SECONDS = env_int("REPORTS_ROLLUP_INTERVAL_SECONDS", 60)
+REPORTS_ROLLUP_LAG_SECONDS = env_int("REPORTS_ROLLUP_LAG_SECONDS", 60)
+REPORTS_ROLLUP_WINDOW_HOURS = env_int("REPORTS_ROLLUP_WINDOW_HOURS", 6)
+REPORTS_ROLLUP_MAX_WINDOWS = env_int("REPORTS_ROLLUP_MAX_WINDOWS", 20)
+REPORTS_ROLLUP_BATCH_SIZE = env_int("REPORTS_ROLLUP_BATCH_SIZE", 5000)
+# Retention in days per kind (0 keeps them forever); rollups are always kept. Deleted in batches of
+# RETENTION_BATCH_SIZE rows, at most RETENTION_MAX_BATCHES per kind and run, every hour.
+RETENTION_EVENTS_DAYS = env_int("RETENTION_EVENTS_DAYS", 31)
+RETENTION_LOGS_DAYS = env_int("RETENTION_LOGS_DAYS", 183)
+RETENTION_TRACKING_DAYS = env_int("RETENTION_TRACKING_DAYS", 183)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 2000)
+RETENTION_MAX_BATCHES = env_int("RETENTION_MAX_BATCHES", 50)
+CELERY_BEAT_SCHEDULE |= {
+    "reports-rollup": {
+        "task": "reports.tasks.reports_rollup",
+        "schedule": REPORTS_ROLLUP_INTERVAL_SECONDS,
+        "options": {"expires": REPORTS_ROLLUP_INTERVAL_SECONDS},
+    },
+    "retention-purge": {
+        "task": "reports.tasks.retention_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+}
+CELERY_TASK_ROUTES["reports.tasks.*"] = {"queue": "housekeeping"}
