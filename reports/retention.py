@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from delivery.models import CapturedEmail, CapturedMessage, Interaction, TrackingEvent
@@ -33,13 +33,16 @@ logger = logging.getLogger(__name__)
 
 
 def _events(cutoff: datetime) -> list[QuerySet]:
-    rolled = RollupWatermark.objects.filter(source="events").values_list("position_time", flat=True).first()
-    if rolled is None:
+    marks = dict(RollupWatermark.objects.values_list("source", "position_time"))
+    feedback = RollupWatermark.objects.filter(source="feedback").values_list("position_id", flat=True).first()
+    if marks.get("events") is None:
         return []
+    # Only events the rollup job has counted, and whose provider feedback it has counted too.
+    unrolled_feedback = TrackingEvent.objects.filter(event=OuterRef("pk"), id__gt=feedback or 0)
     return [
         Event.objects.filter(
-            created_at__lt=cutoff, status__in=FINAL_STATUSES, processed_at__lt=min(cutoff, rolled)
-        )
+            created_at__lt=cutoff, status__in=FINAL_STATUSES, processed_at__lt=min(cutoff, marks["events"])
+        ).exclude(Exists(unrolled_feedback))
     ]
 
 

@@ -123,12 +123,10 @@ def _scope(queryset: QuerySet, configuration_ids: list[int] | None) -> QuerySet:
     return queryset if configuration_ids is None else queryset.filter(configuration_id__in=configuration_ids)
 
 
-def report_build(
-    *, configuration_ids: list[int] | None, start: date, end: date, using: str = "default"
-) -> Report:
+def report_build(*, configuration_ids: list[int] | None, start: date, end: date) -> Report:
     """The report of some configurations' messages (None: all) from `start` to `end` (days, UTC,
     both included), in six queries."""
-    daily = _scope(DailyRollup.objects.using(using).filter(day__gte=start, day__lte=end), configuration_ids)
+    daily = _scope(DailyRollup.objects.filter(day__gte=start, day__lte=end), configuration_ids)
 
     # 1. Totals, per metric (latency buckets and links included).
     totals: dict[str, int] = {}
@@ -142,9 +140,7 @@ def report_build(
         until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
         rows = (
             _scope(
-                HourlyRollup.objects.using(using).filter(
-                    hour__gte=since, hour__lt=until, metric__startswith="status:"
-                ),
+                HourlyRollup.objects.filter(hour__gte=since, hour__lt=until, metric__startswith="status:"),
                 configuration_ids,
             )
             .values_list("hour", "metric")
@@ -171,7 +167,7 @@ def report_build(
     # 3. Domains.
     per_domain: dict[str, dict[str, int]] = defaultdict(dict)
     domain_rows = (
-        _scope(DomainRollup.objects.using(using).filter(day__gte=start, day__lte=end), configuration_ids)
+        _scope(DomainRollup.objects.filter(day__gte=start, day__lte=end), configuration_ids)
         .values_list("domain", "metric")
         .annotate(total=Sum("value"))
     )
@@ -187,7 +183,7 @@ def report_build(
     # 4. Hot clicks: the links' URLs.
     clicks = {int(m.split(":")[1]): v for m, v in totals.items() if m.startswith("link:")}
     unique = {int(m.split(":")[1]): v for m, v in totals.items() if m.startswith("link_unique:")}
-    urls = dict(TrackedLink.objects.using(using).filter(pk__in=clicks).values_list("pk", "url"))
+    urls = dict(TrackedLink.objects.filter(pk__in=clicks).values_list("pk", "url"))
     links = sorted(
         ((urls.get(pk, f"#{pk}"), value, unique.get(pk, 0)) for pk, value in clicks.items() if value),
         key=lambda row: (-row[1], row[0]),
@@ -203,9 +199,9 @@ def report_build(
         buckets[configuration_id][int(metric.split(":")[1])] = value
     configurations = {
         row[0]: row[1:]
-        for row in EventConfiguration.objects.using(using)
-        .filter(pk__in=buckets)
-        .values_list("pk", "label", "event_id", "channel")
+        for row in EventConfiguration.objects.filter(pk__in=buckets).values_list(
+            "pk", "label", "event_id", "channel"
+        )
     }
     latency = []
     per_channel: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
