@@ -33,7 +33,8 @@ LATENCY_BUCKETS_MS = (
 
 
 class HourlyRollup(models.Model):
-    """Per configuration, hour and metric: the time series of short ranges."""
+    """Per configuration, hour and metric (statuses, opens and clicks): the time series of short
+    ranges."""
 
     configuration = models.ForeignKey("events.EventConfiguration", on_delete=models.CASCADE, related_name="+")
     hour = models.DateTimeField()

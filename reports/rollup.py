@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DateTimeField,
@@ -31,6 +32,7 @@ from django.db.models import (
     F,
     IntegerField,
     Min,
+    Q,
     Value,
     When,
 )
@@ -47,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 # The metrics also kept per recipient domain.
 DOMAIN_METRICS = frozenset({f"status:{EventStatus.PROCESSED}", "bounce_hard", "bounce_soft", "open_unique"})
+# The metrics also kept per hour (the time series of short ranges): statuses, opens, clicks.
+HOURLY_PREFIXES = ("status:", "open", "click")
 FEEDBACK_TYPES = ("bounced", "unsubscribed")
 
 
@@ -66,7 +70,8 @@ class Deltas:
         domains: dict[tuple, int] = defaultdict(int)
         for (configuration_id, hour, domain, metric), value in self.values.items():
             hour = hour.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-            hourly[(configuration_id, hour, metric)] += value
+            if metric.startswith(HOURLY_PREFIXES):
+                hourly[(configuration_id, hour, metric)] += value
             daily[(configuration_id, hour.date(), metric)] += value
             if metric in DOMAIN_METRICS:
                 domains[(configuration_id, hour.date(), domain, metric)] += value
@@ -272,9 +277,13 @@ def _interactions_rollup() -> int:
                 if row.rolled_count:
                     _interaction_metrics(deltas, row, row.rolled_count, row.rolled_machine, -1)
                 _interaction_metrics(deltas, row, row.count, bool(row.machine_reason), 1)
-                row.rolled, row.rolled_count, row.rolled_machine = True, row.count, bool(row.machine_reason)
             deltas.write()
-            Interaction.objects.bulk_update(rows, ["rolled", "rolled_count", "rolled_machine"])
+            # The rows are locked: what they hold now is what was just added.
+            Interaction.objects.filter(pk__in=[row.pk for row in rows]).update(
+                rolled=True,
+                rolled_count=F("count"),
+                rolled_machine=ExpressionWrapper(~Q(machine_reason=""), output_field=BooleanField()),
+            )
         total += len(rows)
         if len(rows) < settings.REPORTS_ROLLUP_BATCH_SIZE:
             break
