@@ -47,6 +47,9 @@ class HourlyRollup(models.Model):
         ]
         indexes = [models.Index(fields=["hour", "metric"], name="hourly_rollup_time")]
         permissions = [("view_global_report", _("Can view the report of all messages"))]
+        # Its admin entry opens the report of all messages (reports/admin.py).
+        verbose_name = _("report of all messages")
+        verbose_name_plural = _("report of all messages")
 
     def __str__(self) -> str:
         return f"{self.configuration_id} {self.hour:%Y-%m-%d %H}h {self.metric}"

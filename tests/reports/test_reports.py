@@ -138,7 +138,10 @@ class TestPages:
         roll()
         client.force_login(marketer)
         assert client.get("/admin/reports/").status_code == 403
+        assert "Report of all messages" not in client.get("/admin/").content.decode()
         client.force_login(administrator)
+        assert client.get("/admin/reports/hourlyrollup/")["Location"] == "/admin/reports/"
+        assert "Report of all messages" in client.get("/admin/").content.decode()
         page = client.get(f"/admin/reports/?start={START}&end={START}")
         assert page.status_code == 200 and 'data-figure="sent">7<' in page.content.decode()
 
