@@ -92,6 +92,27 @@ def _mark(source: str, found: list[str]) -> str:
     return _ANCHOR_RE.sub(number, source)
 
 
+def links_label(*, source: str, labels: dict[int, str]) -> str:
+    """`source` (a version's default HTML) with `labels[position]` shown before each tracked link,
+    numbered as `tracked_content` numbers them: the hot clicks drawn on the message itself."""
+    found: list[str] = []
+
+    def label(match: re.Match) -> str:
+        if not _trackable(match.group(3)):
+            return match.group(0)
+        found.append(match.group(3))
+        text = labels.get(len(found) - 1)
+        return (_BADGE.format(html.escape(text)) if text else "") + match.group(0)
+
+    return _ANCHOR_RE.sub(label, source)
+
+
+_BADGE = (
+    '<span style="background:#fff3a0;color:#000;border:1px solid #000;font:bold 12px sans-serif;'
+    'padding:0 4px;margin-right:3px;white-space:nowrap">{}</span>'
+)
+
+
 def _links_store(*, version_pk: int, urls: list[str]) -> dict[int, int]:
     stored = dict(TrackedLink.objects.filter(version_id=version_pk).values_list("position", "pk"))
     missing = [

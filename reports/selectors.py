@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import QuerySet, Sum
+from django.utils.translation import gettext
 
 from delivery.models import TrackedLink
+from delivery.tracking import links_label
 from events.models import EventConfiguration, EventStatus
+from messages_app.models import TransactionalMessage
 
 from .models import LATENCY_BUCKETS_MS, DailyRollup, DomainRollup, HourlyRollup
 
@@ -238,3 +241,27 @@ def _latency_row(label: str, channel: str, histogram: dict[int, int]) -> Latency
         p90=percentile_ms(histogram, 0.90),
         p99=percentile_ms(histogram, 0.99),
     )
+
+
+def hot_clicks_html(*, message: TransactionalMessage, report: Report) -> str:
+    """The live version's HTML with, before each link, its human clicks and clickers over the
+    report's range ('' when not published or without HTML). Two queries."""
+    if message.published_version_id is None:
+        return ""
+    source = (
+        message.versions.filter(pk=message.published_version_id)
+        .values_list("content__html", flat=True)
+        .first()
+    )
+    if not source:
+        return ""
+    clicks = {url: (total, unique) for url, total, unique in report.links}
+    positions = TrackedLink.objects.filter(version_id=message.published_version_id).values_list(
+        "position", "url"
+    )
+    labels = {
+        position: gettext("%(clicks)s clicks, %(people)s people")
+        % {"clicks": clicks.get(url, (0, 0))[0], "people": clicks.get(url, (0, 0))[1]}
+        for position, url in positions
+    }
+    return links_label(source=source, labels=labels)

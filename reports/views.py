@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from messages_app.selectors import messages_editable_by
 
-from .selectors import Report, report_build
+from .selectors import Report, hot_clicks_html, report_build
 
 PERM_GLOBAL = "reports.view_global_report"
 DEFAULT_DAYS = 30
@@ -108,7 +108,9 @@ def _csv(name: str, table: tuple[list[str], list[list]], filename: str) -> HttpR
     return response
 
 
-def _render(request, *, title: str, configuration_ids: list[int] | None, filename: str, extra: dict):
+def _render(
+    request, *, title: str, configuration_ids: list[int] | None, filename: str, extra: dict, message=None
+):
     start, end, errors = _range(request)
     report = report_build(configuration_ids=configuration_ids, start=start, end=end)
     tables = _tables(report)
@@ -135,6 +137,7 @@ def _render(request, *, title: str, configuration_ids: list[int] | None, filenam
         "errors": errors,
         "query": query,
         "chart": chart,
+        "hot_html": hot_clicks_html(message=message, report=report) if message is not None else "",
         **extra,
     }
     return TemplateResponse(request, "admin/reports/report.html", context)
@@ -150,6 +153,7 @@ def message_report(request, message_pk: int):
         title=_("Report: %(message)s") % {"message": message},
         configuration_ids=[message.configuration_id],
         filename=message.message_id,
+        message=message,
         extra={
             "message": message,
             "change_url": reverse("admin:messages_app_transactionalmessage_change", args=[message.pk]),
