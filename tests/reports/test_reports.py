@@ -107,7 +107,7 @@ class TestPages:
         assert "a.example" in html and "https://shop.example.com/cart" in html
         assert "reports/chart.umd.js" in html
         # The hot clicks drawn on the message itself, in a sandboxed frame.
-        assert "<iframe class=\"mc-hot-clicks\" sandbox" in html
+        assert '<iframe class="mc-hot-clicks" sandbox' in html
         assert "3 clicks, 2 people&lt;/span&gt;&lt;a href=&quot;https://shop.example.com/cart" in html
 
     def test_every_table_downloads_as_csv(self, client, marketer, counted):
