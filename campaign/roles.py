@@ -40,6 +40,9 @@ MARKETER_PERMISSIONS = [
     "marketing.change_marketingdelivery",
     "marketing.delete_marketingdelivery",
     "marketing.send_marketingdelivery",
+    # Scoped to the messages they may edit (messages_app.selectors.messages_editable_by).
+    "events.view_event",
+    "delivery.view_deliveryattempt",
 ]
 # Administrators can do everything marketers can, plus event configurations, profiles, API
 # credentials, users and the delivery logs.
@@ -67,7 +70,6 @@ ADMINISTRATOR_PERMISSIONS = [
     "events.add_eventfield",
     "events.change_eventfield",
     "events.delete_eventfield",
-    "events.view_event",
     "events.view_eventcollection",
     "events.add_eventcollection",
     "events.change_eventcollection",
@@ -102,7 +104,6 @@ ADMINISTRATOR_PERMISSIONS = [
     "privacy.export_profile_data",
     "privacy.erase_profile_data",
     "messages_app.unpublish_transactionalmessage",
-    "delivery.view_deliveryattempt",
     "delivery.view_exclusion",
     "delivery.view_trackingevent",
     "delivery.view_addressquarantine",
@@ -121,6 +122,7 @@ ADMINISTRATOR_PERMISSIONS = [
     # Login lockouts: an administrator lifts one by deleting the attempt.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",
+    "reports.view_global_report",
     *MARKETER_PERMISSIONS,
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {

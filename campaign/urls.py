@@ -9,6 +9,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     # Before the admin's own page of that path: the same page, writing through the audited service.
     path("admin/password_change/", admin.site.admin_view(own_password_change_view)),
+    path("admin/reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("events.urls")),

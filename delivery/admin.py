@@ -3,6 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from messages_app.selectors import messages_editable_by
 from organisations.admin_scoping import UnitScopedAdminMixin
 
 from .feedback import address_release, denylist_add
@@ -63,6 +64,15 @@ class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
     search_fields = ["event__pkey", "provider_message_id", "address"]
     list_select_related = ["event"]
     date_hierarchy = "started_at"
+
+    def get_queryset(self, request):
+        # Marketers see the attempts of the messages they may edit, administrators all of them.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(event__configuration__message__in=messages_editable_by(user=request.user))
+        )
+
     fields = [
         "event",
         "number",

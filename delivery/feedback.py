@@ -18,9 +18,11 @@ from .models import (
     DeliveryAttempt,
     DenylistEntry,
     ExclusionReason,
+    InteractionKind,
     QuarantineReason,
     TrackingEvent,
 )
+from .tracking import provider_interaction
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,14 @@ def tracking_record(*, esp_name: str, esp_event: AnymailTrackingEvent) -> Tracki
             click_url=esp_event.click_url or "",
             esp_event=esp_event.esp_event if isinstance(esp_event.esp_event, dict | list) else {},
         )
+        if attempt is not None and event_type in ("opened", "clicked"):
+            provider_interaction(
+                event_pk=attempt.event_id,
+                kind=InteractionKind.OPEN if event_type == "opened" else InteractionKind.CLICK,
+                url=esp_event.click_url or "",
+                user_agent=esp_event.user_agent or "",
+                at=esp_event.timestamp,
+            )
         if not recipient:
             return tracking
         reply = esp_event.mta_response or esp_event.description or ""

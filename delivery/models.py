@@ -194,3 +194,78 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}"
+
+
+class TrackedLink(models.Model):
+    """A link of a published version's HTML (its `href` as written, possibly a template): a click
+    redirect only ever leads to a link of the version of the message it was sent with."""
+
+    version = models.ForeignKey("messages_app.MessageVersion", on_delete=models.CASCADE, related_name="+")
+    # Its order among the tracked links of the version (default content first, then the variants).
+    position = models.PositiveIntegerField()
+    url = models.TextField()
+
+    class Meta:
+        ordering = ["version", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "position"], name="unique_tracked_link_position")
+        ]
+
+    def __str__(self) -> str:
+        return self.url[:80]
+
+
+class InteractionKind(models.TextChoices):
+    OPEN = "open", _("Open")
+    CLICK = "click", _("Click")
+
+
+class InteractionSource(models.TextChoices):
+    # Our open pixel or click redirect.
+    TRACKING = "tracking", _("Tracking pixel or redirect")
+    # An ESP's tracking webhook (anymail).
+    PROVIDER = "provider", _("Provider webhook")
+
+
+class Interaction(models.Model):
+    """The opens of one recipient (event), or its clicks on one link: one row each, counting the
+    repeats. Kept apart from the event (no foreign key constraint), with its message and
+    recipient domain, so that it can outlive the event under its own retention."""
+
+    event_id = models.BigIntegerField()
+    configuration_id = models.BigIntegerField()
+    kind = models.CharField(max_length=5, choices=InteractionKind.choices)
+    link = models.ForeignKey(TrackedLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # 0 for opens; the link's id for clicks (a provider click on a link we do not know: its URL's hash).
+    link_key = models.BigIntegerField(default=0)
+    url = models.TextField(blank=True)
+    domain = models.CharField(max_length=255, blank=True)
+    source = models.CharField(
+        max_length=10, choices=InteractionSource.choices, default=InteractionSource.TRACKING
+    )
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    user_agent = models.CharField(max_length=500, blank=True)
+    # The client's network (/24 for IPv4, /48 for IPv6), never its full address.
+    ip_network = models.CharField(max_length=50, blank=True)
+    # Why it is taken for a machine (docs/tracking.md); empty for a human.
+    machine_reason = models.CharField(max_length=30, blank=True)
+    # What the report rollups hold of it (reports/rollup.py): `rolled` is cleared by every change,
+    # and the rollup job adds the difference between now and then.
+    rolled = models.BooleanField(default=False)
+    rolled_count = models.PositiveIntegerField(default=0)
+    rolled_machine = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-first_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["event_id", "kind", "link_key"], name="unique_interaction")
+        ]
+        indexes = [
+            models.Index(fields=["first_at"], name="interaction_first_at"),
+            models.Index(fields=["id"], condition=models.Q(rolled=False), name="interaction_to_roll"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}"

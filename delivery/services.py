@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
 from events.lifecycle import event_move, events_lease_renew, events_move
-from events.models import Event, EventStatus, Targeting
+from events.models import Channel, Event, EventStatus, Targeting
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import Rendered, RenderedEmail, RenderError, message_render
@@ -52,6 +52,7 @@ from .targeting import (
     event_service_id,
     event_target_profile,
 )
+from .tracking import TrackedContent, email_markers_strip, email_tracking_add, tracked_content
 from .typology import event_content_hit, event_profile_hit
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,8 @@ class _Routed:
     content: dict
     # (recipient, channel address): one, or one per device for profile-based push.
     targets: list[tuple[Recipient, str]]
+    # Emails of a message that tracks: its links, numbered in `content` (delivery/tracking.py).
+    tracked: TrackedContent | None = None
 
 
 def _claim(event_pks: list[int]) -> list[int]:
@@ -216,7 +219,7 @@ def _wait_for_resume(events: list[Event], message: TransactionalMessage) -> Tran
     return None
 
 
-def _route(events: list[Event]) -> list[tuple[Event, dict]]:
+def _route(events: list[Event]) -> list[tuple[Event, dict, TrackedContent | None]]:
     """The events of one configuration that can be sent, with the content of their message's live
     version; the others end `tooOld` (expired) or `routingFailed` (no live message), or wait
     `paused` for the resume."""
@@ -241,8 +244,17 @@ def _route(events: list[Event]) -> list[tuple[Event, dict]]:
                 _finish(event, EventStatus.ROUTING_FAILED, error="No published message for this event.")
         return []
     version = message.published_version
-    content = version_content(version_pk=version.pk, published_at=version.published_at)
-    return [(event, content) for event in live]
+    tracked = None
+    if live[0].configuration.channel == Channel.EMAIL:
+        # Links are numbered whether or not the message tracks: turning tracking on later then
+        # needs no new version.
+        tracked = tracked_content(version_pk=version.pk, published_at=version.published_at)
+        content = tracked.content
+        if not message.tracking_enabled:
+            tracked = None
+    else:
+        content = version_content(version_pk=version.pk, published_at=version.published_at)
+    return [(event, content, tracked) for event in live]
 
 
 def _targets(event: Event, channel: str) -> list[tuple[Recipient, str]] | None:
@@ -261,12 +273,17 @@ def _targets(event: Event, channel: str) -> list[tuple[Recipient, str]] | None:
 
 
 def _render(routed: _Routed) -> Rendered:
-    return message_render(
+    rendered = message_render(
         channel=routed.channel,
         content=routed.content,
         context=event_context(event=routed.event),
         language=event_language(event=routed.event),
     )
+    if isinstance(rendered, RenderedEmail):
+        if routed.tracked is not None:
+            return email_tracking_add(rendered=rendered, event_pk=routed.event.pk, tracked=routed.tracked)
+        return email_markers_strip(rendered=rendered)
+    return rendered
 
 
 def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
@@ -446,15 +463,15 @@ def _claimed_deliver(claimed: list[int]) -> None:
         by_configuration.setdefault(event.configuration_id, []).append(event)
     routed: list[_Routed] = []
     for events in by_configuration.values():
-        routable: list[tuple[Event, dict]] = []
+        routable: list[tuple[Event, dict, TrackedContent | None]] = []
         with _on_its_own(*events):
             routable = _route(events)
-        for event, content in routable:
+        for event, content, tracked in routable:
             channel = event.configuration.channel
             with _on_its_own(event):
                 targets = _targets(event, channel)
                 if targets is not None:
-                    routed.append(_Routed(event, channel, content, targets))
+                    routed.append(_Routed(event, channel, content, targets, tracked))
     exclusions = {
         channel: address_exclusions(
             channel=channel,

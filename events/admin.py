@@ -22,6 +22,7 @@ from campaign.exceptions import ApplicationError, FieldError
 
 # The one import of an app above: a configuration is published, duplicated and moved together
 # with its message, by messages_app's publication and package services (docs/architecture.md).
+from messages_app.selectors import messages_editable_by
 from messages_app.services import (
     configuration_duplicate,
     configuration_publish,
@@ -661,3 +662,11 @@ class EventAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
     search_fields = ["pkey", "email"]
     list_select_related = ["configuration"]
     readonly_fields = [f.name for f in Event._meta.fields]
+
+    def get_queryset(self, request):
+        # Marketers see the events of the messages they may edit, administrators all of them.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(configuration__message__in=messages_editable_by(user=request.user))
+        )

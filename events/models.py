@@ -399,6 +399,12 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["configuration", "-created_at"], name="event_latest_per_config"),
             models.Index(fields=["status", "updated_at"], name="event_status_updated"),
+            # The report rollup job reads finished events by the time they finished (reports/rollup.py).
+            models.Index(
+                fields=["processed_at"],
+                condition=models.Q(processed_at__isnull=False),
+                name="event_processed_at",
+            ),
             # The dispatcher's scan: small, whatever the size of the table.
             models.Index(
                 fields=["id"],

@@ -42,6 +42,7 @@ from .services import (
     message_test_profile_delete,
     message_test_profile_errors,
     message_test_profile_save,
+    message_tracking_set,
     message_unpublish,
     message_update,
     message_variants_set,
@@ -279,6 +280,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
                 if obj is not None and obj.configuration.targeting == Targeting.PROFILE
                 else []
             ),
+            *([(_("Tracking"), {"fields": ["tracking_enabled"]})] if channel == Channel.EMAIL else []),
             ("History", {"fields": ["modified_by", "modified_at"]}),
         ]
 
@@ -342,6 +344,8 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
         settings_fields = ("label", "service", "typology", "category")
         editable = [name for name in (*settings_fields, *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
+        if "tracking_enabled" in form.changed_data:
+            message_tracking_set(message=obj, enabled=obj.tracking_enabled, user=request.user)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
@@ -356,6 +360,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
                 simulate_url=reverse("admin:messages_app_transactionalmessage_simulate", args=[obj.pk])
                 if obj.typology_id and obj.configuration.targeting == Targeting.PROFILE
                 else "",
+                report_url=reverse("reports-message", args=[obj.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -120,6 +120,12 @@ class TransactionalMessage(models.Model):
         blank=True,
         help_text=_("Fatigue rules of a category count and limit only the messages of that category."),
     )
+    # Open pixel and click redirects in the HTML of emails (delivery/tracking.py); read when sending.
+    tracking_enabled = models.BooleanField(
+        _("track opens and clicks"),
+        default=True,
+        help_text=_("Adds an open pixel and click redirects to the HTML of the emails sent."),
+    )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
         "MessageVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False

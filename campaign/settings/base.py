@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "profiles",
     "typologies",
     "marketing",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +130,15 @@ elif env_bool("DATABASE_SERVER_SIDE_BINDING", True):
     # parses and plans the hot paths' statements once. Turn off behind a connection pooler that
     # cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# Reports read their rollups on a read replica when one is given (reports/router.py).
+if env("DATABASE_REPLICA_URL", ""):
+    DATABASES["replica"] = dj_database_url.parse(
+        env("DATABASE_REPLICA_URL"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+REPORTS_READ_REPLICA = "replica" in DATABASES
+DATABASE_ROUTERS = ["reports.router.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -211,6 +221,12 @@ CAMPAIGN_PUBLIC_URL = (env("CAMPAIGN_PUBLIC_URL") or CAMPAIGN_SERVER_URL or "htt
 # An address of yours that receives unsubscribe requests by email, offered as the mailto of the
 # List-Unsubscribe header (the subject carries the signed link); empty: the https link only.
 CAMPAIGN_UNSUBSCRIBE_MAILTO = env("CAMPAIGN_UNSUBSCRIBE_MAILTO", "")
+# Base URL of the open pixel and click redirects in tracked emails (delivery/tracking.py).
+CAMPAIGN_TRACKING_URL = env("CAMPAIGN_TRACKING_URL", CAMPAIGN_SERVER_URL or "http://127.0.0.1:8000")
+# Machine opens and clicks (docs/tracking.md): a hit sooner than this after the send, and clicks
+# on two links of one recipient within TRACKING_SCANNER_SECONDS.
+TRACKING_MIN_HUMAN_SECONDS = float(env("TRACKING_MIN_HUMAN_SECONDS", "2"))
+TRACKING_SCANNER_SECONDS = float(env("TRACKING_SCANNER_SECONDS", "10"))
 # Domain of the Message-ID header of every message we send.
 CAMPAIGN_MESSAGE_ID_DOMAIN = env("CAMPAIGN_MESSAGE_ID_DOMAIN", "message-center.invalid")
 
@@ -445,3 +461,31 @@ CELERY_TASK_ROUTES["profiles.tasks.*"] = {"queue": "housekeeping"}
 PROFILE_IMPORT_CHUNK_ROWS = env_int("PROFILE_IMPORT_CHUNK_ROWS", 1000)
 # Largest profile CSV file accepted (bytes).
 PROFILE_IMPORT_MAX_BYTES = env_int("PROFILE_IMPORT_MAX_BYTES", 200 * 1024 * 1024)
+# --- Reports and retention (docs/reports.md) ---------------------------------------------
+# The rollup job: every INTERVAL seconds, events finished up to LAG seconds ago, in windows of
+# WINDOW_HOURS (at most MAX_WINDOWS per run), feedback and opens/clicks in batches of BATCH_SIZE.
+REPORTS_ROLLUP_INTERVAL_SECONDS = env_int("REPORTS_ROLLUP_INTERVAL_SECONDS", 60)
+REPORTS_ROLLUP_LAG_SECONDS = env_int("REPORTS_ROLLUP_LAG_SECONDS", 60)
+REPORTS_ROLLUP_WINDOW_HOURS = env_int("REPORTS_ROLLUP_WINDOW_HOURS", 6)
+REPORTS_ROLLUP_MAX_WINDOWS = env_int("REPORTS_ROLLUP_MAX_WINDOWS", 20)
+REPORTS_ROLLUP_BATCH_SIZE = env_int("REPORTS_ROLLUP_BATCH_SIZE", 5000)
+# Retention in days per kind (0 keeps them forever); rollups are always kept. Deleted in batches of
+# RETENTION_BATCH_SIZE rows, at most RETENTION_MAX_BATCHES per kind and run, every hour.
+RETENTION_EVENTS_DAYS = env_int("RETENTION_EVENTS_DAYS", 31)
+RETENTION_LOGS_DAYS = env_int("RETENTION_LOGS_DAYS", 183)
+RETENTION_TRACKING_DAYS = env_int("RETENTION_TRACKING_DAYS", 183)
+RETENTION_BATCH_SIZE = env_int("RETENTION_BATCH_SIZE", 2000)
+RETENTION_MAX_BATCHES = env_int("RETENTION_MAX_BATCHES", 50)
+CELERY_BEAT_SCHEDULE |= {
+    "reports-rollup": {
+        "task": "reports.tasks.reports_rollup",
+        "schedule": REPORTS_ROLLUP_INTERVAL_SECONDS,
+        "options": {"expires": REPORTS_ROLLUP_INTERVAL_SECONDS},
+    },
+    "retention-purge": {
+        "task": "reports.tasks.retention_purge",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+}
+CELERY_TASK_ROUTES["reports.tasks.*"] = {"queue": "housekeeping"}

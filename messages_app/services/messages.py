@@ -93,6 +93,17 @@ def message_update(
     return message
 
 
+def message_tracking_set(
+    *, message: TransactionalMessage, enabled: bool, user: AbstractBaseUser | None = None
+) -> TransactionalMessage:
+    """Turn open and click tracking on or off; it applies to the next emails sent, without a
+    publish (the links of every version are numbered anyway)."""
+    message.tracking_enabled = enabled
+    message.modified_by = user
+    message.save(update_fields=["tracking_enabled", "modified_by", "modified_at"])
+    return message
+
+
 def message_validate(*, message: TransactionalMessage, content: dict) -> list[FieldError]:
     """Why this content cannot be published: required parts, syntax, and every variable it reads
     checked against the published data structure (static analysis, no trial render)."""

@@ -11,7 +11,7 @@ ADMIN_ONLY_PAGES = [
     "/admin/events/eventconfiguration/add/",
     "/admin/integrations/integration/",
     "/admin/integrations/integration/add/",
-    "/admin/events/event/",
+    "/admin/reports/",
 ]
 
 
