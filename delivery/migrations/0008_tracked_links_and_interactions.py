@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("delivery", "0007_exclusion_reason_suppressed"),
-        ('messages_app', '0004_message_tracking_enabled'),
+        ('messages_app', '0009_message_tracking_enabled'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('events', '0008_event_processed_at_index'),
+        ('events', '0011_event_processed_at_index'),
     ]
 
     operations = [
