@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from campaign.exceptions import ApplicationError
 
@@ -25,7 +26,7 @@ def _new_token() -> str:
 def integration_create(*, name: str, user: AbstractBaseUser | None = None) -> IssuedCredentials:
     name = name.strip()
     if not name:
-        raise ApplicationError("An integration needs a name.", code="name_required")
+        raise ApplicationError(gettext("An integration needs a name."), code="name_required")
     token = _new_token()
     integration = Integration.objects.create(
         name=name,
@@ -50,7 +51,10 @@ def integration_rotate_token(*, integration: Integration) -> IssuedCredentials:
 
 def integration_revoke(*, integration: Integration) -> Integration:
     if integration.revoked_at is not None:
-        raise ApplicationError(f"{integration} is already revoked.", code="already_revoked")
+        raise ApplicationError(
+            gettext("{integration} is already revoked.").format(integration=integration),
+            code="already_revoked",
+        )
     integration.revoked_at = timezone.now()
     integration.save(update_fields=["revoked_at"])
     return integration

@@ -9,6 +9,7 @@ name the part and the line.
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
 from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -39,9 +40,11 @@ ANY = Shape()
 
 def profile_shape(*, name: str, attributes: Iterable[str]) -> Shape:
     """What an enrichment holds: a profile's fields and its declared custom attributes."""
-    declared = Shape(label="the declared profile attributes", attributes=dict.fromkeys(attributes, ANY))
+    declared = Shape(
+        label=gettext("the declared profile attributes"), attributes=dict.fromkeys(attributes, ANY)
+    )
     return Shape(
-        label=f"a profile ({name})",
+        label=gettext("a profile ({name})").format(name=name),
         attributes={**dict.fromkeys(PROFILE_TEMPLATE_FIELDS, ANY), ATTRIBUTES_KEY: declared},
     )
 
@@ -70,7 +73,7 @@ def structure_shapes(*, structure: dict, event_id: str, attributes: Iterable[str
     for collection in structure.get("collections") or []:
         cid = collection.get("collection_id")
         item = Shape(
-            label=f"an item of ctx.{cid}",
+            label=gettext("an item of ctx.{collection}").format(collection=cid),
             attributes={
                 **{f["field_id"]: ANY for f in collection.get("fields") or []},
                 **item_enrichments.get(cid, {}),
@@ -96,7 +99,8 @@ class _Checker:
     def error(self, node: nodes.Node, message: str) -> None:
         if (node.lineno, message) not in self.seen:
             self.seen.add((node.lineno, message))
-            self.errors.append(FieldError(self.part, f"line {node.lineno}: {message}"))
+            line = gettext("line {number}: {message}").format(number=node.lineno, message=message)
+            self.errors.append(FieldError(self.part, line))
 
     def lookup(self, name: str) -> Shape:
         for scope in reversed(self.scopes):
@@ -111,7 +115,9 @@ class _Checker:
         if shape.attributes is None:
             return ANY
         if name not in shape.attributes:
-            self.error(node, f"{path} is not a field of {shape.label}.")
+            self.error(
+                node, gettext("{path} is not a field of {shape}.").format(path=path, shape=shape.label)
+            )
             return ANY
         return shape.attributes[name]
 
@@ -185,17 +191,16 @@ def template_check(*, part: str, source: str, shapes: dict[str, Shape]) -> list[
     errors = []
     for name in sorted(meta.find_undeclared_variables(tree) - set(shapes) - _globals):
         line = next(node.lineno for node in tree.find_all(nodes.Name) if node.name == name)
+        message = gettext("{name} is not defined: use ctx.<field> or an enrichment's name.").format(name=name)
         errors.append(
-            FieldError(part, f"line {line}: {name} is not defined: use ctx.<field> or an enrichment's name.")
+            FieldError(part, gettext("line {number}: {message}").format(number=line, message=message))
         )
     for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
+        message = gettext("a message is one template: include, import and extends are not available.")
         errors.append(
-            FieldError(
-                part,
-                f"line {node.lineno}: a message is one template: "
-                "include, import and extends are not available.",
-            )
+            FieldError(part, gettext("line {number}: {message}").format(number=node.lineno, message=message))
         )
+
     checker = _Checker(part, shapes)
     checker.visit(tree)
     return errors + checker.errors

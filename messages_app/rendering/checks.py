@@ -4,6 +4,7 @@ template reads against the event's data structure is `messages_app.analysis`.
 """
 
 from babel import Locale, UnknownLocaleError
+from django.utils.translation import gettext
 from jinja2 import TemplateSyntaxError
 
 from campaign.exceptions import FieldError
@@ -20,7 +21,8 @@ def content_check(*, channel: str, content: dict) -> list[FieldError]:
             # Compiling, not only parsing: an unknown filter or test is an error here too.
             _env(html=path.split(".")[-1] in HTML_PARTS).compile(source)
         except TemplateSyntaxError as exc:
-            errors.append(FieldError(path, f"line {exc.lineno}: {exc.message}"))
+            message = gettext("line {number}: {message}").format(number=exc.lineno, message=exc.message)
+            errors.append(FieldError(path, message))
     return errors
 
 
@@ -46,5 +48,6 @@ def locale_check(*, locale: str) -> str | None:
     try:
         Locale.parse(locale.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
-        return f"{locale!r} is not a known locale (e.g. en, en_US, fr_FR)."
+        return gettext("{locale!r} is not a known locale (e.g. en, en_US, fr_FR).").format(locale=locale)
+
     return None

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import css_inline
 import html2text
+from django.utils.translation import gettext
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 
 from campaign.exceptions import ApplicationError
@@ -100,18 +101,23 @@ def _render(*, path: str, source: str, context: dict, policy: str, default: str)
         return "".join(output)
     except TemplateSyntaxError as exc:
         raise ApplicationError(
-            f"{path}: the template does not compile (line {exc.lineno}): {exc.message}", code="render_failed"
+            gettext("{path}: the template does not compile (line {lineno}): {message}").format(
+                path=path, lineno=exc.lineno, message=exc.message
+            ),
+            code="render_failed",
         ) from exc
     except UndefinedError as exc:
         raise ApplicationError(f"{path}: {exc.message}", code="missing_value") from exc
     except TemplateLimitExceeded as exc:
         raise ApplicationError(
-            f"{path}: the template went beyond a limit: {exc}", code="render_limit"
+            gettext("{path}: the template went beyond a limit: {exc}").format(path=path, exc=exc),
+            code="render_limit",
         ) from exc
     except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
         # The sandbox refused an operation, or the template misused a value from the event.
         raise ApplicationError(
-            f"{path}: the template could not be rendered: {exc}", code="render_failed"
+            gettext("{path}: the template could not be rendered: {exc}").format(path=path, exc=exc),
+            code="render_failed",
         ) from exc
     finally:
         _budget.reset(token)
@@ -140,7 +146,7 @@ def _email_html(html: str, preheader: str) -> str:
             html = _inliner.inline(html)
         except ValueError as exc:
             raise ApplicationError(
-                f"html: the CSS could not be inlined: {exc}", code="render_failed"
+                gettext("html: the CSS could not be inlined: {exc}").format(exc=exc), code="render_failed"
             ) from exc
     if preheader:
         hidden = PREHEADER_HTML.format(preheader)
