@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
+from django.views.i18n import JavaScriptCatalog
 
 from events.openapi import OpenApiSchemaView, RedocView, SwaggerView
 
@@ -10,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The admin's language menu posts to set_language (campaign/middleware.py reads its cookie).
     path("i18n/", include("django.conf.urls.i18n")),
+    # The translations of the admin's scripts (djangojs catalogue; messages_app/static).
+    path("i18n/js/", JavaScriptCatalog.as_view(packages=["messages_app"]), name="javascript-catalog"),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
 ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The admin's translations (docs/translations.md): extracts every marked string of the project
-# into locale/<language>/LC_MESSAGES/django.po, then compiles each catalogue into its .mo.
+# into locale/<language>/LC_MESSAGES/django.po (djangojs.po for the scripts), then compiles each
+# catalogue into its .mo.
 #
 #   scripts/messages.sh            extract (needs GNU gettext: apt-get install -y gettext), compile
 #   scripts/messages.sh extract    extract only
@@ -13,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LANGUAGES=(fr)
+DOMAINS=(django djangojs)
 # MESSAGES_PYTHON: a Python with the requirements installed (the test runs the script with its own).
 if [ -n "${MESSAGES_PYTHON:-}" ]; then
   PY="$MESSAGES_PYTHON"
@@ -28,15 +30,21 @@ if [ "$step" = all ] || [ "$step" = extract ]; then
     echo "Extracting needs GNU gettext (xgettext, msgmerge): apt-get install -y gettext" >&2
     exit 1
   fi
-  # File names without line numbers: a change elsewhere in a file does not rewrite the catalogue.
-  "$PY" manage.py makemessages "${LANGUAGES[@]/#/--locale=}" --domain django --no-obsolete \
-    --add-location file --ignore tests --ignore bench --ignore var --ignore staticfiles \
-    --ignore node_modules --ignore scripts
+  # Two catalogues: django (Python code and templates) and djangojs (the admin's scripts, served
+  # by the javascript-catalog view). File names without line numbers: a change elsewhere in a file
+  # does not rewrite the catalogue.
+  for domain in "${DOMAINS[@]}"; do
+    "$PY" manage.py makemessages "${LANGUAGES[@]/#/--locale=}" --domain "$domain" --no-obsolete \
+      --add-location file --ignore tests --ignore bench --ignore var --ignore staticfiles \
+      --ignore node_modules --ignore scripts
+  done
 fi
 
 if [ "$step" = all ] || [ "$step" = compile ]; then
   for language in "${LANGUAGES[@]}"; do
-    "$PY" -m babel.messages.frontend compile --domain django --directory locale --locale "$language" \
-      --statistics
+    for domain in "${DOMAINS[@]}"; do
+      "$PY" -m babel.messages.frontend compile --domain "$domain" --directory locale --locale "$language" \
+        --statistics
+    done
   done
 fi

@@ -78,6 +78,12 @@ def test_the_language_menu_choice_wins_over_the_browser(client, marketer):
     assert '<html lang="en"' in page and "Transactional messages" in page
 
 
+def test_the_scripts_of_the_admin_get_their_translations(client):
+    french = client.get("/i18n/js/", **FRENCH).content.decode()
+    assert "avant personnalisation" in french and "%(units)s caract\\u00e8res" in french
+    assert "avant personnalisation" not in client.get("/i18n/js/").content.decode()
+
+
 def test_a_refused_publish_is_explained_in_french(client, marketer, cart_event):
     message_update(message=cart_event.message, user=None, subject="")
     client.force_login(marketer)
