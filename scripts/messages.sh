@@ -38,6 +38,15 @@ if [ "$step" = all ] || [ "$step" = extract ]; then
       --add-location file --ignore tests --ignore bench --ignore var --ignore staticfiles \
       --ignore node_modules --ignore scripts
   done
+  # What is left to translate: new entries (empty) and changed ones (fuzzy, with a guess).
+  for language in "${LANGUAGES[@]}"; do
+    for domain in "${DOMAINS[@]}"; do
+      po="locale/$language/LC_MESSAGES/$domain.po"
+      todo=$( { msgattrib --untranslated --no-wrap "$po"; msgattrib --only-fuzzy --no-wrap "$po"; } |
+        grep -c '^msgid "[^"]' || true)
+      echo "$po: $todo entries to translate (empty msgstr or #, fuzzy)"
+    done
+  done
 fi
 
 if [ "$step" = all ] || [ "$step" = compile ]; then

@@ -53,7 +53,7 @@ def test_a_french_marketer_edits_a_message_in_french(french_page):
 
     page.get_by_role("link", name=str(message)).click()
     expect(page.locator("fieldset h2", has_text="Expéditeur")).to_be_visible()
-    expect(page.locator("fieldset h2", has_text="Contenu de l'e-mail")).to_be_visible()
+    expect(page.locator("fieldset h2", has_text="Contenu de l\u2019e-mail")).to_be_visible()
     expect(page.get_by_role("heading", name="Sélecteur de champs")).to_be_visible()
     expect(page.get_by_role("button", name="Mettre en pause")).to_be_visible()
     expect(page.locator("label[for=id_subject]")).to_have_text("Objet :")

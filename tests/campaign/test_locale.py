@@ -94,7 +94,7 @@ def test_a_refused_publish_is_explained_in_french(client, marketer, cart_event):
     )
     page = response.content.decode()
     assert "Le message ne peut pas être publié" in page
-    assert "L&#x27;objet est obligatoire." in page
+    assert "L\u2019objet est obligatoire." in page
 
 
 def test_publish_checks_of_a_data_structure_speak_the_active_language():
