@@ -136,6 +136,9 @@ LANGUAGE_CODE = "en-us"
 # The admin's languages (docs/translations.md); the trigger and status APIs always answer in English.
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# The language chosen in the admin's menu is kept a year in this browser.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

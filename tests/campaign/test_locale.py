@@ -70,6 +70,7 @@ def test_the_language_menu_choice_wins_over_the_browser(client, marketer):
     client.force_login(marketer)
     response = client.post("/i18n/setlang/", {"language": "fr", "next": "/admin/"})
     assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert response.cookies["django_language"]["max-age"] == 365 * 24 * 3600  # kept across visits
     page = client.get("/admin/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<html lang="fr"' in page and "Messages transactionnels" in page
     assert '<option value="fr" lang="fr" selected>Français</option>' in page
