@@ -112,3 +112,31 @@ def test_the_catalogue_holds_every_marked_string_of_the_source(tmp_path):
         assert committed - source == set(), (
             f"strings of {language}/{domain}.po no longer in the source: run scripts/messages.sh"
         )
+
+
+PROJECT_APPS = ["campaign", "integrations", "events", "messages_app", "delivery", "profiles"]
+
+
+def test_every_name_the_admin_shows_of_a_model_is_marked_for_translation():
+    """Model and field names, help texts and choice labels: a string left unmarked (a field
+    without a verbose name takes its attribute's name) stays English in the French admin."""
+    from django.apps import apps
+    from django.utils.functional import Promise
+
+    unmarked = []
+    for model in (m for label in PROJECT_APPS for m in apps.get_app_config(label).get_models()):
+        name = model._meta.label
+        for attribute in ("verbose_name", "verbose_name_plural"):
+            if not isinstance(getattr(model._meta, attribute), Promise):
+                unmarked.append(f"{name}.Meta.{attribute}")
+        for field in model._meta.get_fields(include_hidden=False):
+            if field.auto_created or not field.concrete:
+                continue
+            if not isinstance(field.verbose_name, Promise):
+                unmarked.append(f"{name}.{field.name}: verbose name")
+            if field.help_text and not isinstance(field.help_text, Promise):
+                unmarked.append(f"{name}.{field.name}: help text")
+            for _value, label in field.flatchoices or []:
+                if not isinstance(label, Promise):
+                    unmarked.append(f"{name}.{field.name}: choice {label!r}")
+    assert not unmarked, unmarked
