@@ -1,7 +1,8 @@
 """Buttons on an admin change page that run one service on the object (publish, revoke, ...).
 
-Each action is POST-only, checks the user's permission (the button is hidden without it),
-calls the service and reports its domain error as an admin message.
+Each action runs on POST only, checks the user's permission (the button is hidden without it),
+calls the service and reports its domain error as an admin message. An action with a `confirm`
+question is a link to a confirmation page (GET) whose form posts it.
 """
 
 from collections.abc import Callable
@@ -12,7 +13,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.translation import gettext as _
 
 from .exceptions import ApplicationError
 
@@ -38,6 +41,7 @@ class ObjectAction:
     permission: str
     run: Callable[[Any, Any], str]  # (obj, user) -> success message
     available: Callable[[Any], bool] = lambda obj: True
+    # The question of the confirmation page; empty: the button runs the action at once.
     confirm: str = ""
 
 
@@ -61,20 +65,24 @@ class ObjectActionsMixin:
             return []
         return [a for a in self.object_actions if request.user.has_perm(a.permission) and a.available(obj)]
 
+    def _object_action_url(self, obj, action: ObjectAction) -> str:
+        info = self.opts.app_label, self.opts.model_name
+        return reverse(
+            "admin:{}_{}_object_action".format(*info),
+            args=[obj.pk, action.name],
+            current_app=self.admin_site.name,
+        )
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)
-        info = self.opts.app_label, self.opts.model_name
         extra_context = {
             **(extra_context or {}),
             "object_actions": [
                 {
+                    "name": action.name,
                     "label": action.label,
-                    "confirm": action.confirm,
-                    "url": reverse(
-                        "admin:{}_{}_object_action".format(*info),
-                        args=[obj.pk, action.name],
-                        current_app=self.admin_site.name,
-                    ),
+                    "confirm": bool(action.confirm),
+                    "url": self._object_action_url(obj, action),
                 }
                 for action in self.allowed_object_actions(request, obj)
             ]
@@ -84,17 +92,34 @@ class ObjectActionsMixin:
         return super().change_view(request, object_id, form_url, extra_context)
 
     def object_action_view(self, request, object_id, action):
-        if request.method != "POST":
+        chosen = next((a for a in self.object_actions if a.name == action), None)
+        if request.method != "POST" and not (request.method == "GET" and chosen and chosen.confirm):
             return HttpResponseNotAllowed(["POST"])
         obj = get_object_or_404(self.get_queryset(request), pk=object_id)
-        chosen = next((a for a in self.object_actions if a.name == action), None)
         if chosen is None or not request.user.has_perm(chosen.permission):
-            raise PermissionDenied
+            raise PermissionDenied(_("Your role does not allow this action."))
+        if request.method == "GET":
+            return self._object_action_confirmation(request, obj, chosen)
         try:
             self.message_user(request, chosen.run(obj, request.user), messages.SUCCESS)
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
+        return HttpResponseRedirect(self._change_url(obj))
+
+    def _change_url(self, obj) -> str:
         info = self.opts.app_label, self.opts.model_name
-        return HttpResponseRedirect(
-            reverse("admin:{}_{}_change".format(*info), args=[obj.pk], current_app=self.admin_site.name)
-        )
+        return reverse("admin:{}_{}_change".format(*info), args=[obj.pk], current_app=self.admin_site.name)
+
+    def _object_action_confirmation(self, request, obj, action: ObjectAction) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": obj,
+            "title": _("%(action)s %(object)s?") % {"action": action.label, "object": obj},
+            "question": action.confirm,
+            "action": action,
+            "action_url": self._object_action_url(obj, action),
+            "change_url": self._change_url(obj),
+            "available": action.available(obj),
+        }
+        return TemplateResponse(request, "admin/object_action_confirm.html", context)

@@ -15,11 +15,13 @@ urlpatterns = [
     path("i18n/js/", JavaScriptCatalog.as_view(packages=["messages_app"]), name="javascript-catalog"),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
+    path("", include("profiles.urls")),
 ]
 
 admin.site.site_header = "Message Center"
 admin.site.site_title = "Message Center"
 admin.site.index_title = _("Transactional messaging")
+handler403 = "campaign.views.permission_denied"
 
 urlpatterns += [
     path("api/schema/", OpenApiSchemaView.as_view(), name="api-schema"),

@@ -86,10 +86,23 @@ def _release(obj, user) -> str:
     )
 
 
+class InQuarantineFilter(admin.SimpleListFilter):
+    title = _("in quarantine")
+    parameter_name = "in_quarantine"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No: soft bounces counted"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(quarantined_at__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(AddressQuarantine)
 class AddressQuarantineAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     list_display = ["address", "channel", "quarantined_at", "reason", "soft_bounces", "updated_at"]
-    list_filter = ["channel", "reason", ("quarantined_at", admin.EmptyFieldListFilter)]
+    list_filter = [InQuarantineFilter, "channel", "reason"]
     search_fields = ["address"]
     fields = ["channel", "address", "quarantined_at", "reason", "detail", "soft_bounces", "updated_at"]
     readonly_fields = fields
@@ -122,11 +135,12 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 
 @admin.register(Exclusion)
 class ExclusionAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "channel", "address", "reason"]
-    list_filter = ["reason", "channel"]
+    list_display = ["created_at", "event", "channel", "address", "reason", "rule"]
+    list_filter = ["reason", "channel", "rule", "event__configuration__message", "created_at"]
     search_fields = ["event__pkey", "address"]
-    list_select_related = ["event"]
-    fields = ["created_at", "event", "channel", "address", "reason", "detail"]
+    list_select_related = ["event", "rule"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "event", "channel", "address", "reason", "rule", "detail"]
     readonly_fields = fields
 
 

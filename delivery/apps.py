@@ -11,3 +11,6 @@ class DeliveryConfig(AppConfig):
 
     def ready(self):
         from . import signals  # noqa: F401 - connects the anymail tracking receiver
+        from .typology import address_filters_register
+
+        address_filters_register()

@@ -68,7 +68,7 @@ class DeliveryAttempt(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=4096, blank=True)
     started_at = models.DateTimeField(_("started at"))
-    duration_ms = models.PositiveIntegerField(_("duration ms"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
     outcome = models.CharField(_("outcome"), max_length=20, choices=AttemptOutcome.choices)
     # The provider's id of the accepted message (Message-ID for SMTP): feedback is matched on it.
     provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
@@ -112,8 +112,8 @@ class AddressQuarantine(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        verbose_name = _("quarantine")
-        verbose_name_plural = _("quarantine")
+        verbose_name = _("quarantined address")
+        verbose_name_plural = _("quarantined addresses")
         constraints = [
             models.UniqueConstraint(fields=["channel", "address"], name="unique_quarantine_address")
         ]
@@ -133,7 +133,7 @@ class DenylistEntry(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("denylisted address")
-        verbose_name_plural = _("denylist")
+        verbose_name_plural = _("denylisted addresses")
         constraints = [models.UniqueConstraint(fields=["channel", "address"], name="unique_denylist_address")]
 
     def __str__(self) -> str:
@@ -143,6 +143,10 @@ class DenylistEntry(models.Model):
 class ExclusionReason(models.TextChoices):
     QUARANTINE = "quarantine", _("Address in quarantine")
     DENYLIST = "denylist", _("Address on the denylist")
+    # Profile consent (profile-based messages only).
+    OPTED_OUT = "optedOut", _("Profile opted out of the channel")
+    UNSUBSCRIBED = "unsubscribed", _("Profile not subscribed to the message's service")
+    TYPOLOGY = "typology", _("Typology rule")
 
 
 class Exclusion(models.Model):
@@ -154,6 +158,15 @@ class Exclusion(models.Model):
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=4096)
     reason = models.CharField(_("reason"), max_length=20, choices=ExclusionReason.choices)
+    # The typology rule that excluded the event (reason `typology`).
+    rule = models.ForeignKey(
+        "typologies.TypologyRule",
+        verbose_name=_("rule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exclusions",
+    )
     detail = models.TextField(_("detail"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

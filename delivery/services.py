@@ -27,17 +27,19 @@ from django.utils import timezone
 
 from campaign.exceptions import ApplicationError
 from events.lifecycle import event_move, events_lease_renew, events_move
-from events.models import Event, EventStatus
+from events.models import Event, EventStatus, Targeting
 from fastpath.rows import row_insert
 from messages_app.models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
 from messages_app.rendering import Rendered, RenderedEmail, message_render
 from messages_app.selectors import version_content
+from profiles.selectors import profile_consent_refusal
 from profiles.services import app_subscription_disable
+from typologies.selectors import RuleHit
 
 from .channels import SendFailure, channel_address, message_send
 from .channels.email import email_send
 from .feedback import address_exclusions, address_quarantine
-from .models import AttemptOutcome, DeliveryAttempt, Exclusion, QuarantineReason
+from .models import AttemptOutcome, DeliveryAttempt, Exclusion, ExclusionReason, QuarantineReason
 from .queue import event_enqueue
 from .targeting import (
     Recipient,
@@ -45,7 +47,10 @@ from .targeting import (
     event_context,
     event_language,
     event_recipients,
+    event_service_id,
+    event_target_profile,
 )
+from .typology import event_content_hit, event_profile_hit
 
 logger = logging.getLogger(__name__)
 
@@ -266,22 +271,46 @@ def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
     """Send one routed event to its addresses that are not excluded (none left: the event is
     ignored) and record the attempts with the event's new status."""
     event, channel = routed.event, routed.channel
+    if event.configuration.targeting == Targeting.PROFILE:
+        # The profile's consent (SPEC MSG-7): event-based messages are not filtered by it.
+        profile = event_target_profile(event=event)
+        refusal = profile_consent_refusal(
+            profile=profile, channel=channel, service_id=event_service_id(event=event)
+        )
+        if refusal is not None:
+            reason, detail = refusal
+            _exclude(event, channel=channel, address=routed.targets[0][1], reason=reason, detail=detail)
+            return
     targets = [(recipient, address) for recipient, address in routed.targets if address not in exclusions]
     if not targets:
         address = routed.targets[0][1]
         reason, detail = exclusions[address]
         _exclude(event, channel=channel, address=address, reason=reason, detail=detail)
         return
+    message = _message_of(event)
     if targets[0][0].app_subscription_id is not None:
+        hit = event_profile_hit(event=event, message=message, channel=channel)
+        if hit is not None:
+            _exclude_by_rule(event, channel=channel, address=targets[0][1], hit=hit)
+            return
         _send_to_devices(routed, targets)
         return
     [(recipient, address)] = targets
     attempt = _Attempt(event=event, channel=channel, address=address)
     try:
         rendered = _render(routed)
-        provider_id = message_send(channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered)
+        hit = event_content_hit(event=event, message=message, channel=channel, rendered=rendered) or (
+            event_profile_hit(event=event, message=message, channel=channel)
+        )
+        if hit is None:
+            provider_id = message_send(
+                channel=channel, pkey=event.pkey, recipient=recipient, rendered=rendered
+            )
     except Exception as exc:
         _attempt_failed(attempt, exc)
+        return
+    if hit is not None:
+        _exclude_by_rule(event, channel=channel, address=address, hit=hit)
         return
     with transaction.atomic():
         attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
@@ -433,10 +462,25 @@ def _claimed_deliver(claimed: list[int]) -> None:
             _send(item, exclusions[item.channel])
 
 
-def _exclude(event: Event, *, channel: str, address: str, reason: str, detail: str) -> None:
+def _exclude(
+    event: Event, *, channel: str, address: str, reason: str, detail: str, rule_id: int | None = None
+) -> None:
     with transaction.atomic():
-        Exclusion.objects.create(event=event, channel=channel, address=address, reason=reason, detail=detail)
+        Exclusion.objects.create(
+            event=event, channel=channel, address=address, reason=reason, detail=detail, rule_id=rule_id
+        )
         _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
+
+
+def _exclude_by_rule(event: Event, *, channel: str, address: str, hit: RuleHit) -> None:
+    _exclude(
+        event,
+        channel=channel,
+        address=address,
+        reason=ExclusionReason.TYPOLOGY,
+        detail=hit.reason,
+        rule_id=hit.rule.pk,
+    )
 
 
 def _send_failed(attempt: _Attempt, failure: SendFailure) -> None:

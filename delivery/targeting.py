@@ -5,6 +5,7 @@ Everything is read from the structure frozen in the event's own version, so an e
 meaning it was accepted with even after the configuration is republished.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 from django.db.models.functions import Lower
@@ -14,6 +15,10 @@ from events.models import LANGUAGE_FIELD_ID, Channel, Event, Targeting
 from events.selectors import PUSH_APPLICATION_KEY, is_profile_push
 from profiles.models import Profile
 from profiles.selectors import attribute_definitions, profile_live_app_subscriptions, profile_variables
+from profiles.unsubscribe import unsubscribe_url
+
+# The template variable holding the recipient's unsubscribe link (profile-based messages only).
+UNSUBSCRIBE_URL_VARIABLE = "unsubscribe_url"
 
 
 class TargetingFailed(ApplicationError):
@@ -30,6 +35,8 @@ class Recipient:
     # Profile-based push: the app subscription the token belongs to (disabled when the provider
     # reports the token unregistered).
     app_subscription_id: int | None = None
+    # Profile-based email: the recipient's unsubscribe link (its List-Unsubscribe headers).
+    unsubscribe_url: str = ""
 
 
 def _key(profile_field: str, value: object) -> str | None:
@@ -66,11 +73,27 @@ def _enrichments(event: Event) -> list[dict]:
     return event.configuration_version.structure.get("enrichments", [])
 
 
+def event_service_id(*, event: Event) -> int | None:
+    """The subscription service the event's message belongs to, if any."""
+    message = getattr(event.configuration, "message", None)
+    return message.service_id if message is not None else None
+
+
+def event_unsubscribe_url(*, event: Event) -> str:
+    """The targeted profile's unsubscribe link (leaving the message's service, or all email)."""
+    profile = event_target_profile(event=event)
+    return unsubscribe_url(profile_id=profile.pk, service_id=event_service_id(event=event))
+
+
 def event_context(*, event: Event) -> dict:
     """The top-level variables of the message's templates for this event: `ctx`, then one variable
-    per event-level enrichment; item-level enrichments are added inside each item of `ctx`."""
+    per event-level enrichment; item-level enrichments are added inside each item of `ctx`; and
+    for a profile-based event, the profile's `unsubscribe_url`."""
     ctx = dict(event.ctx)
     context: dict = {"ctx": ctx}
+    if event.configuration.targeting == Targeting.PROFILE:
+        with contextlib.suppress(TargetingFailed):
+            context[UNSUBSCRIBE_URL_VARIABLE] = event_unsubscribe_url(event=event)
     enrichments = _enrichments(event)
     definitions = attribute_definitions() if enrichments else {}
     for enrichment in enrichments:
@@ -131,7 +154,7 @@ def _recipient(event: Event) -> Recipient:
     if config.channel == Channel.EMAIL:
         if not profile.email:
             raise TargetingFailed(f"The targeted profile {profile.pk} has no email address.")
-        return Recipient(email=profile.email)
+        return Recipient(email=profile.email, unsubscribe_url=event_unsubscribe_url(event=event))
     if config.channel == Channel.SMS:
         if not profile.mobile_phone:
             raise TargetingFailed(f"The targeted profile {profile.pk} has no mobile phone.")

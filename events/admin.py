@@ -1,4 +1,5 @@
 import json
+import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -18,7 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
-from campaign.exceptions import ApplicationError
+from campaign.exceptions import ApplicationError, FieldError
 
 # The one import of an app above: a configuration is published, duplicated and moved together
 # with its message, by messages_app's publication and package services (docs/architecture.md).
@@ -47,6 +48,7 @@ from .selectors import (
     configuration_structure,
     configurations_without_recent_events,
     is_profile_push,
+    structure_errors_worded,
     structure_from_rows,
 )
 from .services import (
@@ -60,7 +62,19 @@ from .services.preview import api_preview_build, event_payload
 
 
 def _publish(obj, user) -> str:
-    version = configuration_publish(config=obj, user=user)
+    try:
+        version = configuration_publish(config=obj, user=user)
+    except ApplicationError as exc:
+        if not exc.errors:
+            raise
+        reasons = structure_errors_worded(errors=exc.errors, structure=configuration_structure(config=obj))
+        raise ApplicationError(
+            gettext("{event_id} cannot be published: {reasons}").format(
+                event_id=obj.event_id, reasons=" ".join(reasons)
+            ),
+            code=exc.code,
+            errors=exc.errors,
+        ) from exc
     return gettext(
         "{event_id} is published (version {number}): its trigger endpoint accepts events "
         "and its message RT{event_id} is ready to edit."
@@ -84,9 +98,31 @@ def _duplicate(obj, user) -> str:
 LINE_BREAK = mark_safe("<br>")
 
 
-def _current_configuration_id(request) -> str | None:
-    match = request.resolver_match
-    return match.kwargs.get("object_id") if match else None
+_POSTED_COLLECTION_ID = re.compile(r"^collections-\d+-collection_id$")
+
+
+class CollectionChoiceForm(forms.ModelForm):
+    """A field's or an enrichment's collection, chosen by the collection's ID among the rows of the
+    Collections table, saved or added in the same change (a script keeps the choices in step with
+    the table as it is edited): a field can go into a collection created in the same save."""
+
+    collection_ref = forms.CharField(
+        label=_("collection"),
+        required=False,
+        max_length=64,
+        widget=forms.Select(attrs={"class": "collection-choice"}),
+        help_text=_("Empty: the event itself. A collection added below can be chosen once it has an ID."),
+    )
+
+    def set_collection_choices(self, ids: list[str]) -> None:
+        current = self.instance.collection.collection_id if self.instance.collection_id else ""
+        posted = self.data.get(self.add_prefix("collection_ref"), "") if self.is_bound else ""
+        choices = list(dict.fromkeys([*ids, current, posted]))
+        self.fields["collection_ref"].widget.choices = [
+            ("", _("(the event)")),
+            *((value, value) for value in choices if value),
+        ]
+        self.fields["collection_ref"].initial = current
 
 
 class StructureFormSet(BaseInlineFormSet):
@@ -103,6 +139,27 @@ class StructureFormSet(BaseInlineFormSet):
         self.structure_formsets = structure_formsets if structure_formsets is not None else []
         self.structure_formsets.append(self)
 
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        if isinstance(form, CollectionChoiceForm):
+            form.set_collection_choices(self._collection_ids())
+
+    def _collection_ids(self) -> list[str]:
+        """The IDs of the configuration's collections, and of those typed in the same change."""
+        if not hasattr(self, "_known_collection_ids"):
+            saved = (
+                list(self.instance.collections.values_list("collection_id", flat=True))
+                if self.instance.pk
+                else []
+            )
+            posted = [
+                value.strip()
+                for key, value in (self.data.items() if self.is_bound else [])
+                if _POSTED_COLLECTION_ID.match(key) and value.strip()
+            ]
+            self._known_collection_ids = list(dict.fromkeys([*saved, *posted]))
+        return self._known_collection_ids
+
     def clean(self):
         super().clean()
         self._unique_ids()
@@ -114,7 +171,7 @@ class StructureFormSet(BaseInlineFormSet):
                 structure=structure, targeting=self.instance.targeting, for_publish=False
             )
             if errors:
-                raise forms.ValidationError([f"{e.path}: {e.message}" for e in errors])
+                raise forms.ValidationError(structure_errors_worded(errors=errors, structure=structure))
 
     def _unique_ids(self) -> None:
         """Two rows with the same ID (in the same scope) are a form error, not a database error."""
@@ -123,48 +180,66 @@ class StructureFormSet(BaseInlineFormSet):
             data = getattr(form, "cleaned_data", None)
             if not data or data.get("DELETE") or not data.get(self.id_field):
                 continue
-            key = (data.get("collection"), data[self.id_field])
+            key = (data.get("collection_ref"), data[self.id_field])
             if key in seen:
                 raise forms.ValidationError(
                     gettext("The ID {id!r} is used twice; IDs must be unique.").format(id=data[self.id_field])
                 )
             seen.add(key)
 
-    def kept(self) -> list:
-        """The rows as edited (unsaved), without those marked for deletion."""
+    def kept_forms(self) -> list:
+        """The forms of the rows as edited, without those marked for deletion."""
         return [
-            form.instance
+            form
             for form in self.forms
             if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE")
         ]
 
+    def kept(self) -> list:
+        """The rows as edited (unsaved), without those marked for deletion."""
+        return [form.instance for form in self.kept_forms()]
+
 
 def structure_of_formsets(formsets: list[StructureFormSet]) -> dict:
-    """The data structure the inlines hold, as `event_config_structure_set` takes it."""
-    rows = {formset.model: formset.kept() for formset in formsets}
-    collections = rows.get(EventCollection, [])
-    kept = {collection.pk for collection in collections}
-    orphans = [
-        gettext("{row} is in a collection removed in the same change: move it first").format(row=row)
-        for model in (EventField, EventEnrichment)
-        for row in rows.get(model, [])
-        if row.collection_id is not None and row.collection_id not in kept
-    ]
-    if orphans:
-        raise forms.ValidationError(orphans)
+    """The data structure the inlines hold, as `event_config_structure_set` takes it: each field
+    and enrichment placed in the collection its row names by ID (a collection renamed in the same
+    change is still found by its former ID)."""
+    by_model = {formset.model: formset for formset in formsets}
+    collection_forms = by_model[EventCollection].kept_forms() if EventCollection in by_model else []
+    collections = [form.instance for form in collection_forms]
+    named = {collection.collection_id: collection for collection in collections}
+    for form in collection_forms:
+        if form.initial.get("collection_id"):
+            named.setdefault(form.initial["collection_id"], form.instance)
+    problems = []
+    for model in (EventField, EventEnrichment):
+        for form in by_model[model].kept_forms() if model in by_model else []:
+            wanted = (form.cleaned_data.get("collection_ref") or "").strip()
+            if wanted and wanted not in named:
+                problems.append(
+                    _(
+                        "The %(kind)s “%(row)s” names the collection “%(collection)s”, which is not in "
+                        "the Collections table."
+                    )
+                    % {"kind": model._meta.verbose_name, "row": form.instance, "collection": wanted}
+                )
+            form.instance.collection = named.get(wanted) if wanted else None
+    if problems:
+        raise forms.ValidationError(problems)
     return structure_from_rows(
-        fields=rows.get(EventField, []), collections=collections, enrichments=rows.get(EventEnrichment, [])
+        fields=by_model[EventField].kept() if EventField in by_model else [],
+        collections=collections,
+        enrichments=by_model[EventEnrichment].kept() if EventEnrichment in by_model else [],
     )
 
 
 class CollectionLimitedInline(admin.TabularInline):
-    """Inline whose `collection` choices are the collections of the configuration being edited."""
+    """Inline whose rows name their collection by ID (`CollectionChoiceForm`)."""
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "collection":
-            object_id = _current_configuration_id(request)
-            kwargs["queryset"] = EventCollection.objects.filter(configuration_id=object_id or 0)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    form = CollectionChoiceForm
+
+    class Media:
+        js = ["events/collection_choices.js"]
 
 
 class EventFieldInline(CollectionLimitedInline):
@@ -179,7 +254,7 @@ class EventFieldInline(CollectionLimitedInline):
         "required",
         "max_length",
         "allowed_values",
-        "collection",
+        "collection_ref",
         "position",
     ]
     formfield_overrides = {
@@ -213,7 +288,7 @@ class EventEnrichmentInline(CollectionLimitedInline):
     model = EventEnrichment
     formset = StructureFormSet
     extra = 0
-    fields = ["name", "collection", "resource", "event_field", "profile_field", "targeting", "position"]
+    fields = ["name", "collection_ref", "resource", "event_field", "profile_field", "targeting", "position"]
 
 
 class PublicationLogInline(admin.TabularInline):
@@ -240,7 +315,10 @@ class PublicationLogInline(admin.TabularInline):
 
     @admin.display(description=_("errors"))
     def errors_display(self, obj):
-        return format_html_join(LINE_BREAK, "{}: {}", ((e["path"], e["message"]) for e in obj.errors))
+        # The structure refused then is not kept: rows are named by their number.
+        errors = [FieldError(e["path"], e["message"]) for e in obj.errors]
+        lines = structure_errors_worded(errors=errors)
+        return format_html_join(LINE_BREAK, "{}", ((line,) for line in lines))
 
 
 class NoRecentEventFilter(admin.SimpleListFilter):
@@ -270,7 +348,20 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
     inlines = [EventFieldInline, EventCollectionInline, EventEnrichmentInline, PublicationLogInline]
     actions = ["publish_selected", "unpublish_selected", "export_selected"]
     object_actions = (
-        ObjectAction("publish", _("Publish"), "events.publish_eventconfiguration", _publish),
+        ObjectAction(
+            "publish",
+            _("Publish"),
+            "events.publish_eventconfiguration",
+            _publish,
+            # Published and up to date: nothing to publish.
+            available=lambda obj: (
+                obj.status != PublicationStatus.PUBLISHED or configuration_has_unpublished_changes(config=obj)
+            ),
+            confirm=_(
+                "Publish the data structure? The trigger endpoint accepts events with it as soon as "
+                "it is published, and the message can then be written and published."
+            ),
+        ),
         ObjectAction(
             "unpublish",
             _("Unpublish"),
@@ -300,16 +391,25 @@ class EventConfigurationAdmin(ObjectActionsMixin, admin.ModelAdmin):
         fields = ["label", "event_id", "channel", "targeting", "publication", "modified_by", "modified_at"]
         if obj is None or is_profile_push(config=obj):
             fields.insert(4, "push_application")
-        return fields if obj is None else [*fields[:-2], "publish_check", *fields[-2:]]
+        up_to_date = obj is not None and obj.status == PublicationStatus.PUBLISHED
+        if obj is None or (up_to_date and not configuration_has_unpublished_changes(config=obj)):
+            # Nothing to publish: no readiness to tell.
+            return fields
+        return [*fields[:-2], "publish_check", *fields[-2:]]
 
     @admin.display(description=_("before publishing"))
     def publish_check(self, obj):
-        errors = configuration_publish_problems(config=obj, structure=configuration_structure(config=obj))
+        structure = configuration_structure(config=obj)
+        errors = configuration_publish_problems(config=obj, structure=structure)
         if not errors:
             return gettext("The data structure is ready to publish.")
         return format_html(
             '<ul class="publish-problems">{}</ul>',
-            format_html_join("", "<li><code>{}</code>: {}</li>", ((e.path, e.message) for e in errors)),
+            format_html_join(
+                "",
+                "<li>{}</li>",
+                ((line,) for line in structure_errors_worded(errors=errors, structure=structure)),
+            ),
         )
 
     @admin.display(description=_("publication"))

@@ -17,7 +17,7 @@ import fastjsonschema
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -155,8 +155,7 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
         collection_id = collection.get("collection_id")
         _check_id(collection_id, f"{path}.collection_id", gettext("collection ID"), errors)
         items = collection.get("fields") or []
-        # A draft may hold a collection without fields yet: the admin saves a new collection
-        # before its fields can name it.
+        # A draft may hold a collection without fields yet (fields are added to it later).
         if not items and for_publish:
             message = gettext("The collection {id!r} needs at least one field.").format(id=collection_id)
             errors.append(FieldError(f"{path}.fields", message))
@@ -500,9 +499,11 @@ def _describe(error: ValidationError) -> list[tuple[str, str]]:
     if error.validator == "maxLength":
         return [("", f"Expected {_expected(schema)}; got {len(value)} characters.")]
     if error.validator == "minItems":
-        return [("", f"Expected at least {error.validator_value} items; got {len(value)}.")]
+        expected = ngettext("Expected at least %d item", "Expected at least %d items", error.validator_value)
+        return [("", f"{expected % error.validator_value}; got {len(value)}.")]
     if error.validator == "maxItems":
-        return [("", f"Expected at most {error.validator_value} items; got {len(value)}.")]
+        expected = ngettext("Expected at most %d item", "Expected at most %d items", error.validator_value)
+        return [("", f"{expected % error.validator_value}; got {len(value)}.")]
     if error.validator in ("format", "pattern", "enum"):
         return [("", f"Expected {_expected(schema)}; {_describe_value(value)} is not valid.")]
     if error.validator == "type":

@@ -331,7 +331,7 @@ class PublicationLog(models.Model):
     # [{"step": <text>, "ms": <duration>}] in order, then the errors [{"path", "message"}] if refused.
     steps = models.JSONField(_("steps"), default=list, encoder=DjangoJSONEncoder)
     errors = models.JSONField(_("errors"), default=list, encoder=DjangoJSONEncoder)
-    duration_ms = models.PositiveIntegerField(_("duration ms"), default=0)
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),

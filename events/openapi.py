@@ -5,11 +5,14 @@ import copy
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework import exceptions as drf_exceptions
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission
 
+from campaign.views import permission_denied
 from integrations.authentication import IntegrationAuthentication
 
 from .models import ADDRESS_KEYS, EventConfiguration, PublicationStatus, Targeting
@@ -42,14 +45,22 @@ class IntegrationAuthenticationScheme(OpenApiAuthenticationExtension):
         ]
 
 
-class StaffOrIntegration(BasePermission):
-    """API credentials, or a logged-in admin user (for the docs pages)."""
+class IntegrationOrAdministrator(BasePermission):
+    """API credentials, or an administrator signed in to the admin: a user who may see the event
+    configurations the schema describes (marketers may not)."""
+
+    message = _("The API documentation is for API credentials and administrators.")
 
     def has_permission(self, request, view) -> bool:
         if request.auth is not None:
             return True
         user = request.user
-        return bool(user and user.is_authenticated and user.is_staff)
+        return bool(
+            user
+            and user.is_authenticated
+            and user.is_staff
+            and user.has_perm("events.view_eventconfiguration")
+        )
 
 
 def event_request_schema(*, configuration) -> dict:
@@ -114,7 +125,18 @@ def per_event_schemas(result, generator, request, public):
 
 class _DocsAccess:
     authentication_classes = [SessionAuthentication, IntegrationAuthentication]
-    permission_classes = [StaffOrIntegration]
+    permission_classes = [IntegrationOrAdministrator]
+
+    def handle_exception(self, exc):
+        # A signed-in admin user without the right gets the admin's 403 page, not a JSON body.
+        request = self.request
+        if (
+            isinstance(exc, drf_exceptions.PermissionDenied)
+            and request.auth is None
+            and getattr(request.user, "is_staff", False)
+        ):
+            return permission_denied(request._request, exc.detail)
+        return super().handle_exception(exc)
 
 
 class OpenApiSchemaView(_DocsAccess, SpectacularAPIView):

@@ -1,3 +1,4 @@
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -7,6 +8,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _lazy
 
 from campaign.exceptions import FieldError
 from fastpath.rowcache import rowcache_get
@@ -122,6 +124,20 @@ def _in_order(rows: Iterable) -> list:
     return sorted(rows, key=lambda row: (row.position, row.pk is None, row.pk or 0))
 
 
+def _collection_key(collection: EventCollection) -> object:
+    return collection.pk if collection.pk is not None else id(collection)
+
+
+def _collection_of(row: EventField | EventEnrichment) -> object:
+    """The key of a row's collection: its primary key, or, for a row of the admin's inlines placed
+    in a collection added in the same change (not saved yet), that collection's own key."""
+    if row.collection_id is not None:
+        return row.collection_id
+    if type(row).collection.is_cached(row) and row.collection is not None:
+        return _collection_key(row.collection)
+    return None
+
+
 def structure_from_rows(
     *,
     fields: Iterable[EventField],
@@ -130,12 +146,13 @@ def structure_from_rows(
 ) -> dict:
     """The data structure these rows make, each list in its rows' position order: the saved rows of
     a configuration, or the rows the admin's inlines hold before they are saved (a field or an
-    enrichment names its collection by the collection's primary key)."""
+    enrichment names its collection by the collection's primary key, or by the collection itself
+    when that is added in the same change)."""
     collections = _in_order(collections)
-    members: dict[int | None, list[EventField]] = {}
+    members: dict[object, list[EventField]] = {}
     for field in _in_order(fields):
-        members.setdefault(field.collection_id, []).append(field)
-    by_pk = {collection.pk: collection for collection in collections}
+        members.setdefault(_collection_of(field), []).append(field)
+    by_key = {_collection_key(collection): collection for collection in collections}
     return {
         "fields": [_field_structure(field) for field in members.get(None, [])],
         "collections": [
@@ -144,18 +161,15 @@ def structure_from_rows(
                 "label": collection.label,
                 "min_items": collection.min_items,
                 "max_items": collection.max_items,
-                # A collection added in the same change (no primary key yet) has no fields yet.
-                "fields": [_field_structure(f) for f in members.get(collection.pk, [])]
-                if collection.pk
-                else [],
+                "fields": [_field_structure(f) for f in members.get(_collection_key(collection), [])],
             }
             for collection in collections
         ],
         "enrichments": [
             {
                 "name": enrichment.name,
-                "target": by_pk[enrichment.collection_id].collection_id
-                if enrichment.collection_id
+                "target": by_key[_collection_of(enrichment)].collection_id
+                if _collection_of(enrichment) is not None
                 else "event",
                 "resource": enrichment.resource,
                 "join": [{"event_field": enrichment.event_field, "profile_field": enrichment.profile_field}],
@@ -164,6 +178,86 @@ def structure_from_rows(
             for enrichment in _in_order(enrichments)
         ],
     }
+
+
+# The parts of a data structure's paths (`collections[0].fields[1].max_length`), in people's words.
+_PATH_PARTS = {
+    "field_id": _lazy("ID"),
+    "collection_id": _lazy("ID"),
+    "label": _lazy("label"),
+    "type": _lazy("type"),
+    "max_length": _lazy("maximum length"),
+    "allowed_values": _lazy("allowed values"),
+    "min_items": _lazy("minimum items"),
+    "max_items": _lazy("maximum items"),
+    "name": _lazy("name"),
+    "target": _lazy("collection"),
+    "resource": _lazy("resource"),
+    "join": _lazy("join"),
+    "event_field": _lazy("event field"),
+    "profile_field": _lazy("profile field"),
+    "targeting": _lazy("targeting enrichment"),
+}
+_PATH_STEP = re.compile(r"(\w+)(?:\[(\d+)\])?")
+
+
+def structure_error_place(*, path: str, structure: dict | None = None) -> str:
+    """Where in the data structure an error is, as people say it: `collections[0].fields[1].type`
+    is 'Field “price” of the collection “items”, type'. Without the structure (or past its end),
+    rows are named by their number."""
+    structure = structure if isinstance(structure, dict) else {}
+    steps = [(m.group(1), m.group(2)) for m in _PATH_STEP.finditer(path)]
+    if not steps:
+        return gettext("Data structure")
+    whole = {
+        "fields": gettext("Fields and collections"),
+        "enrichments": gettext("Enrichments"),
+        "structure": gettext("Data structure"),
+        PUSH_APPLICATION_KEY: gettext("Push application"),
+    }
+    name, index = steps[0]
+    if index is None or name not in ("fields", "collections", "enrichments"):
+        return whole.get(name, name)
+    row = _row(structure.get(name), int(index))
+    number = int(index) + 1
+    rest = steps[1:]
+    if name == "fields":
+        place = _named(row.get("field_id"), gettext("Field “%s”"), gettext("Field %d"), number)
+    elif name == "enrichments":
+        place = _named(row.get("name"), gettext("Enrichment “%s”"), gettext("Enrichment %d"), number)
+    else:
+        collection = _named(
+            row.get("collection_id"), gettext("collection “%s”"), gettext("collection %d"), number
+        )
+        place = collection[:1].upper() + collection[1:]
+        if rest and rest[0][0] == "fields" and rest[0][1] is not None:
+            items = row.get("fields") if isinstance(row.get("fields"), list) else []
+            item_index = int(rest[0][1])
+            item = (
+                items[item_index] if item_index < len(items) and isinstance(items[item_index], dict) else {}
+            )
+            field = _named(item.get("field_id"), gettext("Field “%s”"), gettext("Field %d"), item_index + 1)
+            place = gettext("%(field)s of the %(collection)s") % {"field": field, "collection": collection}
+            rest = rest[1:]
+        elif rest and rest[0][0] == "fields":
+            rest = rest[1:]
+    words = [str(_PATH_PARTS[part]) for part, _index in rest if part in _PATH_PARTS]
+    return ", ".join([place, words[-1]]) if words else place
+
+
+def _row(rows: object, index: int) -> dict:
+    if isinstance(rows, list) and index < len(rows) and isinstance(rows[index], dict):
+        return rows[index]
+    return {}
+
+
+def _named(value: object, with_name: str, with_number: str, number: int) -> str:
+    return with_name % value if isinstance(value, str) and value else with_number % number
+
+
+def structure_errors_worded(*, errors: Iterable[FieldError], structure: dict | None = None) -> list[str]:
+    """Each error as a sentence that names its place in people's words."""
+    return [f"{structure_error_place(path=e.path, structure=structure)}: {e.message}" for e in errors]
 
 
 def configuration_publish_problems(*, config: EventConfiguration, structure: dict) -> list[FieldError]:

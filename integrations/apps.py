@@ -4,4 +4,4 @@ from django.utils.translation import gettext_lazy as _
 
 class IntegrationsConfig(AppConfig):
     name = "integrations"
-    verbose_name = _("API integrations")
+    verbose_name = _("API access")

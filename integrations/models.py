@@ -60,9 +60,10 @@ class Integration(models.Model):
         # The table it had in the `campaign` app, kept when the model moved here.
         db_table = "campaign_integration"
         ordering = ["name"]
+        # One name everywhere (admin, README): API credentials.
+        verbose_name = _("API credentials")
+        verbose_name_plural = _("API credentials")
         permissions = [("revoke_integration", "Can revoke API credentials")]
-        verbose_name = _("integration")
-        verbose_name_plural = _("integrations")
 
     def __str__(self) -> str:
         return self.name

@@ -22,12 +22,23 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def _checked_token(token: str | None) -> str:
+    """A new random token, or the one given (the demo seed's, derived from a secret it keeps)."""
+    if token is None:
+        return _new_token()
+    if len(token) < 32:
+        raise ApplicationError(gettext("A token needs at least 32 characters."), code="token_too_short")
+    return token
+
+
 @transaction.atomic
-def integration_create(*, name: str, user: AbstractBaseUser | None = None) -> IssuedCredentials:
+def integration_create(
+    *, name: str, user: AbstractBaseUser | None = None, token: str | None = None
+) -> IssuedCredentials:
     name = name.strip()
     if not name:
         raise ApplicationError(gettext("An integration needs a name."), code="name_required")
-    token = _new_token()
+    token = _checked_token(token)
     integration = Integration.objects.create(
         name=name,
         client_id=f"mc_{secrets.token_hex(12)}",
@@ -39,9 +50,9 @@ def integration_create(*, name: str, user: AbstractBaseUser | None = None) -> Is
 
 
 @transaction.atomic
-def integration_rotate_token(*, integration: Integration) -> IssuedCredentials:
+def integration_rotate_token(*, integration: Integration, token: str | None = None) -> IssuedCredentials:
     """Replace the secret token (the old one stops working at once) and reactivate."""
-    token = _new_token()
+    token = _checked_token(token)
     integration.token_hash = token_digest(token)
     integration.token_hint = token[:6]
     integration.revoked_at = None

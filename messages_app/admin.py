@@ -1,18 +1,23 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.db.models import Q
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from campaign.csv import csv_response
 from campaign.exceptions import ApplicationError
 from delivery.proofs import proof_send
 from events.models import Channel, Targeting
+from profiles.models import Service
+from typologies.selectors import audience_rule_counts
 
 from .models import (
     CONTENT_FIELDS,
@@ -25,7 +30,7 @@ from .models import (
     TransactionalMessage,
 )
 from .rendering import VARIANT_PARTS, RenderedEmail, RenderedPush, RenderedSms
-from .selectors import message_picker_fields, version_diff
+from .selectors import message_has_unpublished_changes, message_picker_fields, version_diff
 from .services import (
     message_pause,
     message_preview,
@@ -204,10 +209,31 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     list_filter = ["status", "configuration__channel"]
     search_fields = ["label", "message_id"]
     list_select_related = ["published_version", "modified_by", "configuration"]
-    readonly_fields = ["message_id", "event_display", "status", "live_version", "modified_by", "modified_at"]
+    readonly_fields = [
+        "message_id",
+        "event_display",
+        "status",
+        "live_version",
+        "live_version_state",
+        "modified_by",
+        "modified_at",
+    ]
     inlines = [MessageVariantInline, TestProfileInline, MessageVersionInline]
     object_actions = (
-        ObjectAction("publish", _("Publish"), PERM_PUBLISH, _publish),
+        ObjectAction(
+            "publish",
+            _("Publish"),
+            PERM_PUBLISH,
+            _publish,
+            # Up to date: nothing to publish.
+            available=lambda obj: (
+                obj.status == MessageStatus.DRAFT or message_has_unpublished_changes(message=obj)
+            ),
+            confirm=_(
+                "Publish the draft? New events are sent with it as soon as it is published; "
+                "the version sent until now stays in Versions."
+            ),
+        ),
         ObjectAction(
             "pause",
             _("Pause"),
@@ -246,9 +272,17 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             for name, options in CHANNEL_FIELDSETS[channel]
         ]
         return [
-            (None, {"fields": ["label", "message_id", "event_display", "status", "live_version"]}),
+            (None, {"fields": ["label", "message_id", "event_display", "status", "live_version_state"]}),
             *content,
             (_("Personalisation"), {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
+            *(
+                [
+                    (_("Consent"), {"fields": ["service"]}),
+                    (_("Typology"), {"fields": ["typology", "category"]}),
+                ]
+                if obj is not None and obj.configuration.targeting == Targeting.PROFILE
+                else []
+            ),
             (_("History"), {"fields": ["modified_by", "modified_at"]}),
         ]
 
@@ -264,6 +298,18 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
     @admin.display(description=_("live version"))
     def live_version(self, obj):
         return f"v{obj.published_version.number}" if obj.published_version else "-"
+
+    @admin.display(description=_("live version"))
+    def live_version_state(self, obj):
+        if obj.published_version is None:
+            return "-"
+        if message_has_unpublished_changes(message=obj):
+            return format_html(
+                '{} <strong class="unpublished-changes">{}</strong>',
+                f"v{obj.published_version.number}",
+                _("(the draft has changes: publish to send them)"),
+            )
+        return _("v%(number)s, up to date") % {"number": obj.published_version.number}
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("configuration__published_version")
@@ -294,7 +340,8 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
             super().save_formset(request, form, formset, change)
 
     def save_model(self, request, obj, form, change):
-        editable = [name for name in ("label", *CONTENT_FIELDS) if name in form.changed_data]
+        settings_fields = ("label", "service", "typology", "category")
+        editable = [name for name in (*settings_fields, *CONTENT_FIELDS) if name in form.changed_data]
         message_update(message=obj, user=request.user, **{name: getattr(obj, name) for name in editable})
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -307,6 +354,9 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 can_preview=request.user.has_perm(PERM_PROOF),
                 preview_url=reverse("admin:messages_app_transactionalmessage_preview", args=[obj.pk]),
                 versions_url=reverse("admin:messages_app_transactionalmessage_versions", args=[obj.pk]),
+                simulate_url=reverse("admin:messages_app_transactionalmessage_simulate", args=[obj.pk])
+                if obj.typology_id and obj.configuration.targeting == Targeting.PROFILE
+                else "",
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -324,6 +374,11 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
                 "<int:object_id>/preview/frame/",
                 view(self.preview_frame_view),
                 name="messages_app_transactionalmessage_preview_frame",
+            ),
+            path(
+                "<int:object_id>/simulate/",
+                view(self.simulate_view),
+                name="messages_app_transactionalmessage_simulate",
             ),
             path(
                 "<int:object_id>/versions/",
@@ -417,6 +472,47 @@ class TransactionalMessageAdmin(ObjectActionsMixin, admin.ModelAdmin):
         )
         response["X-Frame-Options"] = "SAMEORIGIN"
         return response
+
+    def simulate_view(self, request, object_id):
+        """How many profiles of an audience each rule of the message's typology would exclude,
+        without sending anything (a table, or CSV with ?format=csv)."""
+        message = self._message(request, object_id, "messages_app.view_transactionalmessage")
+        if message.configuration.targeting != Targeting.PROFILE or message.typology is None:
+            raise Http404("Only a profile-based message with a typology can be simulated.")
+        services = list(Service.objects.filter(channel=message.configuration.channel))
+        service = next((sv for sv in services if sv.name == request.GET.get("service")), None)
+        audience = (
+            Q(subscriptions__service=service, subscriptions__unsubscribed_at__isnull=True) if service else Q()
+        )
+        total, counts = audience_rule_counts(
+            typology=message.typology,
+            channel=message.configuration.channel,
+            audience=audience,
+            now=timezone.now(),
+        )
+        rows = [
+            (count.rule.label, count.rule.get_type_display(), count.excluded, count.remaining)
+            for count in counts
+        ]
+        if request.GET.get("format") == "csv":
+            return csv_response(
+                f"{message.message_id}-simulation.csv",
+                [gettext("Rule"), gettext("Type"), gettext("Profiles excluded"), gettext("Profiles left")],
+                rows,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": message,
+            "title": gettext("Simulation of the typology %(typology)s") % {"typology": message.typology},
+            "services": services,
+            "service": service,
+            "total": total,
+            "rows": rows,
+            "left": counts[-1].remaining if counts else total,
+            "change_url": reverse("admin:messages_app_transactionalmessage_change", args=[message.pk]),
+        }
+        return TemplateResponse(request, "admin/messages_app/simulate.html", context)
 
     def versions_view(self, request, object_id):
         message = self._message(request, object_id, "messages_app.view_messageversion")

@@ -36,6 +36,8 @@ class Shape:
 
 
 ANY = Shape()
+# The recipient's unsubscribe link: a variable of profile-based messages only (SPEC MSG-7).
+UNSUBSCRIBE_URL = "unsubscribe_url"
 
 
 def profile_shape(*, name: str, attributes: Iterable[str]) -> Shape:
@@ -81,6 +83,8 @@ def structure_shapes(*, structure: dict, event_id: str, attributes: Iterable[str
         )
         ctx[cid] = Shape(label=f"ctx.{cid}", item=item)
     top["ctx"] = Shape(label=event_id, attributes=ctx)
+    if any(enrichment.get("targeting") for enrichment in structure.get("enrichments") or []):
+        top[UNSUBSCRIBE_URL] = ANY
     return top
 
 
@@ -191,6 +195,17 @@ def template_check(*, part: str, source: str, shapes: dict[str, Shape]) -> list[
     errors = []
     for name in sorted(meta.find_undeclared_variables(tree) - set(shapes) - _globals):
         line = next(node.lineno for node in tree.find_all(nodes.Name) if node.name == name)
+        if name == UNSUBSCRIBE_URL:
+            errors.append(
+                FieldError(
+                    part,
+                    gettext(
+                        "line {line}: unsubscribe_url is only available in profile-based messages: "
+                        "an event-based message has no profile to unsubscribe."
+                    ).format(line=line),
+                )
+            )
+            continue
         message = gettext("{name} is not defined: use ctx.<field> or an enrichment's name.").format(name=name)
         errors.append(
             FieldError(part, gettext("line {number}: {message}").format(number=line, message=message))

@@ -4,4 +4,5 @@ from django.utils.translation import gettext_lazy as _
 
 class MessagesAppConfig(AppConfig):
     name = "messages_app"
-    verbose_name = _("Transactional messages")
+    # The section of the admin: its model is "Transactional messages" (no doubled breadcrumb).
+    verbose_name = _("Messages")

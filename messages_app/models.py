@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from events.models import PushPlatform
+from events.models import Channel, PushPlatform
 from fastpath.rowcache import RowCachedQuerySet
 
 from .rendering import MissingValuePolicy
@@ -100,6 +100,40 @@ class TransactionalMessage(models.Model):
         max_length=200,
         blank=True,
         help_text=_("Used for a missing value with that policy."),
+    )
+    # The subscription service the message belongs to: it goes only to the service's subscribers,
+    # and its unsubscribe link leaves that service. Read when sending (not frozen in versions):
+    # a change of who consented applies at once.
+    service = models.ForeignKey(
+        "profiles.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("subscription service"),
+        help_text=_(
+            "Profile-based messages only: sent only to the service's subscribers, and the "
+            "unsubscribe link leaves this service. Empty: every profile that accepts the channel."
+        ),
+    )
+    # The rules a profile-based message passes at send time (event-based messages pass only the
+    # address rules, whatever their typology).
+    typology = models.ForeignKey(
+        "typologies.Typology",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("typology"),
+        help_text=_(
+            "The rules a profile-based message passes before it is sent (filtering, control, fatigue)."
+        ),
+    )
+    category = models.SlugField(
+        _("category"),
+        max_length=64,
+        blank=True,
+        help_text=_("Fatigue rules of a category count and limit only the messages of that category."),
     )
     # The version the worker renders; None while not published.
     published_version = models.ForeignKey(
@@ -291,7 +325,7 @@ class ProofSend(models.Model):
     test_profile = models.ForeignKey(
         TestProfile, verbose_name=_("test profile"), null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    channel = models.CharField(_("channel"), max_length=10)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=4096)
     content = models.JSONField(_("content"))
     status = models.CharField(_("status"), max_length=10, choices=ProofStatus.choices)

@@ -3,6 +3,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 from django.utils.translation import gettext
 
@@ -18,7 +19,9 @@ from profiles.selectors import (
     profile_data_variables,
     profile_variables,
 )
+from profiles.unsubscribe import proof_unsubscribe_url
 
+from .analysis import UNSUBSCRIBE_URL
 from .models import CONTENT_FIELDS, MessageVersion, TestProfile, TransactionalMessage
 from .rendering import VARIANT_PARTS
 
@@ -88,7 +91,7 @@ def version_diff(*, old: MessageVersion, new: MessageVersion) -> list[DiffPart]:
 class PickerField:
     label: str
     insert: str  # the template syntax inserted at the cursor
-    kind: str  # "field", "collection", "item field" or "enrichment"
+    kind: str  # "field", "collection", "item field", "enrichment" or "link"
     group: str = ""
 
 
@@ -145,6 +148,14 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
         if enrichment.get("target") not in collection_ids:
             name = enrichment["name"]
             entries.extend(_enrichment_entries(enrichment, name, name, "enrichment"))
+    if any(enrichment.get("targeting") for enrichment in structure.get("enrichments") or []):
+        entries.append(
+            PickerField(
+                gettext("Unsubscribe link (unsubscribe_url)"),
+                f'<a href="{{{{ {UNSUBSCRIBE_URL} }}}}">' + gettext("Unsubscribe") + "</a>",
+                "link",
+            )
+        )
     return entries
 
 
@@ -196,6 +207,17 @@ def message_content(*, message: TransactionalMessage) -> dict:
     return content
 
 
+def message_has_unpublished_changes(*, message: TransactionalMessage) -> bool:
+    """True when publishing would change what is sent: never published, or the draft differs from
+    the published version."""
+    version = message.published_version
+    if version is None:
+        return True
+    # Compared as stored (JSON), so that a tuple and a list, or a date and its text, are equal.
+    draft = json.loads(json.dumps(message_content(message=message), cls=DjangoJSONEncoder))
+    return draft != version.content
+
+
 def _targeting_enrichment_name(*, message: TransactionalMessage) -> str | None:
     config = message.configuration
     if config.targeting != Targeting.PROFILE:
@@ -212,7 +234,11 @@ def test_profile_context(*, message: TransactionalMessage, profile: TestProfile 
     data = profile.event_data if profile is not None and isinstance(profile.event_data, dict) else {}
     context: dict = {"ctx": data}
     name = _targeting_enrichment_name(message=message)
-    if name is None or profile is None:
+    if name is None:
+        return context
+    # Never a real profile's link: a proof's recipient must not unsubscribe anyone.
+    context[UNSUBSCRIBE_URL] = proof_unsubscribe_url()
+    if profile is None:
         return context
     definitions = attribute_definitions()
     if profile.profile is not None:

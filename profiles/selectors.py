@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from campaign.exceptions import FieldError
 
-from .models import AppSubscription, AttributeDefinition, AttributeType, Profile
+from .models import AppSubscription, AttributeDefinition, AttributeType, Profile, Service, Subscription
 
 # What templates see of a profile, besides `attributes` (the custom attributes, by name):
 # {{ customer.first_name }}, {{ customer.attributes.loyalty_tier }}.
@@ -174,3 +174,62 @@ def profile_live_app_subscriptions(*, profile: Profile, application: str) -> lis
             profile=profile, application=application, disabled_at__isnull=True
         ).order_by("-last_seen_at", "-pk")
     )
+
+
+# Why a profile-based message is not sent to its profile (the exclusion reasons of delivery).
+CONSENT_OPTED_OUT = "optedOut"
+CONSENT_UNSUBSCRIBED = "unsubscribed"
+
+
+def profile_consent_refusal(
+    *, profile: Profile, channel: str, service_id: int | None
+) -> tuple[str, str] | None:
+    """(reason, detail) when the profile does not accept this message: it opted out of the
+    channel, or the message belongs to a service the profile left or never joined; None when it
+    may be sent."""
+    opted_out_at = profile.opted_out_at(channel)
+    if opted_out_at is not None:
+        return (
+            CONSENT_OPTED_OUT,
+            f"The profile {profile.pk} opted out of {channel} on {opted_out_at:%Y-%m-%d %H:%M} UTC.",
+        )
+    if service_id is None:
+        return None
+    subscription = (
+        Subscription.objects.filter(profile=profile, service_id=service_id).select_related("service").first()
+    )
+    if subscription is None:
+        service = Service.objects.filter(pk=service_id).values_list("name", flat=True).first()
+        return CONSENT_UNSUBSCRIBED, f"The profile {profile.pk} is not subscribed to the service {service}."
+    if subscription.unsubscribed_at is not None:
+        return (
+            CONSENT_UNSUBSCRIBED,
+            f"The profile {profile.pk} left the service {subscription.service.name} on "
+            f"{subscription.unsubscribed_at:%Y-%m-%d %H:%M} UTC ({subscription.get_source_display()}).",
+        )
+    return None
+
+
+def profile_by_id(*, profile_id: int) -> Profile | None:
+    return Profile.objects.filter(pk=profile_id).first()
+
+
+def service_by_id(*, service_id: int | None) -> Service | None:
+    return Service.objects.filter(pk=service_id).first() if service_id is not None else None
+
+
+def service_list() -> list[Service]:
+    return list(Service.objects.order_by("label"))
+
+
+def profile_active_subscriptions(*, profile: Profile) -> list[Subscription]:
+    """The services the profile receives messages of, by label."""
+    return list(
+        Subscription.objects.filter(profile=profile, unsubscribed_at__isnull=True)
+        .select_related("service")
+        .order_by("service__label")
+    )
+
+
+def profile_subscription(*, profile: Profile, service: Service) -> Subscription | None:
+    return Subscription.objects.filter(profile=profile, service=service).first()

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "messages_app",
     "delivery",
     "profiles",
+    "typologies",
+    "marketing",
 ]
 
 MIDDLEWARE = [
@@ -170,6 +172,14 @@ if not CAMPAIGN_ORGANIZATION.replace("_", "").replace("-", "").isalnum():
     raise ImproperlyConfigured("CAMPAIGN_ORGANIZATION may hold letters, digits, '-' and '_' only")
 # The public base URL reported as serverUrl in API answers; the request's host when unset.
 CAMPAIGN_SERVER_URL = env("CAMPAIGN_SERVER_URL")
+# The public base URL of this installation as recipients reach it (https in production): the
+# unsubscribe links of profile-based messages and their List-Unsubscribe header point there.
+CAMPAIGN_PUBLIC_URL = (env("CAMPAIGN_PUBLIC_URL") or CAMPAIGN_SERVER_URL or "http://127.0.0.1:8000").rstrip(
+    "/"
+)
+# An address of yours that receives unsubscribe requests by email, offered as the mailto of the
+# List-Unsubscribe header (the subject carries the signed link); empty: the https link only.
+CAMPAIGN_UNSUBSCRIBE_MAILTO = env("CAMPAIGN_UNSUBSCRIBE_MAILTO", "")
 # Domain of the Message-ID header of every message we send.
 CAMPAIGN_MESSAGE_ID_DOMAIN = env("CAMPAIGN_MESSAGE_ID_DOMAIN", "message-center.invalid")
 
@@ -242,6 +252,7 @@ CELERY_TASK_ROUTES = {
     "delivery.tasks.event_process": {"queue": "transactional"},
     "delivery.tasks.events_process": {"queue": "transactional"},
     "delivery.tasks.bulk_*": {"queue": "bulk"},
+    "marketing.tasks.*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
 # Every queue, transactional first: a bare `celery -A campaign worker` consumes them all (and runs
@@ -251,6 +262,14 @@ CELERY_TASK_QUEUES = [
     Queue(name, Exchange(name), routing_key=name)
     for name in ("transactional", "callbacks", "bulk", "housekeeping", "default")
 ]
+# Marketing deliveries: messages per second per channel (a delivery may set its own), sent in
+# batches of at most MARKETING_BATCH_SIZE on the bulk queue.
+MARKETING_RATE_PER_SECOND = {
+    "email": env_int("MARKETING_EMAIL_RATE", 200),
+    "sms": env_int("MARKETING_SMS_RATE", 20),
+    "push": env_int("MARKETING_PUSH_RATE", 200),
+}
+MARKETING_BATCH_SIZE = env_int("MARKETING_BATCH_SIZE", 200)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 

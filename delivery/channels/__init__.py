@@ -52,7 +52,9 @@ def message_send(*, channel: str, pkey: str, recipient: Recipient, rendered: Ren
     """Send one rendered message on its channel; returns the provider's message id.
     Raises SendFailure when the provider refused it or could not be reached."""
     if channel == "email":
-        return email_send(pkey=pkey, to=recipient.email, rendered=rendered)
+        return email_send(
+            pkey=pkey, to=recipient.email, rendered=rendered, unsubscribe_url=recipient.unsubscribe_url
+        )
     if channel in BACKEND_SETTINGS:
         return channel_backend(channel).send(pkey=pkey, recipient=recipient, rendered=rendered)
     raise ApplicationError(

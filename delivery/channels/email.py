@@ -12,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpEmailBackend
 
 from messages_app.rendering import RenderedEmail
+from profiles.unsubscribe import list_unsubscribe_headers
 
 from .base import SendFailure, message_id_for
 
@@ -49,8 +50,9 @@ class _Email(EmailMultiAlternatives):
         return message
 
 
-def email_send(*, pkey: str, to: str, rendered: RenderedEmail) -> str:
-    """Send one email; returns the provider's message id (the Message-ID for plain SMTP)."""
+def email_send(*, pkey: str, to: str, rendered: RenderedEmail, unsubscribe_url: str = "") -> str:
+    """Send one email; returns the provider's message id (the Message-ID for plain SMTP). With an
+    unsubscribe link (profile-based email), the RFC 8058 one-click headers point at it."""
     from_email = (
         formataddr((rendered.sender_name, rendered.sender_email))
         if rendered.sender_email
@@ -63,7 +65,10 @@ def email_send(*, pkey: str, to: str, rendered: RenderedEmail) -> str:
         from_email=from_email,
         to=[to],
         reply_to=[rendered.reply_to] if rendered.reply_to else None,
-        headers={"Message-ID": message_id},
+        headers={
+            "Message-ID": message_id,
+            **(list_unsubscribe_headers(url=unsubscribe_url) if unsubscribe_url else {}),
+        },
     )
     if rendered.html:
         email.attach_alternative(rendered.html, "text/html")

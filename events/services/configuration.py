@@ -5,7 +5,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from campaign.exceptions import ApplicationError, ValidationFailed
 
@@ -169,9 +169,15 @@ def _publish(
     config = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     structure = configuration_structure(config=config)
     errors = configuration_publish_problems(config=config, structure=structure)
+    fields, collections = len(structure["fields"]), len(structure["collections"])
+    enrichments = len(structure["enrichments"])
     steps.add(
-        f"Data structure checked: {len(structure['fields'])} field(s), "
-        f"{len(structure['collections'])} collection(s), {len(structure['enrichments'])} enrichment(s)"
+        gettext("Data structure checked: %(fields)s, %(collections)s, %(enrichments)s")
+        % {
+            "fields": ngettext("%d field", "%d fields", fields) % fields,
+            "collections": ngettext("%d collection", "%d collections", collections) % collections,
+            "enrichments": ngettext("%d enrichment", "%d enrichments", enrichments) % enrichments,
+        }
     )
     if errors:
         raise ValidationFailed(

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import css_inline
-import html2text
 from django.utils.translation import gettext
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 
@@ -17,6 +16,7 @@ from campaign.exceptions import ApplicationError
 
 from .content import HTML_PARTS, VARIANT_PARTS, MissingValuePolicy
 from .filters import DEFAULT_LOCALE, LOCALE_VAR
+from .plaintext import text_from_html
 from .sandbox import (
     MAX_OUTPUT_CHARS,
     MAX_RENDER_SECONDS,
@@ -129,13 +129,6 @@ PREHEADER_HTML = (
 )
 
 
-def _text_from_html(html: str) -> str:
-    converter = html2text.HTML2Text()
-    converter.body_width = 0
-    converter.ignore_images = True
-    return converter.handle(html).strip() + "\n"
-
-
 def _email_html(html: str, preheader: str) -> str:
     if not html:
         return ""
@@ -182,7 +175,7 @@ def message_render(*, channel: str, content: dict, context: dict, language: str 
             # A subject is one line: newlines in event data would break the header.
             subject=" ".join(render("subject").split()),
             html=_email_html(html, preheader),
-            text=text or (_text_from_html(html) if html else ""),
+            text=text or (text_from_html(html) if html else ""),
             reply_to=content.get("reply_to", ""),
             preheader=preheader,
             language=language,

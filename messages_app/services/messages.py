@@ -14,6 +14,7 @@ from events.contract import ctx_validate
 from events.lifecycle import events_move
 from events.models import Channel, EventConfiguration, EventStatus, PublicationStatus, Targeting
 from profiles.selectors import attribute_definitions, profile_data_errors
+from typologies.selectors import typology_default
 
 from ..analysis import structure_shapes, template_check
 from ..models import (
@@ -44,21 +45,27 @@ E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 def message_ensure_for_configuration(*, config: EventConfiguration) -> TransactionalMessage:
     """The message `RT` + event id of a configuration, created in Draft the first time."""
-    message, _ = TransactionalMessage.objects.get_or_create(
-        configuration=config,
-        defaults={"message_id": f"RT{config.event_id}", "label": config.label},
-    )
+    defaults = {"message_id": f"RT{config.event_id}", "label": config.label}
+    if config.targeting == Targeting.PROFILE:
+        defaults["typology"] = typology_default()
+    message, _ = TransactionalMessage.objects.get_or_create(configuration=config, defaults=defaults)
     return message
 
 
 def message_update(
     *, message: TransactionalMessage, user: AbstractBaseUser | None = None, **content
 ) -> TransactionalMessage:
-    """Edit the draft; the published version, and so what is sent, does not change."""
-    unknown = set(content) - set(CONTENT_FIELDS) - {"label"}
+    """Edit the draft; the published version, and so what is sent, does not change. Except its
+    subscription `service`, which is consent and applies at once (not versioned)."""
+    unknown = set(content) - set(CONTENT_FIELDS) - {"label", "service", "typology", "category"}
     if unknown:
         raise ApplicationError(
             gettext("Cannot edit {fields}.").format(fields=", ".join(sorted(unknown))), code="not_editable"
+        )
+    if content.get("service") is not None and message.configuration.targeting != Targeting.PROFILE:
+        raise ValidationFailed(
+            gettext("Only a profile-based message can belong to a subscription service."),
+            errors=[FieldError("service", gettext("An event-based message has no profile to subscribe."))],
         )
     for name, value in content.items():
         setattr(message, name, value)

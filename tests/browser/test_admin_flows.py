@@ -18,7 +18,7 @@ def test_a_marketer_edits_and_publishes_a_message(login_page):
     page = login_page(UserFactory(role=MARKETERS))
     expect(page.get_by_role("link", name="Transactional messages").first).to_be_visible()
     expect(page.get_by_text("Event configurations")).to_have_count(0)
-    expect(page.get_by_text("Integrations")).to_have_count(0)
+    expect(page.get_by_text("API credentials")).to_have_count(0)
 
     page.get_by_role("link", name="Transactional messages").last.click()
     page.get_by_role("link", name=re.compile("RTEVTcartAbandonment")).click()
@@ -26,7 +26,8 @@ def test_a_marketer_edits_and_publishes_a_message(login_page):
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
 
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("link", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Yes, publish").click()
     expect(page.locator(".messagelist")).to_contain_text("is published (version 2)")
     config.message.refresh_from_db()
     published = config.message.published_version.content
@@ -45,8 +46,8 @@ def test_an_administrator_creates_and_publishes_a_configuration(login_page):
     page.click("input[name=_continue]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("link", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Yes, publish").click()
     expect(page.locator(".messagelist")).to_contain_text("EVTorderShipped is published (version 1)")
     assert EventConfiguration.objects.get(event_id="EVTorderShipped").status == PublicationStatus.PUBLISHED
-    expect(page.get_by_role("button", name="Unpublish")).to_be_visible()
+    expect(page.get_by_role("link", name="Unpublish")).to_be_visible()

@@ -49,7 +49,7 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     page.fill("#id_fields-2-field_id", "price")
     page.fill("#id_fields-2-label", "Price")
     page.select_option("#id_fields-2-type", "decimal")
-    page.select_option("#id_fields-2-collection", label="items")
+    page.select_option("#id_fields-2-collection_ref", label="items")
     page.check("#id_fields-2-required")
     page.get_by_text("Add another enrichment").click()
     page.fill("#id_enrichments-0-name", "customer")
@@ -61,7 +61,8 @@ def test_an_administrator_models_publishes_and_previews_an_event(login_page):
     page.get_by_role("link", name="API preview").click()
     expect(page.locator(".simulated")).to_contain_text("Simulated: EVTorderConfirmation is not published")
     page.go_back()
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("link", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Yes, publish").click()
     expect(page.locator(".messagelist")).to_contain_text("EVTorderConfirmation is published (version 1)")
     expect(page.get_by_text("Published (version 1), up to date.")).to_be_visible()
 

@@ -41,7 +41,7 @@ def test_a_marketer_builds_previews_proofs_and_publishes_a_cart_email(login_page
     config = cart_with_items()
     page = login_page(UserFactory(role=MARKETERS))
     page.goto(f"/admin/messages_app/transactionalmessage/{config.message.pk}/change/")
-    expect(page.get_by_role("button", name="Unpublish")).to_have_count(0)
+    expect(page.get_by_role("link", name="Unpublish")).to_have_count(0)
     expect(page.get_by_role("button", name="Pause")).to_be_visible()
 
     page.fill("#id_subject", "")
@@ -99,7 +99,8 @@ def test_a_marketer_builds_previews_proofs_and_publishes_a_cart_email(login_page
     assert "<li>Jacket: $120.00</li>" in proof.get_body(("html",)).get_content()
 
     page.get_by_role("link", name=re.compile("RTEVTcartAbandonment")).click()
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("link", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Yes, publish").click()
     expect(page.locator(".messagelist")).to_contain_text("is published (version 2)")
 
     event = event_trigger(
@@ -117,10 +118,11 @@ def test_an_administrator_sees_unpublish_and_the_versions_diff(login_page):
     config = cart_with_items()
     page = login_page(UserFactory(role=ADMINISTRATORS))
     page.goto(f"/admin/messages_app/transactionalmessage/{config.message.pk}/change/")
-    expect(page.get_by_role("button", name="Unpublish")).to_be_visible()
+    expect(page.get_by_role("link", name="Unpublish")).to_be_visible()
     page.fill("#id_subject", "Second subject")
     page.click("input[name=_continue]")
-    page.get_by_role("button", name="Publish", exact=True).click()
+    page.get_by_role("link", name="Publish", exact=True).click()
+    page.get_by_role("button", name="Yes, publish").click()
     expect(page.locator(".messagelist")).to_contain_text("is published (version 2)")
     page.get_by_role("link", name="Versions").click()
     expect(page.locator("#mc-diff .added")).to_have_text(["+ Second subject"])

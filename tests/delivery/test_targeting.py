@@ -94,8 +94,9 @@ def test_profile_based_event_goes_to_the_targeted_profile_with_enriched_items(ap
     assert message["Subject"] == "Thanks Jane"
     assert "Bob;eve@example.com;" in message.get_body(("plain",)).get_content()
     # The targeted profile is read once (for the recipient, the language and {{ customer }}), the
-    # referred friends in one more query.
-    assert profile_reads(queries) == 2
+    # referred friends in one more query, and the profile is checked against the rules of its
+    # typology (none of them a fatigue rule: no lock) in a third.
+    assert profile_reads(queries) == 3
 
 
 def test_a_join_matching_several_profiles_takes_the_oldest(referral):

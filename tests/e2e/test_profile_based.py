@@ -2,9 +2,15 @@
 Celery worker process -> the loopback SMTP server, Twilio fake and FCM fake; each message reaches
 the targeted profile with its data (a name, typed attributes) in the content."""
 
-import pytest
+import urllib.request
+from urllib.parse import urlsplit
 
-from profiles.models import AppSubscription
+import pytest
+from django.utils import timezone
+
+from delivery.models import Exclusion
+from messages_app.services import message_update
+from profiles.models import AppSubscription, Service, Subscription
 from tests.conftest import trigger_path
 from tests.e2e.test_delivery import http, wait_for_status
 from tests.profiles.helpers import APPLICATION, jane, profile_based_event
@@ -86,3 +92,38 @@ def test_a_profile_based_push_reaches_each_live_device_with_the_profiles_data(
     gone = AppSubscription.objects.get(registration_token="e2e-gone")
     assert gone.disabled_at is not None
     assert "UNREGISTERED" in gone.disabled_reason
+
+
+def test_one_click_unsubscribe_on_the_live_server_then_the_next_email_is_ignored(
+    live_server, celery_worker, smtp_server, credentials
+):
+    """The whole consent path across processes: the worker's email carries the one-click headers,
+    the mail client's POST reaches the web server, and the worker then ignores the profile."""
+    smtp_server.messages.clear()
+    newsletter = Service.objects.create(name="newsletter", label="Newsletter")
+    config = profile_based_event(
+        event_id="EVTprofileNews",
+        channel="email",
+        content={"sender_email": "shop@example.com", "subject": "News", "text": "Bye: {{ unsubscribe_url }}"},
+    )
+    message_update(message=config.message, service=newsletter)
+    profile = jane()
+    Subscription.objects.create(profile=profile, service=newsletter, subscribed_at=timezone.now())
+    assert trigger(live_server, credentials, "EVTprofileNews")["status"] == "processed"
+    [mail] = smtp_server.wait_for(1)
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    path = urlsplit(str(mail["List-Unsubscribe"]).strip().strip("<>")).path
+
+    request = urllib.request.Request(
+        live_server.url + path,
+        data=b"List-Unsubscribe=One-Click",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+    final = trigger(live_server, credentials, "EVTprofileNews")
+    assert final["status"] == "ignored"
+    assert len(smtp_server.messages) == 1
+    assert Exclusion.objects.get(event__pkey=final["PKey"]).reason == "unsubscribed"

@@ -144,3 +144,24 @@ def test_a_marketer_sees_no_event_configuration_pages(client, marketer, order):
     client.force_login(marketer)
     assert client.get(f"{BASE}/{order.pk}/api-preview/").status_code == 403
     assert client.get(f"{BASE}/import-package/").status_code == 403
+
+
+def test_an_up_to_date_configuration_offers_no_publish_and_no_readiness(admin_client, order):
+    text = page(admin_client, f"{BASE}/{order.pk}/change/")
+    assert "Published (version 1), up to date." in text
+    assert "Before publishing" not in text and 'data-action="publish"' not in text
+    EventField.objects.create(configuration=order, field_id="coupon", label="Coupon", position=9)
+    text = page(admin_client, f"{BASE}/{order.pk}/change/")
+    assert "Unpublished changes" in text and "Before publishing" in text
+    assert 'data-action="publish"' in text
+
+
+def test_publish_asks_for_confirmation_before_it_publishes(admin_client, order):
+    EventField.objects.create(configuration=order, field_id="coupon", label="Coupon", position=9)
+    text = page(admin_client, f"{BASE}/{order.pk}/action/publish/")
+    assert "Publish the data structure?" in text and 'value="Yes, publish"' in text
+    order.refresh_from_db()
+    assert order.published_version.number == 1
+    admin_client.post(f"{BASE}/{order.pk}/action/publish/")
+    order.refresh_from_db()
+    assert order.published_version.number == 2

@@ -49,7 +49,7 @@ def test_an_administrator_creates_a_configuration_with_fields_and_publishes_it(c
     assert list(config.fields.values_list("field_id", flat=True)) == ["trackingNumber"]
 
     change_url = f"/admin/events/eventconfiguration/{config.pk}/change/"
-    assert "Publish</button>" in client.get(change_url).content.decode()
+    assert 'data-action="publish">Publish</a>' in client.get(change_url).content.decode()
     page = client.post(f"/admin/events/eventconfiguration/{config.pk}/action/publish/", follow=True)
     assert "EVTorderShipped is published (version 1)" in page.content.decode()
     config.refresh_from_db()
@@ -189,3 +189,77 @@ def test_a_structure_the_service_refuses_is_a_form_error_and_nothing_changes(cli
     assert page.status_code == 200
     assert "&#x27;customerId&#x27; is not a field of the event." in page.content.decode()
     assert not config.enrichments.exists()
+
+
+def _management(prefix: str, total: int, initial: int = 0) -> dict:
+    return {
+        f"{prefix}-TOTAL_FORMS": str(total),
+        f"{prefix}-INITIAL_FORMS": str(initial),
+        f"{prefix}-MIN_NUM_FORMS": "0",
+        f"{prefix}-MAX_NUM_FORMS": "1000",
+    }
+
+
+ORDER_WITH_ITEMS = {
+    "label": "Order confirmation",
+    "event_id": "orderConfirmation",
+    "channel": "email",
+    "targeting": "event",
+    **_management("fields", 2),
+    "fields-0-field_id": "firstName",
+    "fields-0-label": "First name",
+    "fields-0-type": "text",
+    "fields-0-position": "0",
+    "fields-0-collection_ref": "",
+    # Put into the collection added in the same save.
+    "fields-1-field_id": "price",
+    "fields-1-label": "Price",
+    "fields-1-type": "decimal",
+    "fields-1-required": "on",
+    "fields-1-position": "0",
+    "fields-1-collection_ref": "items",
+    **_management("collections", 1),
+    "collections-0-collection_id": "items",
+    "collections-0-label": "Items",
+    "collections-0-min_items": "1",
+    "collections-0-position": "0",
+    **_management("enrichments", 0),
+    **_management("publication_logs", 0),
+}
+
+
+def test_a_field_goes_into_a_collection_created_in_the_same_save(client, administrator):
+    client.force_login(administrator)
+    response = client.post("/admin/events/eventconfiguration/add/", ORDER_WITH_ITEMS)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    config = EventConfiguration.objects.get(event_id="EVTorderConfirmation")
+    structure = configuration_structure(config=config)
+    assert [f["field_id"] for f in structure["fields"]] == ["firstName"]
+    assert structure["collections"][0]["collection_id"] == "items"
+    assert [f["field_id"] for f in structure["collections"][0]["fields"]] == ["price"]
+    # The page then offers the collection by its ID, chosen for the price.
+    page = client.get(f"/admin/events/eventconfiguration/{config.pk}/change/").content.decode()
+    assert '<option value="items" selected>items</option>' in page
+
+
+def test_a_field_in_an_unknown_collection_is_a_clear_form_error(client, administrator):
+    client.force_login(administrator)
+    data = {**ORDER_WITH_ITEMS, "fields-1-collection_ref": "itemz"}
+    response = client.post("/admin/events/eventconfiguration/add/", data)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "The field “price” names the collection “itemz”, which is not in the Collections table." in page
+    # What was typed is kept, the unknown choice included.
+    assert '<option value="itemz" selected>itemz</option>' in page
+    assert not EventConfiguration.objects.filter(event_id="EVTorderConfirmation").exists()
+
+
+def test_readiness_hints_name_the_rows_in_words(client, administrator):
+    client.force_login(administrator)
+    data = {**ORDER_WITH_ITEMS, "fields-1-collection_ref": ""}
+    data["fields-1-field_id"] = "total"
+    assert client.post("/admin/events/eventconfiguration/add/", data).status_code == 302
+    config = EventConfiguration.objects.get(event_id="EVTorderConfirmation")
+    page = client.get(f"/admin/events/eventconfiguration/{config.pk}/change/").content.decode()
+    assert "Collection “items”: The collection &#x27;items&#x27; needs at least one field." in page
+    assert "collections[0]" not in page

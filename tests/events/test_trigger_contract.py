@@ -215,7 +215,7 @@ class TestCollections:
 
     def test_minimum_and_maximum_item_counts(self, api, order):
         assert errors_of(trigger(api, {**CTX, "items": []})) == {
-            "ctx.items": "Expected at least 1 items; got 0."
+            "ctx.items": "Expected at least 1 item; got 0."
         }
         assert errors_of(trigger(api, {**CTX, "items": [ITEM] * 6})) == {
             "ctx.items": "Expected at most 5 items; got 6."
@@ -356,7 +356,7 @@ class TestPublicationLifecycle:
         assert log.type == PublicationLogType.PUBLISHED
         assert log.version == order.published_version
         assert [s["step"] for s in log.steps] == [
-            "Data structure checked: 10 field(s), 1 collection(s), 0 enrichment(s)",
+            "Data structure checked: 10 fields, 1 collection, 0 enrichments",
             "Contract compiled into the JSON Schema of ctx",
             "Version 1 frozen",
             "Trigger endpoint serves the new version",

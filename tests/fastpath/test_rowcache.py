@@ -164,6 +164,8 @@ def test_every_cached_table_notifies_its_changes():
         "integrations.Integration",
         "events.EventConfiguration",
         "messages_app.TransactionalMessage",
+        "typologies.Typology",
+        "typologies.TypologyRule",
     }
 
 

@@ -58,14 +58,22 @@ def test_a_marketer_sees_pause_but_not_unpublish_an_administrator_sees_both(
 ):
     client.force_login(marketer)
     page = client.get(change_url(cart_event.message)).content.decode()
-    assert ">Pause</button>" in page and ">Unpublish</button>" not in page
+    assert ">Pause</button>" in page and ">Unpublish</a>" not in page
     response = client.post(
         f"/admin/messages_app/transactionalmessage/{cart_event.message.pk}/action/unpublish/"
     )
     assert response.status_code == 403
     client.force_login(administrator)
     page = client.get(change_url(cart_event.message)).content.decode()
-    assert ">Pause</button>" in page and ">Unpublish</button>" in page
+    assert ">Pause</button>" in page and ">Unpublish</a>" in page
+    # Unpublish asks first: its link opens a confirmation page, which posts it.
+    confirmation = client.get(
+        f"/admin/messages_app/transactionalmessage/{cart_event.message.pk}/action/unpublish/"
+    )
+    assert confirmation.status_code == 200
+    assert "Its event configuration is unpublished too" in confirmation.content.decode()
+    cart_event.message.refresh_from_db()
+    assert cart_event.message.status == MessageStatus.PUBLISHED
 
 
 def test_pause_then_resume_from_the_admin(client, marketer, cart_event):

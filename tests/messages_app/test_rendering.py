@@ -166,7 +166,7 @@ class TestEmailParts:
             html="<h1>Hello {{ ctx.firstName }}</h1>"
             '<p>See <a href="https://shop.example/cart">your cart</a></p>'
         )
-        assert rendered.text == "# Hello Jane\n\nSee [your cart](https://shop.example/cart)\n"
+        assert rendered.text == "Hello Jane\n\nSee your cart (https://shop.example/cart)\n"
 
     def test_preheader_is_a_hidden_block_at_the_top_of_the_body(self):
         rendered = email(html="<html><body><p>Hi</p></body></html>", preheader="Only for {{ ctx.firstName }}")

@@ -41,11 +41,12 @@ def browser():
 
 @pytest.fixture
 def login_page(browser, live_server):
-    """login_page(user) -> a Playwright page of the admin, logged in as that user."""
+    """login_page(user) -> a Playwright page of the admin, logged in as that user (`width`: of the
+    window, 1280 px unless given)."""
     contexts = []
 
-    def login(user, password="secret-pass"):
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    def login(user, password="secret-pass", width=1280):
+        context = browser.new_context(base_url=live_server.url, viewport={"width": width, "height": 900})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

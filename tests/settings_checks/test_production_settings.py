@@ -216,9 +216,23 @@ def test_the_deploy_check_of_ci_passes_with_its_variables(tmp_path):
         CELERY_BROKER_URL="redis://127.0.0.1:6379/15",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
         DJANGO_ALLOWED_HOSTS="mc.example.com",
+        CAMPAIGN_PUBLIC_URL="https://mc.example.com",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_the_deploy_check_warns_of_unsubscribe_links_that_are_not_https(tmp_path):
+    result = deploy_check(
+        tmp_path,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/15",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        DJANGO_ALLOWED_HOSTS="mc.example.com",
+        CAMPAIGN_PUBLIC_URL="http://mc.example.com",
+    )
+    assert result.returncode != 0
+    assert "(profiles.W001) CAMPAIGN_PUBLIC_URL is 'http://mc.example.com'" in result.stdout + result.stderr
 
 
 def test_the_deploy_check_fails_on_the_embedded_defaults(tmp_path):

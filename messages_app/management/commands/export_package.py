@@ -3,6 +3,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import ngettext
 
 from events.models import EventConfiguration
 from messages_app.services import package_export
@@ -28,6 +29,13 @@ class Command(BaseCommand):
         if output:
             with open(output, "w", encoding="utf-8") as handle:
                 handle.write(document + "\n")
-            self.stderr.write(f"Exported {len(configs)} configuration(s) to {output}.")
+            self.stderr.write(
+                ngettext(
+                    "Exported %(count)d configuration to %(output)s.",
+                    "Exported %(count)d configurations to %(output)s.",
+                    len(configs),
+                )
+                % {"count": len(configs), "output": output}
+            )
         else:
             sys.stdout.write(document + "\n")
