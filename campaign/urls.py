@@ -11,8 +11,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The admin's language menu posts to set_language (campaign/middleware.py reads its cookie).
     path("i18n/", include("django.conf.urls.i18n")),
-    # The translations of the admin's scripts (djangojs catalogue; messages_app/static).
-    path("i18n/js/", JavaScriptCatalog.as_view(packages=["messages_app"]), name="javascript-catalog"),
+    # The translations of the admin's scripts (djangojs catalogue; messages_app/static, marketing/static).
+    path(
+        "i18n/js/",
+        JavaScriptCatalog.as_view(packages=["messages_app", "marketing"]),
+        name="javascript-catalog",
+    ),
     path("", include("events.urls")),
     path("", include("delivery.urls")),
     path("", include("profiles.urls")),

@@ -114,7 +114,16 @@ def test_the_catalogue_holds_every_marked_string_of_the_source(tmp_path):
         )
 
 
-PROJECT_APPS = ["campaign", "integrations", "events", "messages_app", "delivery", "profiles"]
+PROJECT_APPS = [
+    "campaign",
+    "integrations",
+    "events",
+    "messages_app",
+    "delivery",
+    "profiles",
+    "typologies",
+    "marketing",
+]
 
 
 def test_every_name_the_admin_shows_of_a_model_is_marked_for_translation():
