@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
@@ -25,15 +26,16 @@ class CapturedEmailAdmin(admin.ModelAdmin):
     fields = ["created_at", "from_email", "to", "subject", "message_id", "html_preview", "text", "raw"]
     readonly_fields = fields
 
-    @admin.display(description="HTML")
+    @admin.display(description=_("HTML"))
     def html_preview(self, obj):
         if not obj.html:
             return "-"
         # A sandboxed frame: the email's HTML runs no script and cannot reach the admin.
         return format_html(
             '<iframe sandbox srcdoc="{}" style="width:100%;height:480px;border:1px solid #ccc;'
-            'background:#fff" title="HTML content"></iframe>',
+            'background:#fff" title="{}"></iframe>',
             obj.html,
+            gettext("HTML content"),
         )
 
     def has_add_permission(self, request):
@@ -51,7 +53,7 @@ class CapturedMessageAdmin(ReadOnlyAdmin):
     fields = ["created_at", "channel", "to", "title", "body", "data", "message_id"]
     readonly_fields = fields
 
-    @admin.display(description="to")
+    @admin.display(description=_("to"))
     def to_short(self, obj):
         return obj.to[:40]
 
@@ -91,7 +93,9 @@ class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
 
 def _release(obj, user) -> str:
     address_release(channel=obj.channel, address=obj.address)
-    return f"{obj.address} is out of quarantine: messages are sent to it again."
+    return gettext("{address} is out of quarantine: messages are sent to it again.").format(
+        address=obj.address
+    )
 
 
 class InQuarantineFilter(admin.SimpleListFilter):
@@ -117,11 +121,11 @@ class AddressQuarantineAdmin(ObjectActionsMixin, ReadOnlyAdmin):
     object_actions = (
         ObjectAction(
             "release",
-            "Release from quarantine",
+            _("Release from quarantine"),
             "delivery.change_addressquarantine",
             _release,
             available=lambda obj: obj.quarantined_at is not None,
-            confirm="Send to this address again?",
+            confirm=_("Send to this address again?"),
         ),
     )
 

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class DeliveryConfig(AppConfig):
@@ -6,7 +7,7 @@ class DeliveryConfig(AppConfig):
     attempts, feedback) and keeps the local outbox of development."""
 
     name = "delivery"
-    verbose_name = "Delivery"
+    verbose_name = _("Delivery")
 
     def ready(self):
         from . import signals  # noqa: F401 - connects the anymail tracking receiver

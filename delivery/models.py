@@ -8,18 +8,19 @@ from events.models import Channel
 class CapturedEmail(models.Model):
     """An email kept by the local outbox backend instead of being sent (development)."""
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    message_id = models.CharField("Message-ID", max_length=255, blank=True)
-    from_email = models.CharField("from", max_length=500)
-    to = models.TextField()
-    subject = models.TextField(blank=True)
-    text = models.TextField(blank=True)
-    html = models.TextField(blank=True)
-    raw = models.TextField(help_text="The whole message as it would have been sent (MIME).")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    from_email = models.CharField(_("from"), max_length=500)
+    to = models.TextField(_("to"))
+    subject = models.TextField(_("subject"), blank=True)
+    text = models.TextField(_("text"), blank=True)
+    html = models.TextField(_("html"), blank=True)
+    raw = models.TextField(_("raw"), help_text=_("The whole message as it would have been sent (MIME)."))
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = "outbox email"
+        verbose_name = _("outbox email")
+        verbose_name_plural = _("outbox emails")
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to}"
@@ -28,19 +29,19 @@ class CapturedEmail(models.Model):
 class CapturedMessage(models.Model):
     """An SMS or push notification kept by a local capture backend instead of being sent."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
-    to = models.CharField(max_length=4096)
-    title = models.TextField(blank=True)
-    body = models.TextField(blank=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    to = models.CharField(_("to"), max_length=4096)
+    title = models.TextField(_("title"), blank=True)
+    body = models.TextField(_("body"), blank=True)
     # The provider request that would have been sent (FCM message), for push.
-    data = models.JSONField(default=dict, blank=True)
-    message_id = models.CharField(max_length=255, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    message_id = models.CharField(_("message id"), max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        verbose_name = "outbox SMS or push"
-        verbose_name_plural = "outbox SMS and push"
+        verbose_name = _("outbox SMS or push")
+        verbose_name_plural = _("outbox SMS and push")
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.to[:40]}"
@@ -48,31 +49,33 @@ class CapturedMessage(models.Model):
 
 class AttemptOutcome(models.TextChoices):
     # The provider accepted the message.
-    SENT = "sent", "Sent"
+    SENT = "sent", _("Sent")
     # A temporary sending failure (SMTP 4xx, HTTP 429/5xx, timeout): retried with backoff.
-    TEMPORARY_FAILURE = "temporaryFailure", "Temporary failure"
+    TEMPORARY_FAILURE = "temporaryFailure", _("Temporary failure")
     # A permanent sending failure (SMTP 5xx, HTTP 4xx): the event ends deliveryFailed.
-    PERMANENT_FAILURE = "permanentFailure", "Permanent failure"
+    PERMANENT_FAILURE = "permanentFailure", _("Permanent failure")
     # Rendering, targeting or configuration failed before sending: the event is postponed.
-    PROCESSING_ERROR = "processingError", "Processing error"
+    PROCESSING_ERROR = "processingError", _("Processing error")
 
 
 class DeliveryAttempt(models.Model):
     """One try at processing and sending an event (append-only)."""
 
-    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="delivery_attempts")
-    number = models.PositiveIntegerField()
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    address = models.CharField(max_length=4096, blank=True)
-    started_at = models.DateTimeField()
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="delivery_attempts"
+    )
+    number = models.PositiveIntegerField(_("number"))
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=4096, blank=True)
+    started_at = models.DateTimeField(_("started at"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
-    outcome = models.CharField(max_length=20, choices=AttemptOutcome.choices)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=AttemptOutcome.choices)
     # The provider's id of the accepted message (Message-ID for SMTP): feedback is matched on it.
-    provider_message_id = models.CharField(max_length=255, blank=True)
-    provider_response = models.TextField(blank=True)
-    error = models.TextField(blank=True)
+    provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
+    provider_response = models.TextField(_("provider response"), blank=True)
+    error = models.TextField(_("error"), blank=True)
     # When the event is due again, for a failure that postponed it.
-    retry_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(_("retry at"), null=True, blank=True)
 
     class Meta:
         ordering = ["event", "number"]
@@ -81,29 +84,31 @@ class DeliveryAttempt(models.Model):
             models.Index(fields=["provider_message_id"], name="attempt_provider_message_id"),
             models.Index(fields=["outcome", "started_at"], name="attempt_outcome_started"),
         ]
+        verbose_name = _("delivery attempt")
+        verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
         return f"{self.event_id} #{self.number} {self.outcome}"
 
 
 class QuarantineReason(models.TextChoices):
-    HARD_BOUNCE = "hardBounce", "Hard bounce"
-    COMPLAINT = "complaint", "Spam complaint"
-    SOFT_BOUNCES = "softBounces", "Too many soft bounces"
-    REFUSED = "refused", "Refused by the provider when sending"
+    HARD_BOUNCE = "hardBounce", _("Hard bounce")
+    COMPLAINT = "complaint", _("Spam complaint")
+    SOFT_BOUNCES = "softBounces", _("Too many soft bounces")
+    REFUSED = "refused", _("Refused by the provider when sending")
 
 
 class AddressQuarantine(models.Model):
     """Delivery health of one address: its soft bounces, and whether it is in quarantine."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    address = models.CharField(max_length=4096)
-    soft_bounces = models.PositiveIntegerField(default=0)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=4096)
+    soft_bounces = models.PositiveIntegerField(_("soft bounces"), default=0)
     # Set while the address is in quarantine: nothing is sent to it.
-    quarantined_at = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=20, choices=QuarantineReason.choices, blank=True)
-    detail = models.TextField(blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    quarantined_at = models.DateTimeField(_("quarantined at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=20, choices=QuarantineReason.choices, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -120,10 +125,10 @@ class AddressQuarantine(models.Model):
 class DenylistEntry(models.Model):
     """An address we must never send to (set by an administrator)."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    address = models.CharField(max_length=4096)
-    reason = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=4096)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -136,8 +141,8 @@ class DenylistEntry(models.Model):
 
 
 class ExclusionReason(models.TextChoices):
-    QUARANTINE = "quarantine", "Address in quarantine"
-    DENYLIST = "denylist", "Address on the denylist"
+    QUARANTINE = "quarantine", _("Address in quarantine")
+    DENYLIST = "denylist", _("Address on the denylist")
     # Profile consent (profile-based messages only).
     OPTED_OUT = "optedOut", _("Profile opted out of the channel")
     UNSUBSCRIBED = "unsubscribed", _("Profile not subscribed to the message's service")
@@ -149,20 +154,29 @@ class ExclusionReason(models.TextChoices):
 class Exclusion(models.Model):
     """An event not sent on purpose, and why (append-only)."""
 
-    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="exclusions")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
-    address = models.CharField(max_length=4096)
-    reason = models.CharField(max_length=20, choices=ExclusionReason.choices)
+    event = models.ForeignKey(
+        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="exclusions"
+    )
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=4096)
+    reason = models.CharField(_("reason"), max_length=20, choices=ExclusionReason.choices)
     # The typology rule that excluded the event (reason `typology`).
     rule = models.ForeignKey(
-        "typologies.TypologyRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="exclusions"
+        "typologies.TypologyRule",
+        verbose_name=_("rule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exclusions",
     )
-    detail = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    detail = models.TextField(_("detail"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [models.Index(fields=["reason", "created_at"], name="exclusion_reason_created")]
+        verbose_name = _("exclusion")
+        verbose_name_plural = _("exclusions")
 
     def __str__(self) -> str:
         return f"{self.event_id} {self.reason}"
@@ -172,25 +186,32 @@ class TrackingEvent(models.Model):
     """Provider feedback about a sent message (anymail tracking webhooks), append-only."""
 
     event = models.ForeignKey(
-        "events.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="tracking_events"
+        "events.Event",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="tracking_events",
     )
-    esp_name = models.CharField(max_length=50)
+    esp_name = models.CharField(_("esp name"), max_length=50)
     # anymail's normalized type: delivered, bounced, deferred, complained, opened, clicked, ...
-    event_type = models.CharField(max_length=20)
-    provider_message_id = models.CharField(max_length=255, blank=True)
-    recipient = models.CharField(max_length=254, blank=True)
-    occurred_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(auto_now_add=True)
-    description = models.TextField(blank=True)
-    mta_response = models.TextField(blank=True)
-    click_url = models.TextField(blank=True)
-    esp_event = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    event_type = models.CharField(_("event type"), max_length=20)
+    provider_message_id = models.CharField(_("provider message id"), max_length=255, blank=True)
+    recipient = models.CharField(_("recipient"), max_length=254, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    description = models.TextField(_("description"), blank=True)
+    mta_response = models.TextField(_("mta response"), blank=True)
+    click_url = models.TextField(_("click url"), blank=True)
+    esp_event = models.JSONField(_("esp event"), default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     class Meta:
         ordering = ["-received_at", "-pk"]
         indexes = [
             models.Index(fields=["event", "event_type", "received_at"], name="tracking_event_type_time"),
         ]
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.recipient}"

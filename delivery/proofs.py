@@ -8,6 +8,7 @@ import uuid
 from dataclasses import replace
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext
 
 from campaign.exceptions import ApplicationError, ValidationFailed
 from events.models import Channel
@@ -31,16 +32,19 @@ def proof_send(
     """Render the draft with the test profile's data and send it through the real channel to the
     profile's address. Recorded as a ProofSend, never as an event: it counts in no report."""
     if profile.message_id != message.pk:
-        raise ApplicationError("This test profile belongs to another message.", code="wrong_profile")
+        raise ApplicationError(gettext("This test profile belongs to another message."), code="wrong_profile")
     if profile.usage == TestProfileUsage.RENDERING:
         raise ApplicationError(
-            f"{profile.name} is a rendering profile: it is used for previews, never sent to.",
+            gettext("{name} is a rendering profile: it is used for previews, never sent to.").format(
+                name=profile.name
+            ),
             code="rendering_profile",
         )
     errors = message_test_profile_errors(message=message, profile=profile)
     if errors:
         raise ValidationFailed(
-            f"{profile.name} cannot receive proofs: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            gettext("{name} cannot receive proofs: ").format(name=profile.name)
+            + "; ".join(f"{e.path}: {e.message}" for e in errors),
             errors=errors,
         )
     channel = message.configuration.channel

@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
@@ -71,25 +72,30 @@ def _publish(obj, user) -> str:
             raise
         reasons = structure_errors_worded(errors=exc.errors, structure=configuration_structure(config=obj))
         raise ApplicationError(
-            _("%(event_id)s cannot be published: %(reasons)s")
-            % {"event_id": obj.event_id, "reasons": " ".join(reasons)},
+            gettext("{event_id} cannot be published: {reasons}").format(
+                event_id=obj.event_id, reasons=" ".join(reasons)
+            ),
             code=exc.code,
             errors=exc.errors,
         ) from exc
-    return (
-        f"{obj.event_id} is published (version {version.number}): its trigger endpoint accepts events "
-        f"and its message RT{obj.event_id} is ready to edit."
-    )
+    return gettext(
+        "{event_id} is published (version {number}): its trigger endpoint accepts events "
+        "and its message RT{event_id} is ready to edit."
+    ).format(event_id=obj.event_id, number=version.number)
 
 
 def _unpublish(obj, user) -> str:
     configuration_unpublish(config=obj, user=user)
-    return f"{obj.event_id} is unpublished: its endpoint refuses events and its message is unpublished."
+    return gettext(
+        "{event_id} is unpublished: its endpoint refuses events and its message is unpublished."
+    ).format(event_id=obj.event_id)
 
 
 def _duplicate(obj, user) -> str:
     copy = configuration_duplicate(config=obj, user=user)
-    return f"{obj.event_id} is duplicated into the Draft configuration {copy.event_id} with a Draft message."
+    return gettext(
+        "{event_id} is duplicated into the Draft configuration {copy_id} with a Draft message."
+    ).format(event_id=obj.event_id, copy_id=copy.event_id)
 
 
 LINE_BREAK = mark_safe("<br>")
@@ -180,7 +186,7 @@ class StructureFormSet(BaseInlineFormSet):
             key = (data.get("collection_ref"), data[self.id_field])
             if key in seen:
                 raise forms.ValidationError(
-                    _("The ID %(id)r is used twice; IDs must be unique.") % {"id": data[self.id_field]}
+                    gettext("The ID {id!r} is used twice; IDs must be unique.").format(id=data[self.id_field])
                 )
             seen.add(key)
 
@@ -295,7 +301,7 @@ class PublicationLogInline(admin.TabularInline):
     fields = ["created_at", "type", "version", "actor", "duration_ms", "steps_display", "errors_display"]
     readonly_fields = fields
     ordering = ["-created_at", "-pk"]
-    verbose_name_plural = "publication log"
+    verbose_name_plural = _("publication log")
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -306,7 +312,7 @@ class PublicationLogInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("version", "actor")
 
-    @admin.display(description="steps")
+    @admin.display(description=_("steps"))
     def steps_display(self, obj):
         return format_html_join(LINE_BREAK, "{} ({} ms)", ((s["step"], s["ms"]) for s in obj.steps))
 
@@ -319,11 +325,14 @@ class PublicationLogInline(admin.TabularInline):
 
 
 class NoRecentEventFilter(admin.SimpleListFilter):
-    title = "last event received"
+    title = _("last event received")
     parameter_name = "idle_days"
 
     def lookups(self, request, model_admin):
-        return [(str(days), f"more than {days} days ago (or never)") for days in (1, 7, 30, 90)]
+        return [
+            (str(days), gettext("more than {days} days ago (or never)").format(days=days))
+            for days in (1, 7, 30, 90)
+        ]
 
     def queryset(self, request, queryset):
         if self.value() and self.value().isdigit():
@@ -367,14 +376,14 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
         ),
         ObjectAction(
             "duplicate",
-            "Duplicate",
+            _("Duplicate"),
             "events.add_eventconfiguration",
             _duplicate,
-            confirm="Create a Draft copy of this configuration and of its message?",
+            confirm=_("Create a Draft copy of this configuration and of its message?"),
         ),
     )
 
-    @admin.display(description="label (ID)", ordering="label")
+    @admin.display(description=_("label (ID)"), ordering="label")
     def label_and_id(self, obj):
         return str(obj)
 
@@ -406,7 +415,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
         structure = configuration_structure(config=obj)
         errors = configuration_publish_problems(config=obj, structure=structure)
         if not errors:
-            return _("The data structure is ready to publish.")
+            return gettext("The data structure is ready to publish.")
         return format_html(
             '<ul class="publish-problems">{}</ul>',
             format_html_join(
@@ -416,21 +425,23 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
             ),
         )
 
-    @admin.display(description="publication")
+    @admin.display(description=_("publication"))
     def publication(self, obj):
         if obj is None or obj.pk is None:
-            return "Draft"
+            return gettext("Draft")
         if obj.status != PublicationStatus.PUBLISHED or obj.published_version is None:
-            return "Draft: the trigger endpoint refuses events."
-        text = f"Published (version {obj.published_version.number})"
+            return gettext("Draft: the trigger endpoint refuses events.")
+        number = obj.published_version.number
         if configuration_has_unpublished_changes(config=obj):
             return format_html(
-                '{}. <strong class="unpublished-changes">Unpublished changes</strong>: the endpoint keeps '
-                "serving version {} until you publish again.",
-                text,
-                obj.published_version.number,
+                gettext(
+                    'Published (version {}). <strong class="unpublished-changes">Unpublished changes'
+                    "</strong>: the endpoint keeps serving version {} until you publish again."
+                ),
+                number,
+                number,
             )
-        return f"{text}, up to date."
+        return gettext("Published (version {number}), up to date.").format(number=number)
 
     def save_model(self, request, obj, form, change):
         # Domain errors were already turned into form errors by the form's clean().
@@ -477,7 +488,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
     def construct_change_message(self, request, form, formsets, add=False):
         message = super().construct_change_message(request, form, formsets, add)
         if any(isinstance(f, StructureFormSet) and f.has_changed() for f in formsets):
-            message.append({"changed": {"fields": ["data structure"]}})
+            message.append({"changed": {"fields": [gettext("data structure")]}})
         return message
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -499,12 +510,12 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
         published = []
         for config in objs:
             if config.status != PublicationStatus.DRAFT:
-                published.append(f"{config} is published: unpublish it first")
+                published.append(gettext("{config} is published: unpublish it first").format(config=config))
             summary.extend(configuration_deletion_summary(config=config))
         perms_needed = (
             set() if request.user.has_perm("events.delete_eventconfiguration") else {"configuration"}
         )
-        return summary, {"event configurations": len(objs)}, perms_needed, published
+        return summary, {gettext("event configurations"): len(objs)}, perms_needed, published
 
     def delete_model(self, request, obj):
         event_config_delete(config=obj, user=request.user)
@@ -515,15 +526,15 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
 
     # --- Bulk actions ----------------------------------------------------------------------------
 
-    @admin.action(description="Publish selected event configurations", permissions=["publish"])
+    @admin.action(description=_("Publish selected event configurations"), permissions=["publish"])
     def publish_selected(self, request, queryset):
         self._run_bulk(request, queryset, _publish)
 
-    @admin.action(description="Unpublish selected event configurations", permissions=["publish"])
+    @admin.action(description=_("Unpublish selected event configurations"), permissions=["publish"])
     def unpublish_selected(self, request, queryset):
         self._run_bulk(request, queryset, _unpublish)
 
-    @admin.action(description="Export selected as a package (JSON)", permissions=["view"])
+    @admin.action(description=_("Export selected as a package (JSON)"), permissions=["view"])
     def export_selected(self, request, queryset):
         document = package_export(configs=queryset.select_related("message").order_by("event_id"))
         response = HttpResponse(
@@ -579,7 +590,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": config,
-            "title": f"API preview of {config.event_id}",
+            "title": gettext("API preview of {event_id}").format(event_id=config.event_id),
             "preview": preview,
             "events": [
                 {
@@ -607,16 +618,22 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
                 )
             except ApplicationError as exc:
                 errors = exc.errors or []
-                self.message_user(request, "The package was not imported: nothing changed.", messages.ERROR)
+                self.message_user(
+                    request, gettext("The package was not imported: nothing changed."), messages.ERROR
+                )
             else:
                 for config, created in results:
-                    state = "created (Draft)" if created else "updated: draft only, publish it to apply"
-                    self.message_user(request, f"{config.event_id} {state}.", messages.SUCCESS)
+                    text = (
+                        gettext("{event_id} created (Draft).")
+                        if created
+                        else gettext("{event_id} updated: draft only, publish it to apply.")
+                    )
+                    self.message_user(request, text.format(event_id=config.event_id), messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:events_eventconfiguration_changelist"))
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Import a package",
+            "title": gettext("Import a package"),
             "form": form,
             "errors": errors,
         }
@@ -624,7 +641,9 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
 
 
 class PackageImportForm(forms.Form):
-    package = forms.FileField(help_text="A JSON package exported by Message Center (docs/packages.md).")
+    package = forms.FileField(
+        label=_("Package"), help_text=_("A JSON package exported by Message Center (docs/packages.md).")
+    )
 
     def clean(self):
         data = super().clean()
@@ -633,7 +652,9 @@ class PackageImportForm(forms.Form):
             try:
                 data["document"] = json.loads(upload.read().decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as exc:
-                raise forms.ValidationError(f"The file is not valid JSON: {exc}") from None
+                raise forms.ValidationError(
+                    gettext("The file is not valid JSON: {error}").format(error=exc)
+                ) from None
         return data
 
 
@@ -647,7 +668,12 @@ def _with_event_id_check(form_class):
             except ApplicationError as exc:
                 raise forms.ValidationError(exc.message) from None
             if EventConfiguration.objects.filter(event_id=event_id).exists():
-                raise forms.ValidationError(f"An event configuration with ID {event_id} already exists.")
+                raise forms.ValidationError(
+                    gettext("An event configuration with ID {event_id} already exists.").format(
+                        event_id=event_id
+                    )
+                )
+
             return event_id
 
     return EventConfigurationAddForm

@@ -19,7 +19,7 @@ import fastjsonschema
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator, validate_email
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
@@ -52,11 +52,12 @@ _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})
 
 def _check_id(value: object, path: str, what: str, errors: list[FieldError]) -> bool:
     if not isinstance(value, str) or not FIELD_ID_RE.match(value):
-        message = f"The {what} {value!r} must use letters, digits and '_', not starting with a digit."
-        errors.append(FieldError(path, message))
+        message = gettext("The {what} {value!r} must use letters, digits and '_', not starting with a digit.")
+        errors.append(FieldError(path, message.format(what=what, value=value)))
         return False
     if len(value) > ID_MAX_LENGTH:
-        errors.append(FieldError(path, f"The {what} {value!r} is longer than {ID_MAX_LENGTH} characters."))
+        message = gettext("The {what} {value!r} is longer than {max} characters.")
+        errors.append(FieldError(path, message.format(what=what, value=value, max=ID_MAX_LENGTH)))
         return False
     if value.startswith("_"):
         # Message templates may not read names starting with '_' (object internals).
@@ -70,24 +71,27 @@ def _check_id(value: object, path: str, what: str, errors: list[FieldError]) -> 
 
 def _check_field(field: object, path: str, errors: list[FieldError], *, in_collection: str = "") -> None:
     if not isinstance(field, dict):
-        errors.append(FieldError(path, "Expected an object describing a field."))
+        errors.append(FieldError(path, gettext("Expected an object describing a field.")))
         return
     if "fields" in field or field.get("type") == "collection":
         errors.append(
             FieldError(
                 path,
-                f"Collections cannot be nested: {field.get('field_id')!r} would be a collection inside "
-                f"the collection {in_collection!r}. Model it as a separate collection of the event.",
+                gettext(
+                    "Collections cannot be nested: {field!r} would be a collection inside "
+                    "the collection {collection!r}. Model it as a separate collection of the event."
+                ).format(field=field.get("field_id"), collection=in_collection),
             )
             if in_collection
-            else FieldError(path, "A collection is not a field: declare it among the collections.")
+            else FieldError(path, gettext("A collection is not a field: declare it among the collections."))
         )
         return
-    _check_id(field.get("field_id"), f"{path}.field_id", "field ID", errors)
+    _check_id(field.get("field_id"), f"{path}.field_id", gettext("field ID"), errors)
     field_type = field.get("type")
     if field_type not in FieldType.values:
         expected = ", ".join(FieldType.values)
-        errors.append(FieldError(f"{path}.type", f"Unknown type {field_type!r}; expected one of {expected}."))
+        message = gettext("Unknown type {type!r}; expected one of {expected}.")
+        errors.append(FieldError(f"{path}.type", message.format(type=field_type, expected=expected)))
         return
     max_length = field.get("max_length")
     if (
@@ -95,23 +99,39 @@ def _check_field(field: object, path: str, errors: list[FieldError], *, in_colle
         and max_length is not None
         and (not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1)
     ):
-        errors.append(FieldError(f"{path}.max_length", "The maximum length must be a positive integer."))
+        errors.append(
+            FieldError(f"{path}.max_length", gettext("The maximum length must be a positive integer."))
+        )
     if field_type == FieldType.ENUMERATION:
         values = field.get("allowed_values")
         if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
             errors.append(
-                FieldError(f"{path}.allowed_values", "An enumeration needs at least one allowed value.")
+                FieldError(
+                    f"{path}.allowed_values", gettext("An enumeration needs at least one allowed value.")
+                )
             )
         elif len(set(values)) != len(values):
-            errors.append(FieldError(f"{path}.allowed_values", "The allowed values must be distinct."))
+            errors.append(
+                FieldError(f"{path}.allowed_values", gettext("The allowed values must be distinct."))
+            )
     if field.get("field_id") == LANGUAGE_FIELD_ID:
         if in_collection:
             errors.append(
-                FieldError(path, f"{LANGUAGE_FIELD_ID} selects the message's language: a field of the event.")
+                FieldError(
+                    path,
+                    gettext("{field} selects the message's language: a field of the event.").format(
+                        field=LANGUAGE_FIELD_ID
+                    ),
+                )
             )
         elif field_type not in (FieldType.TEXT, FieldType.ENUMERATION):
             errors.append(
-                FieldError(f"{path}.type", f"{LANGUAGE_FIELD_ID} holds a language code: text or enumeration.")
+                FieldError(
+                    f"{path}.type",
+                    gettext("{field} holds a language code: text or enumeration.").format(
+                        field=LANGUAGE_FIELD_ID
+                    ),
+                )
             )
 
 
@@ -119,7 +139,9 @@ def _check_unique(ids: list[str], path: str, errors: list[FieldError]) -> None:
     seen: set[str] = set()
     for value in ids:
         if value in seen:
-            errors.append(FieldError(path, f"The ID {value!r} is used twice; IDs must be unique."))
+            errors.append(
+                FieldError(path, gettext("The ID {id!r} is used twice; IDs must be unique.").format(id=value))
+            )
         seen.add(value)
 
 
@@ -128,7 +150,9 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
     `for_publish=False` (a draft being stored), a missing targeting enrichment and a collection
     without fields are not yet errors."""
     if not isinstance(structure, dict):
-        return [FieldError("structure", "Expected an object with fields, collections and enrichments.")]
+        return [
+            FieldError("structure", gettext("Expected an object with fields, collections and enrichments."))
+        ]
     errors: list[FieldError] = []
     fields = structure.get("fields") or []
     collections = structure.get("collections") or []
@@ -142,14 +166,14 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
     for index, collection in enumerate(collections):
         path = f"collections[{index}]"
         if not isinstance(collection, dict):
-            errors.append(FieldError(path, "Expected an object describing a collection."))
+            errors.append(FieldError(path, gettext("Expected an object describing a collection.")))
             continue
         collection_id = collection.get("collection_id")
-        _check_id(collection_id, f"{path}.collection_id", "collection ID", errors)
+        _check_id(collection_id, f"{path}.collection_id", gettext("collection ID"), errors)
         items = collection.get("fields") or []
         # A draft may hold a collection without fields yet (fields are added to it later).
         if not items and for_publish:
-            message = f"The collection {collection_id!r} needs at least one field."
+            message = gettext("The collection {id!r} needs at least one field.").format(id=collection_id)
             errors.append(FieldError(f"{path}.fields", message))
         for item_index, field in enumerate(items):
             _check_field(field, f"{path}.fields[{item_index}]", errors, in_collection=str(collection_id))
@@ -157,9 +181,11 @@ def structure_check(*, structure: object, targeting: str, for_publish: bool = Tr
         low, high = collection.get("min_items"), collection.get("max_items")
         for name, bound in (("min_items", low), ("max_items", high)):
             if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool) or bound < 0):
-                errors.append(FieldError(f"{path}.{name}", "Expected a whole number of items (0 or more)."))
+                errors.append(
+                    FieldError(f"{path}.{name}", gettext("Expected a whole number of items (0 or more)."))
+                )
         if isinstance(low, int) and isinstance(high, int) and low > high:
-            message = f"The maximum ({high}) is below the minimum ({low})."
+            message = gettext("The maximum ({high}) is below the minimum ({low}).").format(high=high, low=low)
             errors.append(FieldError(f"{path}.max_items", message))
         scopes[str(collection_id)] = {f.get("field_id") for f in items if isinstance(f, dict)}
         required[str(collection_id)] = {
@@ -189,60 +215,65 @@ def _check_enrichments(
     for index, enrichment in enumerate(enrichments):
         path = f"enrichments[{index}]"
         if not isinstance(enrichment, dict):
-            errors.append(FieldError(path, "Expected an object describing an enrichment."))
+            errors.append(FieldError(path, gettext("Expected an object describing an enrichment.")))
             continue
         name = enrichment.get("name")
-        if _check_id(name, f"{path}.name", "enrichment name", errors):
+        if _check_id(name, f"{path}.name", gettext("enrichment name"), errors):
             names.append(name)
         if name == "ctx":
-            errors.append(FieldError(f"{path}.name", "'ctx' is the event's own data; choose another name."))
+            message = gettext("'ctx' is the event's own data; choose another name.")
+            errors.append(FieldError(f"{path}.name", message))
         target = enrichment.get("target")
         if target not in scopes:
-            errors.append(FieldError(f"{path}.target", f"{target!r} is neither 'event' nor a collection ID."))
+            message = gettext("{target!r} is neither 'event' nor a collection ID.").format(target=target)
+            errors.append(FieldError(f"{path}.target", message))
             continue
         if target != "event" and name in scopes[target]:
-            errors.append(
-                FieldError(f"{path}.name", f"{name!r} is already a field of the items of {target!r}.")
-            )
+            message = gettext("{name!r} is already a field of the items of {target!r}.")
+            errors.append(FieldError(f"{path}.name", message.format(name=name, target=target)))
         if enrichment.get("resource") != EnrichmentResource.PROFILE:
-            errors.append(FieldError(f"{path}.resource", "Only profiles can be joined for now."))
+            errors.append(FieldError(f"{path}.resource", gettext("Only profiles can be joined for now.")))
         join = enrichment.get("join")
         if not isinstance(join, list) or len(join) != 1:
-            errors.append(
-                FieldError(f"{path}.join", "The join needs exactly one event field -> profile field pair.")
-            )
+            message = gettext("The join needs exactly one event field -> profile field pair.")
+            errors.append(FieldError(f"{path}.join", message))
             continue
         profile_fields = {name for name, _ in PROFILE_JOIN_FIELDS}
         for join_index, condition in enumerate(join):
             condition = condition if isinstance(condition, dict) else {}
             event_field = condition.get("event_field")
             if event_field not in scopes[target]:
-                where = "the event" if target == "event" else f"the items of {target!r}"
+                message = (
+                    gettext("{field!r} is not a field of the event.")
+                    if target == "event"
+                    else gettext("{field!r} is not a field of the items of {target!r}.")
+                )
                 errors.append(
                     FieldError(
                         f"{path}.join[{join_index}].event_field",
-                        f"{event_field!r} is not a field of {where}.",
+                        message.format(field=event_field, target=target),
                     )
                 )
             if condition.get("profile_field") not in profile_fields:
                 errors.append(
                     FieldError(
                         f"{path}.join[{join_index}].profile_field",
-                        f"Expected one of {', '.join(sorted(profile_fields))}.",
+                        gettext("Expected one of {values}.").format(values=", ".join(sorted(profile_fields))),
                     )
                 )
         if enrichment.get("targeting"):
             targeting_paths.append(path)
             if target != "event":
-                errors.append(
-                    FieldError(f"{path}.targeting", "The targeting enrichment joins the event, not an item.")
-                )
+                message = gettext("The targeting enrichment joins the event, not an item.")
+                errors.append(FieldError(f"{path}.targeting", message))
             elif any(c.get("event_field") not in required["event"] for c in join if isinstance(c, dict)):
                 errors.append(
                     FieldError(
                         f"{path}.join",
-                        "The targeting enrichment's event fields must be required: "
-                        "without them the recipient cannot be found.",
+                        gettext(
+                            "The targeting enrichment's event fields must be required: "
+                            "without them the recipient cannot be found."
+                        ),
                     )
                 )
     _check_unique(names, "enrichments", errors)
@@ -250,18 +281,23 @@ def _check_enrichments(
         errors.append(
             FieldError(
                 "enrichments",
-                "A profile-based configuration needs a profile enrichment chosen as targeting enrichment.",
+                gettext(
+                    "A profile-based configuration needs a profile enrichment chosen as targeting enrichment."
+                ),
             )
         )
     elif targeting == Targeting.EVENT and targeting_paths:
         errors.append(
             FieldError(
                 f"{targeting_paths[0]}.targeting",
-                "Only profile-based configurations have a targeting enrichment: the address is in the event.",
+                gettext(
+                    "Only profile-based configurations have a targeting enrichment: "
+                    "the address is in the event."
+                ),
             )
         )
     if len(targeting_paths) > 1:
-        errors.append(FieldError(targeting_paths[1], "Choose only one targeting enrichment."))
+        errors.append(FieldError(targeting_paths[1], gettext("Choose only one targeting enrichment.")))
 
 
 # --- Compiling it into a JSON Schema ---------------------------------------------------------

@@ -19,24 +19,24 @@ FIELD_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 class Targeting(models.TextChoices):
     # The channel address travels in the event itself.
-    EVENT = "event", "Real-time event"
+    EVENT = "event", _("Real-time event")
     # The event is reconciled with a stored profile.
-    PROFILE = "profile", "Profile"
+    PROFILE = "profile", _("Profile")
 
 
 class PublicationStatus(models.TextChoices):
     # Never published, or unpublished: the trigger endpoint refuses events.
-    DRAFT = "draft", "Draft"
+    DRAFT = "draft", _("Draft")
     # The trigger endpoint accepts events against the published version.
-    PUBLISHED = "published", "Published"
+    PUBLISHED = "published", _("Published")
 
 
 class EventConfiguration(models.Model):
-    event_id = models.CharField("ID", max_length=EVENT_ID_MAX_LENGTH, unique=True)
-    label = models.CharField(max_length=200)
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    event_id = models.CharField(_("ID"), max_length=EVENT_ID_MAX_LENGTH, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL)
     targeting = models.CharField(
-        "targeting dimension", max_length=10, choices=Targeting.choices, default=Targeting.EVENT
+        _("targeting dimension"), max_length=10, choices=Targeting.choices, default=Targeting.EVENT
     )
     # Profile-based push: the mobile application whose registrations on the targeted profile's
     # devices receive the notification (event-based push events name theirs).
@@ -50,14 +50,19 @@ class EventConfiguration(models.Model):
         ),
     )
     status = models.CharField(
-        "publication status",
+        _("publication status"),
         max_length=10,
         choices=PublicationStatus.choices,
         default=PublicationStatus.DRAFT,
     )
     # The version the trigger endpoint validates against; kept after unpublish for history.
     published_version = models.ForeignKey(
-        "EventConfigurationVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "EventConfigurationVersion",
+        verbose_name=_("published version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # The organisational unit it belongs to (organisations/selectors.py: who reads and writes it).
     unit = models.ForeignKey(
@@ -67,10 +72,15 @@ class EventConfiguration(models.Model):
         related_name="+",
         verbose_name=_("organisational unit"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    modified_at = models.DateTimeField("last modified", auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    modified_at = models.DateTimeField(_("last modified"), auto_now=True)
     modified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("modified by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     # Read by every trigger call through the row cache (fastpath/rowcache.py).
@@ -79,50 +89,59 @@ class EventConfiguration(models.Model):
     class Meta:
         ordering = ["label"]
         permissions = [("publish_eventconfiguration", "Can publish and unpublish event configurations")]
+        verbose_name = _("event configuration")
+        verbose_name_plural = _("event configurations")
 
     def __str__(self) -> str:
         return f"{self.label} ({self.event_id})"
 
 
 class FieldType(models.TextChoices):
-    TEXT = "text", "Text"
-    INTEGER = "integer", "Integer"
-    DECIMAL = "decimal", "Decimal number"
-    BOOLEAN = "boolean", "Boolean"
-    DATE = "date", "Date"
-    DATETIME = "datetime", "Date and time"
-    EMAIL = "email", "Email address"
-    PHONE = "phone", "Phone number (E.164)"
-    URL = "url", "URL"
-    ENUMERATION = "enumeration", "Enumeration"
+    TEXT = "text", _("Text")
+    INTEGER = "integer", _("Integer")
+    DECIMAL = "decimal", _("Decimal number")
+    BOOLEAN = "boolean", _("Boolean")
+    DATE = "date", _("Date")
+    DATETIME = "datetime", _("Date and time")
+    EMAIL = "email", _("Email address")
+    PHONE = "phone", _("Phone number (E.164)")
+    URL = "url", _("URL")
+    ENUMERATION = "enumeration", _("Enumeration")
 
 
 # The field id whose value selects the message's language variant (SPEC EVT-4).
 LANGUAGE_FIELD_ID = "AC_language"
-FIELD_ID_HELP = "Letters, digits and '_' only, not starting with a digit (e.g. firstName)."
+FIELD_ID_HELP = _("Letters, digits and '_' only, not starting with a digit (e.g. firstName).")
 
 
 class EventCollection(models.Model):
     """An array of objects under `ctx.<collection_id>`, each item with its own typed fields."""
 
     configuration = models.ForeignKey(
-        EventConfiguration, on_delete=models.CASCADE, related_name="collections"
+        EventConfiguration,
+        verbose_name=_("configuration"),
+        on_delete=models.CASCADE,
+        related_name="collections",
     )
     collection_id = models.CharField(
-        "ID", max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)]
+        _("ID"), max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)]
     )
-    label = models.CharField(max_length=200)
+    label = models.CharField(_("label"), max_length=200)
     min_items = models.PositiveIntegerField(
-        "minimum items", null=True, blank=True, help_text="Empty: no minimum (the collection may be absent)."
+        _("minimum items"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: no minimum (the collection may be absent)."),
     )
     max_items = models.PositiveIntegerField(
-        "maximum items", null=True, blank=True, help_text="Empty: no maximum."
+        _("maximum items"), null=True, blank=True, help_text=_("Empty: no maximum.")
     )
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["position", "pk"]
-        verbose_name = "collection"
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
         constraints = [
             models.UniqueConstraint(
                 fields=["configuration", "collection_id"], name="unique_collection_id_per_event"
@@ -136,29 +155,40 @@ class EventCollection(models.Model):
 class EventField(models.Model):
     """A typed field of the event's data structure, sent under `ctx` (or in each item of a collection)."""
 
-    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="fields")
+    configuration = models.ForeignKey(
+        EventConfiguration, verbose_name=_("configuration"), on_delete=models.CASCADE, related_name="fields"
+    )
     # Empty: a field of the event itself; otherwise a field of each item of that collection.
     collection = models.ForeignKey(
         EventCollection,
+        verbose_name=_("collection"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="fields",
-        help_text="Empty for a field of the event; a collection for a field of each of its items.",
+        help_text=_("Empty for a field of the event; a collection for a field of each of its items."),
     )
-    field_id = models.CharField("ID", max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)])
-    label = models.CharField(max_length=200)
-    type = models.CharField(max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
+    field_id = models.CharField(
+        _("ID"), max_length=64, validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)]
+    )
+    label = models.CharField(_("label"), max_length=200)
+    type = models.CharField(_("type"), max_length=20, choices=FieldType.choices, default=FieldType.TEXT)
     max_length = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Maximum number of characters (text fields); empty for no limit."
+        _("max length"),
+        null=True,
+        blank=True,
+        help_text=_("Maximum number of characters (text fields); empty for no limit."),
     )
-    allowed_values = models.TextField(blank=True, help_text="Enumerations: the allowed values, one per line.")
-    required = models.BooleanField(default=False)
-    position = models.PositiveIntegerField(default=0)
+    allowed_values = models.TextField(
+        _("allowed values"), blank=True, help_text=_("Enumerations: the allowed values, one per line.")
+    )
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["position", "pk"]
-        verbose_name = "field"
+        verbose_name = _("field")
+        verbose_name_plural = _("fields")
         constraints = [
             models.UniqueConstraint(
                 fields=["configuration", "field_id"],
@@ -181,16 +211,16 @@ class EventField(models.Model):
 
 
 class EnrichmentResource(models.TextChoices):
-    PROFILE = "profile", "Profile"
+    PROFILE = "profile", _("Profile")
 
 
 # The profile attributes a join can match on (the Profile model's field names).
 PROFILE_JOIN_FIELDS = [
-    ("email", "Email"),
-    ("mobile_phone", "Mobile phone"),
-    ("external_id", "External ID"),
-    ("first_name", "First name"),
-    ("last_name", "Last name"),
+    ("email", _("Email")),
+    ("mobile_phone", _("Mobile phone")),
+    ("external_id", _("External ID")),
+    ("first_name", _("First name")),
+    ("last_name", _("Last name")),
 ]
 
 
@@ -198,41 +228,49 @@ class EventEnrichment(models.Model):
     """Joins the event (or each item of a collection) to one stored profile, by an event field."""
 
     configuration = models.ForeignKey(
-        EventConfiguration, on_delete=models.CASCADE, related_name="enrichments"
+        EventConfiguration,
+        verbose_name=_("configuration"),
+        on_delete=models.CASCADE,
+        related_name="enrichments",
     )
     name = models.CharField(
+        _("name"),
         max_length=64,
         validators=[RegexValidator(FIELD_ID_RE, FIELD_ID_HELP)],
-        help_text="The templates' variable: {{ name.first_name }}, {{ item.name.first_name }} in items.",
+        help_text=_("The templates' variable: {{ name.first_name }}, {{ item.name.first_name }} in items."),
     )
     # Empty: the event itself; otherwise each item of this collection is enriched.
     collection = models.ForeignKey(
         EventCollection,
+        verbose_name=_("collection"),
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="enrichments",
-        help_text="Empty to enrich the event; a collection to enrich each of its items.",
+        help_text=_("Empty to enrich the event; a collection to enrich each of its items."),
     )
     resource = models.CharField(
-        max_length=20, choices=EnrichmentResource.choices, default=EnrichmentResource.PROFILE
+        _("resource"), max_length=20, choices=EnrichmentResource.choices, default=EnrichmentResource.PROFILE
     )
     event_field = models.CharField(
-        "event field", max_length=64, help_text="The field id (of the event or of the item) holding the key."
+        _("event field"),
+        max_length=64,
+        help_text=_("The field id (of the event or of the item) holding the key."),
     )
     profile_field = models.CharField(
-        "profile field", max_length=32, choices=PROFILE_JOIN_FIELDS, default="email"
+        _("profile field"), max_length=32, choices=PROFILE_JOIN_FIELDS, default="email"
     )
     targeting = models.BooleanField(
-        "targeting enrichment",
+        _("targeting enrichment"),
         default=False,
-        help_text="Profile-based configurations: the profile this join finds receives the message.",
+        help_text=_("Profile-based configurations: the profile this join finds receives the message."),
     )
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:
         ordering = ["position", "pk"]
-        verbose_name = "enrichment"
+        verbose_name = _("enrichment")
+        verbose_name_plural = _("enrichments")
         constraints = [
             models.UniqueConstraint(fields=["configuration", "name"], name="unique_enrichment_name_per_event")
         ]
@@ -244,15 +282,22 @@ class EventEnrichment(models.Model):
 class EventConfigurationVersion(models.Model):
     """A frozen snapshot of the data structure, taken at publish; never changed afterwards."""
 
-    configuration = models.ForeignKey(EventConfiguration, on_delete=models.CASCADE, related_name="versions")
-    number = models.PositiveIntegerField()
+    configuration = models.ForeignKey(
+        EventConfiguration, verbose_name=_("configuration"), on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField(_("number"))
     # {"fields", "collections", "enrichments"} as published (see contract.py), and the JSON Schema
     # of the payload's `ctx` compiled from it.
-    structure = models.JSONField()
-    ctx_schema = models.JSONField()
-    published_at = models.DateTimeField(auto_now_add=True)
+    structure = models.JSONField(_("structure"))
+    ctx_schema = models.JSONField(_("ctx schema"))
+    published_at = models.DateTimeField(_("published at"), auto_now_add=True)
     published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("published by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -260,42 +305,59 @@ class EventConfigurationVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["configuration", "number"], name="unique_event_version_number")
         ]
+        verbose_name = _("event configuration version")
+        verbose_name_plural = _("event configuration versions")
 
     def __str__(self) -> str:
         return f"{self.configuration.event_id} v{self.number}"
 
 
 class PublicationLogType(models.TextChoices):
-    PUBLISHED = "published", "Published"
+    PUBLISHED = "published", _("Published")
     # The publish was refused; the previous publication keeps serving.
-    PUBLISH_FAILED = "publish_failed", "Publish failed"
-    UNPUBLISHED = "unpublished", "Unpublished"
+    PUBLISH_FAILED = "publish_failed", _("Publish failed")
+    UNPUBLISHED = "unpublished", _("Unpublished")
 
 
 class PublicationLog(models.Model):
     """Append-only: one entry per publish or unpublish attempt, with its steps and errors."""
 
     configuration = models.ForeignKey(
-        EventConfiguration, on_delete=models.CASCADE, related_name="publication_logs"
+        EventConfiguration,
+        verbose_name=_("configuration"),
+        on_delete=models.CASCADE,
+        related_name="publication_logs",
     )
-    type = models.CharField(max_length=20, choices=PublicationLogType.choices)
+    type = models.CharField(_("type"), max_length=20, choices=PublicationLogType.choices)
     version = models.ForeignKey(
-        EventConfigurationVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        EventConfigurationVersion,
+        verbose_name=_("version"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # [{"step": <text>, "ms": <duration>}] in order, then the errors [{"path", "message"}] if refused.
-    steps = models.JSONField(default=list, encoder=DjangoJSONEncoder)
-    errors = models.JSONField(default=list, encoder=DjangoJSONEncoder)
+    steps = models.JSONField(_("steps"), default=list, encoder=DjangoJSONEncoder)
+    errors = models.JSONField(_("errors"), default=list, encoder=DjangoJSONEncoder)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["configuration", "type", "created_at"], name="publication_log_lookup")
         ]
+        verbose_name = _("publication log")
+        verbose_name_plural = _("publication logs")
 
     def __str__(self) -> str:
         return f"{self.configuration_id} {self.type} {self.created_at:%Y-%m-%d %H:%M:%S}"
@@ -316,23 +378,23 @@ ADDRESS_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
 
 class EventStatus(models.TextChoices):
     # Received and stored; waiting for a worker.
-    PENDING = "pending", "Pending"
+    PENDING = "pending", _("Pending")
     # Claimed by a worker: being rendered and sent.
-    PROCESSING = "processing", "Processing"
+    PROCESSING = "processing", _("Processing")
     # The message is paused; the event waits for resume or its expiration.
-    PAUSED = "paused", "Paused"
+    PAUSED = "paused", _("Paused")
     # The message was accepted by the provider.
-    PROCESSED = "processed", "Processed"
+    PROCESSED = "processed", _("Processed")
     # Not sent on purpose (quarantine, denylist, typology rule).
-    IGNORED = "ignored", "Ignored"
+    IGNORED = "ignored", _("Ignored")
     # Sending failed for good.
-    DELIVERY_FAILED = "deliveryFailed", "Delivery failed"
+    DELIVERY_FAILED = "deliveryFailed", _("Delivery failed")
     # No published message to route the event to.
-    ROUTING_FAILED = "routingFailed", "Routing failed"
+    ROUTING_FAILED = "routingFailed", _("Routing failed")
     # Expired before it could be processed.
-    TOO_OLD = "tooOld", "Too old"
+    TOO_OLD = "tooOld", _("Too old")
     # Profile reconciliation or targeting enrichment failed.
-    TARGETING_FAILED = "targetingFailed", "Targeting failed"
+    TARGETING_FAILED = "targetingFailed", _("Targeting failed")
 
 
 FINAL_STATUSES = frozenset(
@@ -350,47 +412,70 @@ FINAL_STATUSES = frozenset(
 class Event(models.Model):
     """One call of the trigger API, stored before the API answers."""
 
-    pkey = models.CharField("PKey", max_length=64, editable=False)
+    pkey = models.CharField(_("PKey"), max_length=64, editable=False)
     # Indexed by event_latest_per_config, which starts with it.
     configuration = models.ForeignKey(
-        EventConfiguration, on_delete=models.CASCADE, related_name="events", db_index=False
+        EventConfiguration,
+        verbose_name=_("configuration"),
+        on_delete=models.CASCADE,
+        related_name="events",
+        db_index=False,
     )
     configuration_version = models.ForeignKey(
-        EventConfigurationVersion, on_delete=models.PROTECT, related_name="+"
+        EventConfigurationVersion,
+        verbose_name=_("configuration version"),
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     integration = models.ForeignKey(
-        "integrations.Integration", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "integrations.Integration",
+        verbose_name=_("integration"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     # The channel address of an event-based event (the one matching its channel is set). The text
     # columns the trigger leaves empty have database defaults: its INSERT names only what it sets.
-    email = models.EmailField(max_length=254, blank=True, default="", db_default="")
+    email = models.EmailField(_("email"), max_length=254, blank=True, default="", db_default="")
     mobile_phone = models.CharField(
-        max_length=16, blank=True, help_text="E.164, e.g. +33612345678", default="", db_default=""
+        _("mobile phone"),
+        max_length=16,
+        blank=True,
+        help_text=_("E.164, e.g. +33612345678"),
+        default="",
+        db_default="",
     )
     push_token = models.CharField(
-        "registration token", max_length=4096, blank=True, default="", db_default=""
+        _("registration token"), max_length=4096, blank=True, default="", db_default=""
     )
-    push_application = models.CharField("application", max_length=255, blank=True, default="", db_default="")
+    push_application = models.CharField(
+        _("application"), max_length=255, blank=True, default="", db_default=""
+    )
     push_platform = models.CharField(
-        max_length=4, choices=PushPlatform.choices, blank=True, default="", db_default=""
+        _("push platform"), max_length=4, choices=PushPlatform.choices, blank=True, default="", db_default=""
     )
-    ctx = models.JSONField(default=dict)
-    scheduled = models.DateTimeField(null=True, blank=True)
-    expiration = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=EventStatus.choices, default=EventStatus.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    ctx = models.JSONField(_("ctx"), default=dict)
+    scheduled = models.DateTimeField(_("scheduled"), null=True, blank=True)
+    expiration = models.DateTimeField(_("expiration"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=EventStatus.choices, default=EventStatus.PENDING
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     # When the dispatcher handed the `pending` event to the transactional queue (DLV-3): the API
     # only stores the event; the dispatcher of the transactional workers publishes what is not yet.
-    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True, editable=False)
     # The provider's id of the sent message (the Message-ID header for SMTP).
-    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
-    error = models.TextField(blank=True, default="", db_default="")
+    provider_message_id = models.CharField(
+        _("provider message id"), max_length=255, blank=True, default="", db_default=""
+    )
+    error = models.TextField(_("error"), blank=True, default="", db_default="")
     # Delivery attempts logged so far (DeliveryAttempt rows), moved with the status in the same
     # transaction: the next attempt's number without counting the log. The database default lets
     # code that does not know the column yet insert events during a deploy.
-    attempts = models.IntegerField(default=0, db_default=0, editable=False)
+    attempts = models.IntegerField(_("attempts"), default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -412,6 +497,8 @@ class Event(models.Model):
                 name="event_to_dispatch",
             ),
         ]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
 
     def __str__(self) -> str:
         return self.pkey

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _lazy
 
 from campaign.exceptions import FieldError
@@ -337,22 +337,33 @@ def event_status_payload(event: Event, server_url: str | None = None) -> dict:
     return body
 
 
-def _count(number: int, singular: str, plural: str) -> str:
-    return f"{number} {singular if number == 1 else plural}"
-
-
 def configuration_deletion_summary(*, config: EventConfiguration) -> list[str]:
     """What deleting this configuration removes, in the user's words (for the confirmation)."""
     message = getattr(config, "message", None)
-    summary = [f"The event configuration {config.event_id} and its data structure"]
+    summary = [
+        gettext("The event configuration {event_id} and its data structure").format(event_id=config.event_id)
+    ]
     if message is not None:
-        versions = _count(message.versions.count(), "published version", "published versions")
-        summary.append(f"Its message {message.message_id} and its {versions}")
-    summary.append(_count(config.events.count(), "event", "events") + " received, with delivery status")
-    summary.append(
-        _count(config.versions.count(), "published version", "published versions") + " of the data structure"
+        count = message.versions.count()
+        text = ngettext(
+            "Its message {message_id} and its {count} published version",
+            "Its message {message_id} and its {count} published versions",
+            count,
+        )
+        summary.append(text.format(message_id=message.message_id, count=count))
+    count = config.events.count()
+    text = ngettext(
+        "{count} event received, with delivery status", "{count} events received, with delivery status", count
     )
-    summary.append(
-        _count(config.publication_logs.count(), "publication log entry", "publication log entries")
+    summary.append(text.format(count=count))
+    count = config.versions.count()
+    text = ngettext(
+        "{count} published version of the data structure",
+        "{count} published versions of the data structure",
+        count,
     )
+    summary.append(text.format(count=count))
+    count = config.publication_logs.count()
+    text = ngettext("{count} publication log entry", "{count} publication log entries", count)
+    summary.append(text.format(count=count))
     return summary

@@ -1,6 +1,10 @@
 from django.contrib import admin, messages
 from django.db import models
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from organisations.admin_scoping import UnitScopedAdminMixin
@@ -18,12 +22,14 @@ from .services import (
 
 def _revoke(obj, user) -> str:
     integration_revoke(integration=obj)
-    return f"{obj} is revoked: its token no longer works."
+    return gettext("{integration} is revoked: its token no longer works.").format(integration=obj)
 
 
 def _rotate_callback_secret(obj, user) -> str:
     integration_callback_secret_rotate(integration=obj)
-    return f"New callback secret for {obj}: update the receiver to verify signatures with it."
+    return gettext(
+        "New callback secret for {integration}: update the receiver to verify signatures with it."
+    ).format(integration=obj)
 
 
 @admin.register(Integration)
@@ -66,29 +72,33 @@ class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmi
     object_actions = (
         ObjectAction(
             "revoke",
-            "Revoke",
+            _("Revoke"),
             "integrations.revoke_integration",
             _revoke,
             available=lambda obj: obj.is_active,
-            confirm="Revoke these credentials? Calls using them will be refused at once.",
+            confirm=_("Revoke these credentials? Calls using them will be refused at once."),
         ),
         ObjectAction(
             "rotate_callback_secret",
-            "New callback secret",
+            _("New callback secret"),
             "integrations.change_integration",
             _rotate_callback_secret,
             available=lambda obj: obj.is_active,
-            confirm="Replace the callback signing secret? Signatures made with the old one stop matching.",
+            confirm=_("Replace the callback signing secret? Signatures made with the old one stop matching."),
         ),
     )
 
-    @admin.display(description="token")
+    @admin.display(description=_("token"))
     def token_hint_display(self, obj):
         return f"{obj.token_hint}…" if obj.token_hint else "-"
 
-    @admin.display(description="status")
+    @admin.display(description=_("status"))
     def status_display(self, obj):
-        return "Active" if obj.is_active else f"Revoked {obj.revoked_at:%Y-%m-%d %H:%M}"
+        if obj.is_active:
+            return gettext("Active")
+        return gettext("Revoked {date}").format(
+            date=date_format(localtime(obj.revoked_at), "SHORT_DATETIME_FORMAT")
+        )
 
     def get_fields(self, request, obj=None):
         return ["name", "unit"] if obj is None else self.fields
@@ -123,8 +133,11 @@ class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmi
         self.message_user(
             request,
             format_html(
-                "Client id (X-Api-Key): <code>{}</code><br>Token (Authorization: Bearer): <code>{}</code>"
-                "<br><strong>Copy the token now: it is stored hashed and will not be shown again.</strong>",
+                gettext(
+                    "Client id (X-Api-Key): <code>{}</code><br>"
+                    "Token (Authorization: Bearer): <code>{}</code><br>"
+                    "<strong>Copy the token now: it is stored hashed and will not be shown again.</strong>"
+                ),
                 issued.integration.client_id,
                 issued.token,
             ),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from audit.models import AuditAction
 from audit.services import audit_changes, audit_record
@@ -30,7 +31,7 @@ def _checked_token(token: str | None) -> str:
     if token is None:
         return _new_token()
     if len(token) < 32:
-        raise ApplicationError("A token needs at least 32 characters.", code="token_too_short")
+        raise ApplicationError(gettext("A token needs at least 32 characters."), code="token_too_short")
     return token
 
 
@@ -46,7 +47,7 @@ def integration_create(
     and of the units below it."""
     name = name.strip()
     if not name:
-        raise ApplicationError("An integration needs a name.", code="name_required")
+        raise ApplicationError(gettext("An integration needs a name."), code="name_required")
     token = _checked_token(token)
     integration = Integration.objects.create(
         name=name,
@@ -91,7 +92,10 @@ def integration_revoke(*, integration: Integration) -> Integration:
     if not Integration.objects.filter(pk=integration.pk, revoked_at__isnull=True).update(
         revoked_at=revoked_at
     ):
-        raise ApplicationError(f"{integration} is already revoked.", code="already_revoked")
+        raise ApplicationError(
+            gettext("{integration} is already revoked.").format(integration=integration),
+            code="already_revoked",
+        )
     integration.revoked_at = revoked_at
     audit_record(
         action=AuditAction.INTEGRATION_REVOKED,

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaign.channels import Channel
 from organisations.models import unit_root_pk
@@ -91,9 +92,14 @@ class MarketingDelivery(models.Model):
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     error = models.TextField(_("error"), blank=True)
     # Changed at each confirm and resume: a batch queued before carries the old one and stops.
-    send_token = models.PositiveIntegerField(default=0, editable=False)
+    send_token = models.PositiveIntegerField(_("send token"), default=0, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     prepared_at = models.DateTimeField(_("prepared"), null=True, blank=True)
@@ -122,15 +128,24 @@ class RecipientStatus(models.TextChoices):
 class DeliveryRecipient(models.Model):
     """One profile of a prepared delivery: to send, sent, failed, or excluded by a rule."""
 
-    delivery = models.ForeignKey(MarketingDelivery, on_delete=models.CASCADE, related_name="recipients")
-    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    delivery = models.ForeignKey(
+        MarketingDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="recipients"
+    )
+    profile = models.ForeignKey(
+        "profiles.Profile", verbose_name=_("profile"), on_delete=models.CASCADE, related_name="+"
+    )
     status = models.CharField(_("status"), max_length=10, choices=RecipientStatus.choices)
     rule = models.ForeignKey(
-        "typologies.TypologyRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "typologies.TypologyRule",
+        verbose_name=_("rule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     error = models.TextField(_("error"), blank=True)
     provider_message_id = models.CharField(_("provider message ID"), max_length=255, blank=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("date", "sent"), null=True, blank=True)
 
     class Meta:
         ordering = ["pk"]

@@ -59,38 +59,49 @@ PERM_PROOF = "messages_app.send_proof_transactionalmessage"
 def _publish(obj, user) -> str:
     version = message_publish(message=obj, user=user)
     warnings = message_warnings(message=obj, content=version.content)
-    note = "".join(f" Warning: {w.path}: {w.message}" for w in warnings)
-    return f"{obj.message_id} is published (version {version.number}): new events are sent with it.{note}"
+    note = "".join(
+        " " + gettext("Warning: {path}: {message}").format(path=w.path, message=w.message) for w in warnings
+    )
+    text = gettext("{message_id} is published (version {number}): new events are sent with it.")
+    return text.format(message_id=obj.message_id, number=version.number) + note
 
 
 def _unpublish(obj, user) -> str:
     message_unpublish(message=obj, user=user)
-    return f"{obj.message_id} is unpublished, and so is its event configuration."
+    return gettext("{message_id} is unpublished, and so is its event configuration.").format(
+        message_id=obj.message_id
+    )
 
 
 def _pause(obj, user) -> str:
     message_pause(message=obj, user=user)
-    return f"{obj.message_id} is paused: new events are kept until you resume it or they expire."
+    return gettext("{message_id} is paused: new events are kept until you resume it or they expire.").format(
+        message_id=obj.message_id
+    )
 
 
 def _resume(obj, user) -> str:
     count = message_resume(message=obj, user=user)
-    return ngettext(
-        "%(message)s is resumed: %(count)d kept event is being sent with the live version.",
-        "%(message)s is resumed: %(count)d kept events are being sent with the live version.",
+    text = ngettext(
+        "{message_id} is resumed: {count} kept event is being sent with the live version.",
+        "{message_id} is resumed: {count} kept events are being sent with the live version.",
         count,
-    ) % {"message": obj.message_id, "count": count}
+    )
+    return text.format(message_id=obj.message_id, count=count)
 
 
 CHANNEL_FIELDSETS = {
     Channel.EMAIL: [
-        ("Sender", {"fields": ["sender_name", "sender_email", "reply_to"]}),
-        ("Email content", {"fields": ["subject", "preheader", "html", "text"], "classes": ["mc-template"]}),
+        (_("Sender"), {"fields": ["sender_name", "sender_email", "reply_to"]}),
+        (
+            _("Email content"),
+            {"fields": ["subject", "preheader", "html", "text"], "classes": ["mc-template"]},
+        ),
     ],
-    Channel.SMS: [("SMS content", {"fields": ["sms_text"], "classes": ["mc-template"]})],
+    Channel.SMS: [(_("SMS content"), {"fields": ["sms_text"], "classes": ["mc-template"]})],
     Channel.PUSH: [
         (
-            "Push notification",
+            _("Push notification"),
             {
                 "fields": [
                     "push_title",
@@ -110,7 +121,7 @@ VARIANT_FIELDS = {
     Channel.SMS: ["language", "sms_text"],
     Channel.PUSH: ["language", "push_title", "push_body"],
 }
-TEMPLATE_HELP = (
+TEMPLATE_HELP = _(
     "Personalise with the field picker, e.g. {{ ctx.firstName }}; {{ ctx.total|format_currency('EUR') }}, "
     "{{ ctx.date|format_date('long') }} and {{ ctx.n|format_number }} follow the locale. Values are escaped "
     "in the HTML content. Changes are sent only after you publish."
@@ -183,9 +194,9 @@ class MessageVersionInline(admin.TabularInline):
     readonly_fields = fields
     can_delete = False
     show_change_link = False
-    verbose_name_plural = "published versions"
+    verbose_name_plural = _("published versions")
 
-    @admin.display(description="subject / text")
+    @admin.display(description=_("subject / text"))
     def summary(self, obj):
         content = obj.content
         return content.get("subject") or content.get("sms_text") or content.get("push_title") or ""
@@ -233,21 +244,21 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
         ),
         ObjectAction(
             "pause",
-            "Pause",
+            _("Pause"),
             PERM_PAUSE,
             _pause,
             available=lambda obj: obj.status == MessageStatus.PUBLISHED,
         ),
         ObjectAction(
             "resume",
-            "Resume",
+            _("Resume"),
             PERM_PAUSE,
             _resume,
             available=lambda obj: obj.status == MessageStatus.PAUSED,
         ),
         ObjectAction(
             "unpublish",
-            "Unpublish",
+            _("Unpublish"),
             PERM_UNPUBLISH,
             _unpublish,
             available=lambda obj: obj.status in (MessageStatus.PUBLISHED, MessageStatus.PAUSED),
@@ -271,7 +282,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
         return [
             (None, {"fields": ["label", "message_id", "event_display", "status", "live_version_state"]}),
             *content,
-            ("Personalisation", {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
+            (_("Personalisation"), {"fields": ["locale", "missing_value_policy", "missing_value_default"]}),
             *(
                 [
                     (_("Consent"), {"fields": ["service"]}),
@@ -281,14 +292,14 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
                 else []
             ),
             *([(_("Tracking"), {"fields": ["tracking_enabled"]})] if channel == Channel.EMAIL else []),
-            ("History", {"fields": ["modified_by", "modified_at"]}),
+            (_("History"), {"fields": ["modified_by", "modified_at"]}),
         ]
 
-    @admin.display(description="channel")
+    @admin.display(description=_("channel"))
     def channel(self, obj):
         return obj.configuration.get_channel_display()
 
-    @admin.display(description="event")
+    @admin.display(description=_("event"))
     def event_display(self, obj):
         # Text, not a link: marketers have no access to event configurations.
         return str(obj.configuration)
@@ -422,7 +433,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
         url = reverse("admin:messages_app_transactionalmessage_preview", args=[message.pk])
         if request.method == "POST":
             if profile is None:
-                self.message_user(request, "Add a test profile to send a proof.", messages.ERROR)
+                self.message_user(request, gettext("Add a test profile to send a proof."), messages.ERROR)
             else:
                 try:
                     proof = proof_send(message=message, profile=profile, user=request.user)
@@ -430,9 +441,17 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
                     self.message_user(request, exc.message, messages.ERROR)
                 else:
                     if proof.status == ProofStatus.SENT:
-                        self.message_user(request, f"Proof sent to {proof.address}.", messages.SUCCESS)
+                        self.message_user(
+                            request,
+                            gettext("Proof sent to {address}.").format(address=proof.address),
+                            messages.SUCCESS,
+                        )
                     else:
-                        self.message_user(request, f"The proof was not sent: {proof.error}", messages.ERROR)
+                        self.message_user(
+                            request,
+                            gettext("The proof was not sent: {error}").format(error=proof.error),
+                            messages.ERROR,
+                        )
             return HttpResponseRedirect(f"{url}?profile={profile.pk if profile else ''}")
         rendered, error = None, ""
         try:
@@ -444,7 +463,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": message,
-            "title": f"Preview of {message.label}",
+            "title": gettext("Preview of {label}").format(label=message.label),
             "profiles": self._test_profiles(request, message),
             "can_send_proof": self.object_writable(request, message),
             "profile": profile,
@@ -528,7 +547,7 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": message,
-            "title": f"Versions of {message.label}",
+            "title": gettext("Versions of {label}").format(label=message.label),
             "versions": versions,
             "old": old,
             "new": new,
@@ -550,7 +569,9 @@ class TransactionalMessageAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.
         else:
             self.message_user(
                 request,
-                f"Version {number} is live again as version {version.number}; the draft now holds it.",
+                gettext("Version {number} is live again as version {new}; the draft now holds it.").format(
+                    number=number, new=version.number
+                ),
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(

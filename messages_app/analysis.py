@@ -42,9 +42,11 @@ UNSUBSCRIBE_URL = "unsubscribe_url"
 
 def profile_shape(*, name: str, attributes: Iterable[str]) -> Shape:
     """What an enrichment holds: a profile's fields and its declared custom attributes."""
-    declared = Shape(label="the declared profile attributes", attributes=dict.fromkeys(attributes, ANY))
+    declared = Shape(
+        label=gettext("the declared profile attributes"), attributes=dict.fromkeys(attributes, ANY)
+    )
     return Shape(
-        label=f"a profile ({name})",
+        label=gettext("a profile ({name})").format(name=name),
         attributes={**dict.fromkeys(PROFILE_TEMPLATE_FIELDS, ANY), ATTRIBUTES_KEY: declared},
     )
 
@@ -73,7 +75,7 @@ def structure_shapes(*, structure: dict, event_id: str, attributes: Iterable[str
     for collection in structure.get("collections") or []:
         cid = collection.get("collection_id")
         item = Shape(
-            label=f"an item of ctx.{cid}",
+            label=gettext("an item of ctx.{collection}").format(collection=cid),
             attributes={
                 **{f["field_id"]: ANY for f in collection.get("fields") or []},
                 **item_enrichments.get(cid, {}),
@@ -101,7 +103,8 @@ class _Checker:
     def error(self, node: nodes.Node, message: str) -> None:
         if (node.lineno, message) not in self.seen:
             self.seen.add((node.lineno, message))
-            self.errors.append(FieldError(self.part, f"line {node.lineno}: {message}"))
+            line = gettext("line {number}: {message}").format(number=node.lineno, message=message)
+            self.errors.append(FieldError(self.part, line))
 
     def lookup(self, name: str) -> Shape:
         for scope in reversed(self.scopes):
@@ -116,7 +119,9 @@ class _Checker:
         if shape.attributes is None:
             return ANY
         if name not in shape.attributes:
-            self.error(node, f"{path} is not a field of {shape.label}.")
+            self.error(
+                node, gettext("{path} is not a field of {shape}.").format(path=path, shape=shape.label)
+            )
             return ANY
         return shape.attributes[name]
 
@@ -201,8 +206,9 @@ def template_check(*, part: str, source: str, shapes: dict[str, Shape]) -> list[
                 )
             )
             continue
+        message = gettext("{name} is not defined: use ctx.<field> or an enrichment's name.").format(name=name)
         errors.append(
-            FieldError(part, f"line {line}: {name} is not defined: use ctx.<field> or an enrichment's name.")
+            FieldError(part, gettext("line {number}: {message}").format(number=line, message=message))
         )
     checker = _Checker(part, shapes)
     checker.visit(tree)

@@ -134,13 +134,18 @@ def message_picker_fields(*, message: TransactionalMessage) -> list[PickerField]
         first = (collection.get("fields") or [{"field_id": "name"}])[0]["field_id"]
         # The first item stands out, at most 5 are listed, and the else branch is the fallback.
         item = f"{{{{ item.{first} }}}}"
+        fallback = gettext("Nothing here yet.")
         loop = (
             f"{{% for item in ctx.{cid}[:5] %}}\n"
             f"  {{% if loop.first %}}<strong>{item}</strong>{{% else %}}{item}{{% endif %}}\n"
-            f"{{% else %}}\n  Nothing here yet.\n{{% endfor %}}"
+            f"{{% else %}}\n  {fallback}\n{{% endfor %}}"
         )
         entries.append(
-            PickerField(f"{label}: loop with first item, maximum and fallback", loop, "collection")
+            PickerField(
+                gettext("{collection}: loop with first item, maximum and fallback").format(collection=label),
+                loop,
+                "collection",
+            )
         )
         entries.extend(
             PickerField(
@@ -178,7 +183,10 @@ def _enrichment_entries(
     """Every profile field and declared attribute that a profile enrichment (`path` in templates)
     holds; the enrichment's name alone for another resource."""
     if enrichment.get("resource", EnrichmentResource.PROFILE) != EnrichmentResource.PROFILE:
-        return [PickerField(f"{name} (enrichment)", f"{{{{ {path}. }}}}", kind, group)]
+        return [
+            PickerField(gettext("{name} (enrichment)").format(name=name), f"{{{{ {path}. }}}}", kind, group)
+        ]
+
     fields = [
         PickerField(
             f"{name} > {Profile._meta.get_field(field_name).verbose_name} ({field_name})",

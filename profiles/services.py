@@ -82,7 +82,10 @@ def profile_save(*, profile: Profile | None = None, attributes: dict | None = No
     declared attributes, typed (see attributes_typed_merge)."""
     unknown = set(fields) - set(PROFILE_FIELDS)
     if unknown:
-        raise ApplicationError(f"Cannot set {', '.join(sorted(unknown))} on a profile.", code="not_editable")
+        raise ApplicationError(
+            gettext("Cannot set {fields} on a profile.").format(fields=", ".join(sorted(unknown))),
+            code="not_editable",
+        )
     profile = profile or Profile()
     for name, value in fields.items():
         setattr(profile, name, value)
@@ -187,7 +190,9 @@ def app_subscription_save(*, app_subscription: AppSubscription, **fields) -> App
     editable |= {"disabled_at", "disabled_reason"}
     unknown = set(fields) - editable
     if unknown:
-        raise ApplicationError(f"Cannot set {', '.join(sorted(unknown))}.", code="not_editable")
+        raise ApplicationError(
+            gettext("Cannot set {fields}.").format(fields=", ".join(sorted(unknown))), code="not_editable"
+        )
     for name, value in fields.items():
         setattr(app_subscription, name, value)
     app_subscription.save()

@@ -4,8 +4,10 @@ or JavaScript, and the one-click POST of RFC 8058 that mail clients send.
 The signed token in the URL is the only credential (there is no session to forge a request
 with), so the views are exempt from CSRF: a mail client's POST has no CSRF token."""
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -14,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from .models import Profile, Service, SubscriptionSource
 from .selectors import profile_active_subscriptions, profile_by_id, profile_subscription, service_by_id
 from .services import profile_unsubscribe, profile_unsubscribe_undo
-from .unsubscribe import ONE_CLICK_BODY, PROOF_TOKEN, unsubscribe_target
+from .unsubscribe import ONE_CLICK_BODY, PROOF_TOKEN, UnsubscribeTarget, unsubscribe_target
 
 ALL_EMAIL = "all"
 
@@ -70,6 +72,15 @@ def _chosen(profile: Profile, token_service: Service | None, choice: str) -> tup
     return False, None
 
 
+def _language(profile: Profile) -> str:
+    """The language of the page: the profile's own when the admin speaks it (fr-CA: fr), else
+    LANGUAGE_CODE. A page for recipients, not for the admin's users (docs/translations.md)."""
+    try:
+        return translation.get_supported_language_variant(profile.language or "")
+    except LookupError:
+        return settings.LANGUAGE_CODE
+
+
 @csrf_exempt
 @never_cache
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -78,12 +89,17 @@ def unsubscribe_view(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, {"proof": True})
     target = unsubscribe_target(token=token)
     profile = profile_by_id(profile_id=target.profile_id) if target is not None else None
-    if profile is None:
-        if request.method == "POST" and "action" not in request.POST:
-            return HttpResponse(
-                gettext("This unsubscribe link is not valid."), status=404, content_type="text/plain"
-            )
-        return _page(request, {"invalid": True}, status=404)
+    if profile is not None:
+        with translation.override(_language(profile)):
+            return _unsubscribe(request, profile, target)
+    if request.method == "POST" and "action" not in request.POST:
+        return HttpResponse(
+            gettext("This unsubscribe link is not valid."), status=404, content_type="text/plain"
+        )
+    return _page(request, {"invalid": True}, status=404)
+
+
+def _unsubscribe(request: HttpRequest, profile: Profile, target: UnsubscribeTarget) -> HttpResponse:
     token_service = service_by_id(service_id=target.service_id)
     if request.method != "POST":
         return _page(request, _state(profile, token_service))

@@ -7,6 +7,7 @@ that matches it. The contacts table counts what was sent to each profile, for fa
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from campaign.channels import Channel
 from fastpath.rowcache import RowCachedQuerySet
@@ -171,13 +172,15 @@ class Typology(models.Model):
 class Contact(models.Model):
     """One profile-based message sent (or being sent) to a profile: what fatigue rules count."""
 
-    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="contacts")
+    profile = models.ForeignKey(
+        "profiles.Profile", verbose_name=_("profile"), on_delete=models.CASCADE, related_name="contacts"
+    )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     category = models.CharField(_("category"), max_length=64, blank=True)
     source = models.CharField(_("message"), max_length=200, blank=True)
     # What was sent (an event's key): a retried event is counted once.
     key = models.CharField(_("key"), max_length=64, blank=True, db_index=True)
-    sent_at = models.DateTimeField(_("sent"))
+    sent_at = models.DateTimeField(pgettext_lazy("date", "sent"))
 
     class Meta:
         ordering = ["-sent_at"]

@@ -9,6 +9,7 @@ from functools import cache
 
 from django.conf import settings
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext
 
 from campaign.exceptions import ApplicationError
 from delivery.targeting import Recipient
@@ -32,7 +33,8 @@ def channel_backend(channel: str):
     path = getattr(settings, BACKEND_SETTINGS[channel], "")
     if not path:
         raise ApplicationError(
-            f"No {channel} provider is configured on this installation.", code="no_provider"
+            gettext("No {channel} provider is configured on this installation.").format(channel=channel),
+            code="no_provider",
         )
     return _backend(path)
 
@@ -55,4 +57,6 @@ def message_send(*, channel: str, pkey: str, recipient: Recipient, rendered: Ren
         )
     if channel in BACKEND_SETTINGS:
         return channel_backend(channel).send(pkey=pkey, recipient=recipient, rendered=rendered)
-    raise ApplicationError(f"Unknown channel {channel!r}.", code="no_provider")
+    raise ApplicationError(
+        gettext("Unknown channel {channel!r}.").format(channel=channel), code="no_provider"
+    )

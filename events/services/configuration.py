@@ -41,16 +41,17 @@ def event_id_normalize(raw: str) -> str:
     if not event_id.startswith(EVENT_ID_PREFIX):
         event_id = EVENT_ID_PREFIX + event_id
     if event_id == EVENT_ID_PREFIX:
-        raise ApplicationError("The ID is required.", code="event_id_required")
+        raise ApplicationError(gettext("The ID is required."), code="event_id_required")
     if not EVENT_ID_RE.match(event_id):
         raise ApplicationError(
-            "The ID may hold letters, digits and '_' only (it becomes part of the API's URL).",
+            gettext("The ID may hold letters, digits and '_' only (it becomes part of the API's URL)."),
             code="event_id_invalid",
         )
     if len(event_id) > EVENT_ID_MAX_LENGTH:
         raise ApplicationError(
-            f"The ID has {len(event_id)} characters with the '{EVENT_ID_PREFIX}' prefix; "
-            f"at most {EVENT_ID_MAX_LENGTH} are allowed.",
+            gettext(
+                "The ID has {length} characters with the '{prefix}' prefix; at most {maximum} are allowed."
+            ).format(length=len(event_id), prefix=EVENT_ID_PREFIX, maximum=EVENT_ID_MAX_LENGTH),
             code="event_id_too_long",
         )
     return event_id
@@ -70,14 +71,20 @@ def event_config_create(
     """A new Draft configuration in `unit` (by default the root, "All")."""
     event_id = event_id_normalize(event_id)
     if channel not in Channel.values:
-        raise ApplicationError(f"Unknown channel {channel!r}.", code="channel_invalid")
+        raise ApplicationError(
+            gettext("Unknown channel {channel!r}.").format(channel=channel), code="channel_invalid"
+        )
     if targeting not in Targeting.values:
-        raise ApplicationError(f"Unknown targeting dimension {targeting!r}.", code="targeting_invalid")
+        raise ApplicationError(
+            gettext("Unknown targeting dimension {targeting!r}.").format(targeting=targeting),
+            code="targeting_invalid",
+        )
     if not label.strip():
-        raise ApplicationError("The label is required.", code="label_required")
+        raise ApplicationError(gettext("The label is required."), code="label_required")
     if EventConfiguration.objects.filter(event_id=event_id).exists():
         raise ApplicationError(
-            f"An event configuration with ID {event_id} already exists.", code="event_id_taken"
+            gettext("An event configuration with ID {event_id} already exists.").format(event_id=event_id),
+            code="event_id_taken",
         )
     config = EventConfiguration.objects.create(
         event_id=event_id,
@@ -113,13 +120,18 @@ def event_config_update(
         if name in IMMUTABLE_FIELDS:
             if getattr(config, name) != value:
                 raise ApplicationError(
-                    f"The {IMMUTABLE_FIELDS[name]} cannot be changed after creation.", code="immutable"
+                    gettext("The {field} cannot be changed after creation.").format(
+                        field=IMMUTABLE_FIELDS[name]
+                    ),
+                    code="immutable",
                 )
         elif name not in {"label", "push_application", "unit"}:
-            raise ApplicationError(f"{name} cannot be changed here.", code="not_editable")
+            raise ApplicationError(
+                gettext("{name} cannot be changed here.").format(name=name), code="not_editable"
+            )
     label = changes.get("label", config.label).strip()
     if not label:
-        raise ApplicationError("The label is required.", code="label_required")
+        raise ApplicationError(gettext("The label is required."), code="label_required")
     # What the row holds, not the instance: an admin form has already set the new values on it.
     stored = EventConfiguration.objects.select_for_update().get(pk=config.pk)
     config.label = label
@@ -194,7 +206,8 @@ def _publish(
     )
     if errors:
         raise ValidationFailed(
-            f"{config.event_id} cannot be published: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            gettext("{event_id} cannot be published: ").format(event_id=config.event_id)
+            + "; ".join(f"{e.path}: {e.message}" for e in errors),
             code="structure_invalid",
             errors=errors,
         )
@@ -246,7 +259,9 @@ def event_config_unpublish(
         status=PublicationStatus.DRAFT, modified_by=user, modified_at=timezone.now()
     )
     if not updated:
-        raise ApplicationError(f"{config.event_id} is not published.", code="not_published")
+        raise ApplicationError(
+            gettext("{event_id} is not published.").format(event_id=config.event_id), code="not_published"
+        )
     steps.add("Trigger endpoint closed")
     config.refresh_from_db()
     step = then(config) if then is not None else None
@@ -275,10 +290,15 @@ def event_config_delete(*, config: EventConfiguration, user: AbstractBaseUser | 
     """Delete a Draft configuration with its message(s), events and logs; a published one is refused."""
     locked = EventConfiguration.objects.select_for_update().filter(pk=config.pk).first()
     if locked is None:
-        raise ApplicationError(f"{config.event_id} no longer exists.", code="not_found")
+        raise ApplicationError(
+            gettext("{event_id} no longer exists.").format(event_id=config.event_id), code="not_found"
+        )
     if locked.status != PublicationStatus.DRAFT:
         raise ApplicationError(
-            f"{config.event_id} is published: unpublish it before deleting it.", code="not_draft"
+            gettext("{event_id} is published: unpublish it before deleting it.").format(
+                event_id=config.event_id
+            ),
+            code="not_draft",
         )
     audit_record(
         action=AuditAction.EVENT_CONFIG_DELETED,
@@ -311,7 +331,7 @@ def event_config_structure_set(
     errors = structure_check(structure=structure, targeting=config.targeting, for_publish=False)
     if errors:
         raise ValidationFailed(
-            f"The data structure of {config.event_id} is invalid: "
+            gettext("The data structure of {event_id} is invalid: ").format(event_id=config.event_id)
             + "; ".join(f"{e.path}: {e.message}" for e in errors),
             code="structure_invalid",
             errors=errors,

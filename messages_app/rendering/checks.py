@@ -354,7 +354,8 @@ def content_check(*, channel: str, content: dict) -> list[FieldError]:
             # Compiling, not only parsing: an unknown filter or test is an error here too.
             _env(html=path.split(".")[-1] in HTML_PARTS).compile(source)
         except TemplateSyntaxError as exc:
-            errors.append(FieldError(path, f"line {exc.lineno}: {exc.message}"))
+            message = gettext("line {number}: {message}").format(number=exc.lineno, message=exc.message)
+            errors.append(FieldError(path, message))
             continue
         errors.extend(reach_check(part=path, source=source))
     return errors
@@ -382,5 +383,6 @@ def locale_check(*, locale: str) -> str | None:
     try:
         Locale.parse(locale.replace("-", "_"))
     except (UnknownLocaleError, ValueError, TypeError):
-        return f"{locale!r} is not a known locale (e.g. en, en_US, fr_FR)."
+        return gettext("{locale!r} is not a known locale (e.g. en, en_US, fr_FR).").format(locale=locale)
+
     return None

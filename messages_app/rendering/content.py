@@ -2,6 +2,8 @@
 variant may override, the parts written in HTML (autoescaped), and the missing-value policies.
 """
 
+from django.utils.translation import gettext_lazy as _
+
 
 class MissingValuePolicy:
     # The event is not sent (deliveryFailed, with the missing value named).
@@ -12,9 +14,9 @@ class MissingValuePolicy:
     DEFAULT = "default"
 
     choices = [
-        (FAIL, "Fail the event"),
-        (EMPTY, "Render nothing"),
-        (DEFAULT, "Use the default text"),
+        (FAIL, _("Fail the event")),
+        (EMPTY, _("Render nothing")),
+        (DEFAULT, _("Use the default text")),
     ]
 
 

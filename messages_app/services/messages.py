@@ -68,7 +68,9 @@ def message_update(
     subscription `service`, which is consent and applies at once (not versioned)."""
     unknown = set(content) - set(CONTENT_FIELDS) - {"label", "service", "typology", "category"}
     if unknown:
-        raise ApplicationError(f"Cannot edit {', '.join(sorted(unknown))}.", code="not_editable")
+        raise ApplicationError(
+            gettext("Cannot edit {fields}.").format(fields=", ".join(sorted(unknown))), code="not_editable"
+        )
     if content.get("service") is not None and message.configuration.targeting != Targeting.PROFILE:
         raise ValidationFailed(
             gettext("Only a profile-based message can belong to a subscription service."),
@@ -112,25 +114,34 @@ def message_validate(*, message: TransactionalMessage, content: dict) -> list[Fi
     errors: list[FieldError] = []
     if channel == Channel.EMAIL:
         if not (content.get("subject") or "").strip():
-            errors.append(FieldError("subject", "The subject is required."))
+            errors.append(FieldError("subject", gettext("The subject is required.")))
         if not (content.get("html") or "").strip() and not (content.get("text") or "").strip():
-            errors.append(FieldError("html", "Write an HTML or a text content."))
+            errors.append(FieldError("html", gettext("Write an HTML or a text content.")))
         for name in ("sender_email", "reply_to"):
             if content.get(name):
                 try:
                     validate_email(content[name])
                 except DjangoValidationError:
-                    errors.append(FieldError(name, f"{content[name]!r} is not a valid email address."))
+                    errors.append(
+                        FieldError(
+                            name,
+                            gettext("{address!r} is not a valid email address.").format(
+                                address=content[name]
+                            ),
+                        )
+                    )
     elif channel == Channel.SMS:
         if not (content.get("sms_text") or "").strip():
-            errors.append(FieldError("sms_text", "The SMS text is required."))
+            errors.append(FieldError("sms_text", gettext("The SMS text is required.")))
     elif channel == Channel.PUSH:
         if not (content.get("push_body") or "").strip():
-            errors.append(FieldError("push_body", "The push body is required."))
+            errors.append(FieldError("push_body", gettext("The push body is required.")))
         custom = content.get("push_custom_data")
         if not isinstance(custom, dict) or not all(isinstance(v, str) for v in custom.values()):
             errors.append(
-                FieldError("push_custom_data", 'Expected an object of texts, e.g. {"screen": "cart"}.')
+                FieldError(
+                    "push_custom_data", gettext('Expected an object of texts, e.g. {"screen": "cart"}.')
+                )
             )
     locale_problem = locale_check(locale=content.get("locale") or "")
     if locale_problem:
@@ -140,7 +151,7 @@ def message_validate(*, message: TransactionalMessage, content: dict) -> list[Fi
         if problem:
             errors.append(FieldError(f"variants.{language}", problem))
     if content.get("missing_value_policy") not in {value for value, _ in MissingValuePolicy.choices}:
-        errors.append(FieldError("missing_value_policy", "Choose fail, empty or default."))
+        errors.append(FieldError("missing_value_policy", gettext("Choose fail, empty or default.")))
     syntax = content_check(channel=channel, content=content)
     errors.extend(syntax)
     version = config.published_version
@@ -168,15 +179,24 @@ def message_warnings(*, message: TransactionalMessage, content: dict) -> list[Fi
                 warnings.append(
                     FieldError(
                         part,
-                        f"{length.units} {length.encoding} characters before personalisation make "
-                        f"{length.segments} SMS segments; many operators refuse more than "
-                        f"{MAX_SEGMENTS_WARNING}.",
+                        gettext(
+                            "{units} {encoding} characters before personalisation make {segments} SMS "
+                            "segments; many operators refuse more than {maximum}."
+                        ).format(
+                            units=length.units,
+                            encoding=length.encoding,
+                            segments=length.segments,
+                            maximum=MAX_SEGMENTS_WARNING,
+                        ),
                     )
                 )
             elif length.encoding == "UCS-2" and text:
                 warnings.append(
                     FieldError(
-                        part, f"Characters outside GSM-7 make it UCS-2: {length.per_segment} per segment."
+                        part,
+                        gettext("Characters outside GSM-7 make it UCS-2: {per_segment} per segment.").format(
+                            per_segment=length.per_segment
+                        ),
                     )
                 )
     return warnings
@@ -184,7 +204,7 @@ def message_warnings(*, message: TransactionalMessage, content: dict) -> list[Fi
 
 def _validation_failed(errors: list[FieldError]) -> ValidationFailed:
     return ValidationFailed(
-        "The message cannot be published: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+        gettext("The message cannot be published: ") + "; ".join(f"{e.path}: {e.message}" for e in errors),
         errors=errors,
     )
 
@@ -206,7 +226,9 @@ def _freeze(
 ) -> MessageVersion:
     if message.configuration.status != PublicationStatus.PUBLISHED:
         raise ApplicationError(
-            f"Publish the event configuration {message.configuration.event_id} first.",
+            gettext("Publish the event configuration {event_id} first.").format(
+                event_id=message.configuration.event_id
+            ),
             code="configuration_not_published",
         )
     errors = message_validate(message=message, content=content)
@@ -256,7 +278,12 @@ def message_rollback(
     message = _locked(message)
     old = message.versions.filter(number=number).first()
     if old is None:
-        raise ApplicationError(f"{message.message_id} has no version {number}.", code="version_not_found")
+        raise ApplicationError(
+            gettext("{message_id} has no version {number}.").format(
+                message_id=message.message_id, number=number
+            ),
+            code="version_not_found",
+        )
     live_number, live_content = _live_content(message)
     version = _freeze(message=message, content=old.content, user=user, restored_from=number)
     draft = {name: old.content[name] for name in CONTENT_FIELDS if name in old.content}
@@ -335,7 +362,10 @@ def message_pause(
     )
     if not paused:
         raise ApplicationError(
-            f"{message.message_id} is not published: only a live message can be paused.", code="not_published"
+            gettext("{message_id} is not published: only a live message can be paused.").format(
+                message_id=message.message_id
+            ),
+            code="not_published",
         )
     message.refresh_from_db()
     audit_record(
@@ -357,7 +387,9 @@ def message_resume(*, message: TransactionalMessage, user: AbstractBaseUser | No
         status=MessageStatus.PUBLISHED, modified_by=user, modified_at=timezone.now()
     )
     if not resumed:
-        raise ApplicationError(f"{message.message_id} is not paused.", code="not_paused")
+        raise ApplicationError(
+            gettext("{message_id} is not paused.").format(message_id=message.message_id), code="not_paused"
+        )
     now = timezone.now()
     waiting = Q(configuration_id=message.configuration_id)
     events_move(
@@ -389,7 +421,7 @@ def message_test_profile_errors(*, message: TransactionalMessage, profile: TestP
     errors: list[FieldError] = []
     channel = message.configuration.channel
     if not isinstance(profile.event_data, dict):
-        return [FieldError("event_data", "Expected an object holding the event's fields.")]
+        return [FieldError("event_data", gettext("Expected an object holding the event's fields."))]
     version = message.configuration.published_version
     if version is not None:
         # AC_language picks the language variant; it is not a field of the data structure.
@@ -432,14 +464,17 @@ def _test_profile_profile_errors(*, message: TransactionalMessage, profile: Test
 
 def _address_problem(*, channel: str, address: str) -> str | None:
     if not address:
-        return "The address is required to receive proofs."
+        return gettext("The address is required to receive proofs.")
     if channel == Channel.EMAIL:
         try:
             validate_email(address)
         except DjangoValidationError:
-            return f"{address!r} is not a valid email address."
+            return gettext("{address!r} is not a valid email address.").format(address=address)
     if channel == Channel.SMS and not E164_RE.match(address):
-        return f"{address!r} is not in E.164 form (+, country code and number, e.g. +33612345678)."
+        return gettext(
+            "{address!r} is not in E.164 form (+, country code and number, e.g. +33612345678)."
+        ).format(address=address)
+
     return None
 
 
@@ -447,7 +482,7 @@ def message_test_profile_save(*, profile: TestProfile) -> TestProfile:
     errors = message_test_profile_errors(message=profile.message, profile=profile)
     if errors:
         raise ValidationFailed(
-            "The test profile is not valid: " + "; ".join(f"{e.path}: {e.message}" for e in errors),
+            gettext("The test profile is not valid: ") + "; ".join(f"{e.path}: {e.message}" for e in errors),
             errors=errors,
         )
     profile.save()

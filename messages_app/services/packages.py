@@ -60,7 +60,7 @@ def package_export(*, configs: Iterable[EventConfiguration]) -> dict:
 
 def _check_entry(entry: object, path: str) -> list[FieldError]:
     if not isinstance(entry, dict):
-        return [FieldError(path, "Expected an object describing an event configuration.")]
+        return [FieldError(path, gettext("Expected an object describing an event configuration."))]
     errors = []
     event_id = None
     try:
@@ -68,11 +68,21 @@ def _check_entry(entry: object, path: str) -> list[FieldError]:
     except ApplicationError as exc:
         errors.append(FieldError(f"{path}.event_id", exc.message))
     if not isinstance(entry.get("label"), str) or not entry["label"].strip():
-        errors.append(FieldError(f"{path}.label", "The label is required."))
+        errors.append(FieldError(f"{path}.label", gettext("The label is required.")))
     if entry.get("channel") not in Channel.values:
-        errors.append(FieldError(f"{path}.channel", f"Expected one of {', '.join(Channel.values)}."))
+        errors.append(
+            FieldError(
+                f"{path}.channel",
+                gettext("Expected one of {values}.").format(values=", ".join(Channel.values)),
+            )
+        )
     if entry.get("targeting") not in Targeting.values:
-        errors.append(FieldError(f"{path}.targeting", f"Expected one of {', '.join(Targeting.values)}."))
+        errors.append(
+            FieldError(
+                f"{path}.targeting",
+                gettext("Expected one of {values}.").format(values=", ".join(Targeting.values)),
+            )
+        )
     else:
         errors.extend(
             FieldError(f"{path}.structure.{e.path}", e.message)
@@ -84,16 +94,18 @@ def _check_entry(entry: object, path: str) -> list[FieldError]:
     if message is not None:
         if not isinstance(message, dict):
             errors.append(
-                FieldError(f"{path}.message", "Expected an object with the message's content, or null.")
+                FieldError(
+                    f"{path}.message", gettext("Expected an object with the message's content, or null.")
+                )
             )
         else:
             errors.extend(
-                FieldError(f"{path}.message.{key}", "Expected a text.")
+                FieldError(f"{path}.message.{key}", gettext("Expected a text."))
                 for key in MESSAGE_KEYS
                 if not isinstance(message.get(key, ""), str)
             )
             errors.extend(
-                FieldError(f"{path}.message.{key}", "Unknown key.")
+                FieldError(f"{path}.message.{key}", gettext("Unknown key."))
                 for key in message
                 if key not in MESSAGE_KEYS
             )
@@ -104,8 +116,9 @@ def _check_entry(entry: object, path: str) -> list[FieldError]:
                 errors.append(
                     FieldError(
                         f"{path}.{key}",
-                        f"{existing.event_id} exists here with the {name} {getattr(existing, key)!r}, "
-                        "which cannot change.",
+                        gettext(
+                            "{event_id} exists here with the {name} {value!r}, which cannot change."
+                        ).format(event_id=existing.event_id, name=name, value=getattr(existing, key)),
                     )
                 )
     return errors
@@ -114,22 +127,34 @@ def _check_entry(entry: object, path: str) -> list[FieldError]:
 def package_check(*, document: object) -> list[FieldError]:
     """Every problem of the document, with its path (`configurations[0].structure.fields[2].type`)."""
     if not isinstance(document, dict):
-        return [FieldError("", "Expected a JSON object.")]
+        return [FieldError("", gettext("Expected a JSON object."))]
     if document.get("format") != PACKAGE_FORMAT:
-        return [FieldError("format", f"Not a Message Center package (expected format {PACKAGE_FORMAT!r}).")]
+        return [
+            FieldError(
+                "format",
+                gettext("Not a Message Center package (expected format {format!r}).").format(
+                    format=PACKAGE_FORMAT
+                ),
+            )
+        ]
     if document.get("version") != PACKAGE_VERSION:
         return [
-            FieldError("version", f"Unsupported package version; this installation reads {PACKAGE_VERSION}.")
+            FieldError(
+                "version",
+                gettext("Unsupported package version; this installation reads {version}.").format(
+                    version=PACKAGE_VERSION
+                ),
+            )
         ]
     entries = document.get("configurations")
     if not isinstance(entries, list):
-        return [FieldError("configurations", "Expected a list of event configurations.")]
+        return [FieldError("configurations", gettext("Expected a list of event configurations."))]
     errors = []
     for index, entry in enumerate(entries):
         errors.extend(_check_entry(entry, f"configurations[{index}]"))
     ids = [e.get("event_id") for e in entries if isinstance(e, dict)]
     errors.extend(
-        FieldError("configurations", f"{value} appears twice.")
+        FieldError("configurations", gettext("{value} appears twice.").format(value=value))
         for value in {i for i in ids if ids.count(i) > 1}
     )
     return errors
@@ -146,7 +171,8 @@ def package_import(
     errors = package_check(document=document)
     if errors:
         raise ValidationFailed(
-            "The package cannot be imported: " + "; ".join(f"{e.path}: {e.message}" for e in errors[:10]),
+            gettext("The package cannot be imported: ")
+            + "; ".join(f"{e.path}: {e.message}" for e in errors[:10]),
             code="package_invalid",
             errors=errors,
         )

@@ -4,6 +4,7 @@ events app never calls back into this one."""
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils.translation import gettext
 
 from audit.context import audit_quiet
 from audit.models import AuditAction
@@ -51,7 +52,10 @@ def message_unpublish(
 ) -> TransactionalMessage:
     """Unpublish the message, and with it its event configuration (its endpoint closes)."""
     if message.status not in (MessageStatus.PUBLISHED, MessageStatus.PAUSED):
-        raise ApplicationError(f"{message.message_id} is not published.", code="not_published")
+        raise ApplicationError(
+            gettext("{message_id} is not published.").format(message_id=message.message_id),
+            code="not_published",
+        )
     before = {"status": message.status}
     after = {"status": MessageStatus.DRAFT}
     # One action, recorded once, on the message the user unpublished.

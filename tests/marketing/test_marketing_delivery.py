@@ -7,7 +7,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from campaign.exceptions import ApplicationError, ValidationFailed
 from delivery.models import AddressQuarantine
@@ -242,3 +242,23 @@ def test_a_delivery_of_a_service_carries_its_unsubscribe_link(typology, audience
     assert client.post(urlsplit(link).path, {"List-Unsubscribe": "One-Click"}).status_code == 200
     ann = Subscription.objects.get(profile__first_name="Ann")
     assert ann.unsubscribed_at is not None
+
+
+def test_a_french_marketer_reads_the_delivery_page_and_its_script_in_french(
+    typology, audience, client, marketer
+):
+    delivery = prepared(typology, audience)
+    client.force_login(marketer)
+    french = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+    try:
+        page = client.get(
+            f"/admin/marketing/marketingdelivery/{delivery.pk}/change/", **french
+        ).content.decode()
+        catalogue = client.get("/i18n/js/", **french).content.decode()
+    finally:
+        translation.activate("en")  # the test client served French in this thread
+    assert "Avancement" in page and "Préparés" in page and "Exclus par" in page
+    assert "Préparée" in page  # the delivery's status
+    # The live audience count of delivery.js is worded by the catalogue the page loads.
+    assert 'src="/i18n/js/"' in page
+    assert "L\\u2019audience compte %s profil" in catalogue

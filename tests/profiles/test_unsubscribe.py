@@ -132,3 +132,26 @@ def test_a_marketer_chooses_the_service_of_a_profile_based_message_only(client, 
     with pytest.raises(ValidationFailed) as refused:
         message_update(message=event_config.message, service=Service.objects.get())
     assert refused.value.errors[0].message == "An event-based message has no profile to subscribe."
+
+
+def test_the_page_speaks_the_profiles_language_not_the_browsers(client, two_services):
+    profile, newsletter, offers = two_services
+    profile.language = "fr-FR"
+    profile.save(update_fields=["language"])
+    path = page_path(profile, offers)
+    page = client.get(path, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="fr">' in page
+    assert "Que ne voulez-vous plus recevoir\u00a0?" in page and "Tous nos e-mails" in page
+    page = client.post(path, {"action": "leave", "choice": str(newsletter.pk)}).content.decode()
+    assert "Vous êtes désinscrit de Newsletter." in page
+    # The one-click POST of a mail client answers in the profile's language too.
+    response = client.post(path, {"List-Unsubscribe": "One-Click"})
+    assert response.content.decode() == "Vous êtes désinscrit."
+
+
+def test_a_profile_in_a_language_the_admin_does_not_speak_gets_english(client, two_services):
+    profile, _, offers = two_services
+    profile.language = "de"
+    profile.save(update_fields=["language"])
+    page = client.get(page_path(profile, offers), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert '<html lang="en' in page and "What do you want to stop receiving?" in page

@@ -32,9 +32,12 @@
     textarea.insertAdjacentElement("afterend", counter);
     const update = () => {
       const length = smsLength(textarea.value.replace(TEMPLATE_TAG, ""));
-      counter.textContent = `${length.units} characters · ${length.encoding} · ${length.segments} ` +
-        `segment${length.segments === 1 ? "" : "s"} (${length.perSegment} per segment), ` +
-        "before personalisation";
+      const units = interpolate(
+        ngettext("%(units)s character", "%(units)s characters", length.units), length, true);
+      const segments = interpolate(
+        ngettext("%(segments)s segment (%(perSegment)s per segment)",
+          "%(segments)s segments (%(perSegment)s per segment)", length.segments), length, true);
+      counter.textContent = `${units} · ${length.encoding} · ${segments}, ` + gettext("before personalisation");
       counter.classList.toggle("mc-warn", length.segments > MAX_SEGMENTS_WARNING);
     };
     textarea.addEventListener("input", update);
@@ -50,7 +53,7 @@
 
   function labelOf(el) {
     const label = document.querySelector(`label[for="${el.id}"]`);
-    return label ? label.textContent.replace(/:$/, "") : el.name;
+    return label ? label.textContent.replace(/\s*:$/, "") : el.name;
   }
 
   function init() {
