@@ -58,11 +58,10 @@ class Unit(models.Model):
         return bool(self.path and other.path and self.path.startswith(other.path))
 
 
-def unit_root_pk() -> int:
-    """The default unit of rows created without one: the root ("All")."""
-    from .services import unit_root_ensure
-
-    return unit_root_ensure().pk
+def unit_root_pk() -> int | None:
+    """The default unit of rows created without one: the root ("All"), which the data migration
+    creates and `unit_root_ensure_after_migrate` creates again after a flush."""
+    return Unit.objects.filter(parent__isnull=True).order_by("pk").values_list("pk", flat=True).first()
 
 
 class Membership(models.Model):
