@@ -31,7 +31,8 @@ def _widen(schema: dict) -> bool:
 
 def widen_schemas(apps, schema_editor):
     Version = apps.get_model("events", "EventConfigurationVersion")
-    for version in Version.objects.only("pk", "ctx_schema").iterator():
+    db = schema_editor.connection.alias  # the database being migrated, whatever the routers say
+    for version in Version.objects.using(db).only("pk", "ctx_schema").iterator():
         if isinstance(version.ctx_schema, dict) and _widen(version.ctx_schema):
             version.save(update_fields=["ctx_schema"])
 

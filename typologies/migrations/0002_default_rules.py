@@ -39,21 +39,24 @@ TYPOLOGIES = [
 
 
 def create(apps, schema_editor):
+    # In the database being migrated (a router may send other writes elsewhere).
+    db = schema_editor.connection.alias
     TypologyRule = apps.get_model("typologies", "TypologyRule")
     Typology = apps.get_model("typologies", "Typology")
     rules = {}
     for key, label, kind, channel, order, active, extra in RULES:
-        rules[key] = TypologyRule.objects.create(
+        rules[key] = TypologyRule.objects.using(db).create(
             label=label, kind=kind, channel=channel, order=order, active=active, **extra
         )
     for name, label, description, keys in TYPOLOGIES:
-        typology = Typology.objects.create(name=name, label=label, description=description)
+        typology = Typology.objects.using(db).create(name=name, label=label, description=description)
         typology.rules.set([rules[key] for key in keys])
 
 
 def remove(apps, schema_editor):
-    apps.get_model("typologies", "Typology").objects.filter(name__in=[t[0] for t in TYPOLOGIES]).delete()
-    apps.get_model("typologies", "TypologyRule").objects.filter(label__in=[r[1] for r in RULES]).delete()
+    db = schema_editor.connection.alias
+    apps.get_model("typologies", "Typology").objects.using(db).filter(name__in=[t[0] for t in TYPOLOGIES]).delete()
+    apps.get_model("typologies", "TypologyRule").objects.using(db).filter(label__in=[r[1] for r in RULES]).delete()
 
 
 class Migration(migrations.Migration):
