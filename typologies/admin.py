@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +50,30 @@ class TypologyAdmin(admin.ModelAdmin):
     search_fields = ["label", "name"]
     prepopulated_fields = {"name": ["label"]}
     filter_horizontal = ["rules"]
-    readonly_fields = ["simulations"]
+    readonly_fields = ["rules_in_order", "simulations"]
+
+    @admin.display(description=_("rules, in the order they run"))
+    def rules_in_order(self, obj):
+        rules = list(obj.rules.order_by("order", "pk")) if obj.pk else []
+        if not rules:
+            return _("No rule yet: choose them above.")
+        return format_html(
+            '<ol class="mc-rule-order">{}</ol>',
+            format_html_join(
+                "",
+                '<li><a href="{}">{}</a> ({}, {}){}</li>',
+                (
+                    (
+                        reverse("admin:typologies_typologyrule_change", args=[rule.pk]),
+                        rule.label,
+                        rule.get_type_display(),
+                        rule.get_channel_display() if rule.channel else _("every channel"),
+                        "" if rule.active else format_html(" <strong>{}</strong>", _("inactive")),
+                    )
+                    for rule in rules
+                ),
+            ),
+        )
 
     @admin.display(description=_("simulate on a message"))
     def simulations(self, obj):

@@ -48,6 +48,8 @@ def test_the_typology_page_lists_its_rules_and_the_messages_to_simulate(client, 
     typology = Typology.objects.get(name=DEFAULT_TYPOLOGY)
     page = client.get(reverse("admin:typologies_typology_change", args=[typology.pk])).content.decode()
     assert "Profile opted out of the channel" in page
+    # The rules as they run: address missing (order 10) before the SMS length control (order 120).
+    assert page.index(">Address missing</a>") < page.index(">SMS over 3 segments</a>")
     assert reverse("admin:messages_app_transactionalmessage_simulate", args=[config.message.pk]) in page
     rules = client.get(reverse("admin:typologies_typologyrule_changelist")).content.decode()
     assert "Every channel" in rules and "Control" in rules and "SMS over 3 segments" in rules
