@@ -2,6 +2,7 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -12,7 +13,7 @@ from campaign.admin_actions import ObjectAction, ObjectActionsMixin
 from campaign.csv import csv_response
 from campaign.exceptions import ApplicationError
 from organisations.admin_scoping import UnitScopedAdminMixin
-from typologies.conditions import condition_problems
+from typologies.conditions import ConditionWidget, condition_problems
 
 from .models import DeliveryStatus, MarketingDelivery, RecipientStatus
 from .selectors import audience_count, delivery_exclusions, delivery_progress
@@ -72,6 +73,7 @@ CONTENT_FIELDSETS = {
 
 @admin.register(MarketingDelivery)
 class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmin):
+    formfield_overrides = {models.JSONField: {"widget": ConditionWidget}}
     change_form_template = "admin/marketing/marketingdelivery/change_form.html"
     list_display = ["label", "channel", "status", "target_count", "sent_count", "failed_count", "created_at"]
     list_filter = ["status", "channel", ("unit", admin.RelatedOnlyFieldListFilter)]

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -6,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ReadOnlyAdmin
 
+from .conditions import ConditionWidget
 from .models import Contact, Typology, TypologyRule
 from .services import typology_rule_save, typology_save
 
@@ -14,6 +16,7 @@ SIMULATE = "admin:messages_app_transactionalmessage_simulate"
 
 @admin.register(TypologyRule)
 class TypologyRuleAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.JSONField: {"widget": ConditionWidget}}
     list_display = ["label", "kind", "rule_type", "channel_label", "order", "active"]
     list_filter = ["active", "kind", "channel"]
     list_editable = ["order", "active"]

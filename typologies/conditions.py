@@ -6,6 +6,7 @@ Fields: the profile's own fields (`language`, `email`, ...), its custom attribut
 `attributes.<name>` (compared as their declared type) and `service`, with the operators
 `subscribed` / `notSubscribed` and a subscription service's name as value."""
 
+from django import forms
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.fields.json import KT
@@ -23,6 +24,7 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models import AttributeType, Subscription
 from profiles.selectors import (
@@ -205,3 +207,61 @@ def _text_q(field, op: str, value) -> Q:
     if op == "in":
         return Q(**{f"{field}__in": list(value)})
     return Q(**{field: ""}) if op == "empty" else ~Q(**{field: ""})
+
+
+OPERATOR_LABELS = {
+    "eq": _("is"),
+    "ne": _("is not"),
+    "contains": _("contains"),
+    "startswith": _("starts with"),
+    "endswith": _("ends with"),
+    "in": _("is one of (comma-separated)"),
+    "empty": _("is empty"),
+    "notEmpty": _("is not empty"),
+    "gt": _("is greater than"),
+    "gte": _("is at least"),
+    "lt": _("is less than"),
+    "lte": _("is at most"),
+    "subscribed": _("is subscribed to"),
+    "notSubscribed": _("is not subscribed to"),
+}
+
+
+def condition_fields() -> list[dict]:
+    """What the condition builder offers: each field with its label and the operators it takes."""
+    fields = [
+        {"name": name, "label": name.replace("_", " "), "ops": list(TEXT_OPS)}
+        for name in PROFILE_TEMPLATE_FIELDS
+    ]
+    for name, kind in attribute_definitions().items():
+        ops = TEXT_OPS if kind == AttributeType.TEXT else ORDER_OPS
+        fields.append({"name": f"{ATTRIBUTES_KEY}.{name}", "label": f"{name} ({kind})", "ops": list(ops)})
+    fields.append({"name": "service", "label": gettext("subscription service"), "ops": list(SERVICE_OPS)})
+    return fields
+
+
+class ConditionWidget(forms.Textarea):
+    """The condition's JSON, with a builder above it (typologies/static/typologies/condition.js):
+    rows of field, operator and value joined by AND or OR; nested groups are written in the JSON."""
+
+    template_name = "typologies/condition_widget.html"
+
+    class Media:
+        js = ["typologies/condition.js"]
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["builder_id"] = f"{context['widget']['attrs'].get('id', name)}-builder"
+        context["builder"] = {
+            "fields": condition_fields(),
+            "operators": {op: str(label) for op, label in OPERATOR_LABELS.items()},
+            "no_value": list(NO_VALUE_OPS),
+            "labels": {
+                "all": str(_("all of these")),
+                "any": str(_("any of these")),
+                "add": str(_("Add a condition")),
+                "remove": str(_("Remove")),
+                "nested": str(_("This condition has nested groups: edit it in the JSON below.")),
+            },
+        }
+        return context

@@ -2,6 +2,7 @@
 condition is explained on the form), a marketer simulates the message's typology and downloads the
 table as CSV."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,19 @@ def test_an_administrator_writes_a_rule_and_a_marketer_simulates_it(login_page):
     page.click("input[name=_save]")
     expect(page.locator(".errorlist")).to_contain_text("Unknown profile field “langage”")
     no_horizontal_overflow(page)
+    # Built without writing JSON: a row of field, operator and value.
+    page.goto("/admin/typologies/typologyrule/add/")
+    page.fill("#id_label", "French speakers")
+    page.select_option("#id_kind", "customCondition")
     page.get_by_text("Custom condition", exact=True).click()
-    page.fill("#id_condition", '{"all": [{"field": "language", "op": "eq", "value": "fr"}]}')
+    page.get_by_role("button", name="Add a condition").click()
+    row = page.locator(".mc-condition-row").first
+    row.locator(".mc-condition-field").select_option("language")
+    row.locator(".mc-condition-op").select_option("eq")
+    row.locator(".mc-condition-value").fill("fr")
+    assert json.loads(page.input_value("#id_condition")) == {
+        "all": [{"field": "language", "op": "eq", "value": "fr"}]
+    }
     page.click("input[name=_save]")
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     no_horizontal_overflow(page)
