@@ -56,6 +56,10 @@ def _web_url(url: str) -> bool:
 
 def _trackable(href: str) -> bool:
     href = html.unescape(href).strip()
+    # The unsubscribe link goes straight to its page: it is consent, not engagement, and a click
+    # through a redirect would hide the recipient's own link from the mail client and scanners.
+    if re.match(r"\{\{-?\s*unsubscribe_url\b", href):
+        return False
     return _web_url(href) or href.startswith("{{")
 
 

@@ -187,5 +187,7 @@ def test_a_report_page_makes_the_same_few_queries_whatever_its_range(client, adm
             with CaptureQueriesContext(connection) as queries:
                 assert client.get(f"{url}?start={start}&end={timezone.now().date()}").status_code == 200
             counts.append(len(queries))
-    assert max(counts) <= 14
+    # About 10 are the report's own; the rest any admin page makes since login hardening and units
+    # (session, user, its two-factor device, permissions, its unit, the idle-timeout session save).
+    assert max(counts) <= 22
     assert len(set(counts[0::2])) == 1 and len(set(counts[1::2])) == 1
