@@ -5,6 +5,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from campaign.channels import Channel, PushPlatform
+from fastpath.rowcache import RowCachedQuerySet
 
 
 class AttributeType(models.TextChoices):
@@ -32,6 +33,9 @@ class AttributeDefinition(models.Model):
         _("type"), max_length=10, choices=AttributeType.choices, default=AttributeType.TEXT
     )
     description = models.TextField(_("description"), blank=True)
+
+    # Read by every rendering and rule check of a profile-based event, through the row cache.
+    objects = RowCachedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

@@ -166,6 +166,7 @@ def test_every_cached_table_notifies_its_changes():
         "messages_app.TransactionalMessage",
         "typologies.Typology",
         "typologies.TypologyRule",
+        "profiles.AttributeDefinition",
     }
 
 
