@@ -19,24 +19,19 @@ from import_export.instance_loaders import BaseInstanceLoader
 from import_export.results import RowResult
 
 from .models import AttributeType, ImportKey, ImportRowAction, Profile, Service, Subscription
-from .selectors import address_hash, attribute_definitions, attribute_value_parse, suppressed_hashes
+from .selectors import (
+    PROFILE_FIELDS,
+    address_hash,
+    attribute_definitions,
+    attribute_value_parse,
+    suppressed_hashes,
+)
 
 ATTRIBUTE_PREFIX = "attributes."
 SUBSCRIPTIONS_COLUMN = "subscriptions"
 # Service names in the subscriptions column are separated by this character.
 SUBSCRIPTIONS_SEPARATOR = "|"
-PROFILE_COLUMNS = (
-    "email",
-    "mobile_phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "language",
-    "time_zone",
-    "email_opted_out_at",
-    "sms_opted_out_at",
-    "push_opted_out_at",
-)
+PROFILE_COLUMNS = PROFILE_FIELDS
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 # A cell a spreadsheet would run as a formula (CSV injection): exported behind a quote, which an
 # import takes off again. Numbers and phone numbers are left as they are.

@@ -36,6 +36,8 @@ PROFILE_TEMPLATE_FIELDS = (
     "time_zone",
 )
 ATTRIBUTES_KEY = "attributes"
+# Every field of a profile that is written as such (forms, imports, exports).
+PROFILE_FIELDS = (*PROFILE_TEMPLATE_FIELDS, "email_opted_out_at", "sms_opted_out_at", "push_opted_out_at")
 
 
 def attribute_definitions() -> dict[str, str]:

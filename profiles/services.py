@@ -21,20 +21,7 @@ from .models import (
     SubscriptionSource,
     Suppression,
 )
-from .selectors import address_hash, attribute_definitions, attribute_value_parse
-
-PROFILE_FIELDS = (
-    "email",
-    "mobile_phone",
-    "external_id",
-    "first_name",
-    "last_name",
-    "language",
-    "time_zone",
-    "email_opted_out_at",
-    "sms_opted_out_at",
-    "push_opted_out_at",
-)
+from .selectors import PROFILE_FIELDS, address_hash, attribute_definitions, attribute_value_parse
 
 
 def _stored(value: object) -> object:
