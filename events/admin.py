@@ -398,6 +398,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
             "unit",
             "channel",
             "targeting",
+            "create_follow_up",
             "publication",
             "modified_by",
             "modified_at",
@@ -452,6 +453,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
                 label=obj.label,
                 push_application=obj.push_application,
                 unit=obj.unit,
+                create_follow_up=obj.create_follow_up,
             )
         else:
             created = event_config_create(
@@ -460,6 +462,7 @@ class EventConfigurationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mo
                 channel=obj.channel,
                 targeting=obj.targeting,
                 push_application=obj.push_application,
+                create_follow_up=obj.create_follow_up,
                 user=request.user,
                 unit=obj.unit if obj.unit_id is not None else user_unit(user=request.user),
             )

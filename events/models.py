@@ -49,6 +49,13 @@ class EventConfiguration(models.Model):
             "of the targeted profile receive the notification."
         ),
     )
+    # SPEC EVT-5(c): publishing also creates a follow-up (a marketing delivery to the recipients of
+    # the message, marketing/), once.
+    create_follow_up = models.BooleanField(
+        _("create follow-up template"),
+        default=False,
+        help_text=_("Publishing creates a draft follow-up delivery to the recipients of the message."),
+    )
     status = models.CharField(
         _("publication status"),
         max_length=10,

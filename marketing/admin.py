@@ -145,8 +145,30 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
                 _("Content"),
                 {"fields": [*CONTENT_FIELDSETS.get(channel, CONTENT_FIELDSETS["email"]), "locale"]},
             ),
-            (_("Audience and rules"), {"fields": ["service", "audience", "typology", "category"]}),
-            (_("Sending"), {"fields": ["scheduled_at", "rate_per_second"]}),
+            *(
+                [
+                    (
+                        _("Follow-up"),
+                        {
+                            "fields": [
+                                "follow_up_of",
+                                "follow_up_min_days",
+                                "follow_up_max_days",
+                                "follow_up_engagement",
+                                "typology",
+                                "category",
+                            ],
+                            "description": _(
+                                "Sent to the recipients of the message, with the data of the event each "
+                                "one received: templates read ctx and the enrichments as the message does."
+                            ),
+                        },
+                    )
+                ]
+                if obj is not None and obj.follow_up_of_id
+                else [(_("Audience and rules"), {"fields": ["service", "audience", "typology", "category"]})]
+            ),
+            (_("Sending"), {"fields": ["scheduled_at", "rate_per_second", "recurrence"]}),
             (
                 _("Figures"),
                 {
@@ -168,7 +190,7 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
         if obj is not None:
-            fields.append("channel")
+            fields += ["channel", "follow_up_of"]
             if obj.status not in EDITABLE:
                 fields += [f.name for f in self.model._meta.fields if f.editable and f.name not in fields]
         return fields

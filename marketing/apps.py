@@ -9,3 +9,11 @@ class MarketingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "marketing"
     verbose_name = _("Marketing")
+
+    def ready(self):
+        # Entry-point imports: the signal lives in messages_app (below), the receiver in our services.
+        from messages_app.signals import configuration_published
+
+        from .services import follow_up_on_publish
+
+        configuration_published.connect(follow_up_on_publish, dispatch_uid="marketing.follow_up_on_publish")

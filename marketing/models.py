@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -21,6 +22,18 @@ class DeliveryStatus(models.TextChoices):
     DONE = "done", _("Sent")
     CANCELLED = "cancelled", _("Cancelled")
     FAILED = "failed", _("Preparation failed")
+
+
+class FollowUpEngagement(models.TextChoices):
+    ANY = "any", _("every recipient")
+    NOT_OPENED = "notOpened", _("who did not open it")
+    NOT_CLICKED = "notClicked", _("who did not click in it")
+    CLICKED = "clicked", _("who clicked in it")
+
+
+class Recurrence(models.TextChoices):
+    ONCE = "once", _("once")
+    DAILY = "daily", _("every day")
 
 
 class MarketingDelivery(models.Model):
@@ -78,6 +91,29 @@ class MarketingDelivery(models.Model):
         verbose_name=_("typology"),
     )
     category = models.SlugField(_("category"), max_length=64, blank=True)
+    # A follow-up (SPEC EVT-5(c)): to the recipients of a transactional message, chosen by when
+    # they received it and what they did with it, personalised with the original event's data.
+    follow_up_of = models.ForeignKey(
+        "messages_app.TransactionalMessage",
+        verbose_name=_("follow-up of"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="follow_ups",
+        help_text=_("Sent to the recipients of this message instead of an audience of profiles."),
+    )
+    follow_up_min_days = models.PositiveSmallIntegerField(_("received at least (days ago)"), default=1)
+    follow_up_max_days = models.PositiveSmallIntegerField(_("received at most (days ago)"), default=7)
+    follow_up_engagement = models.CharField(
+        _("who"), max_length=12, choices=FollowUpEngagement.choices, default=FollowUpEngagement.ANY
+    )
+    recurrence = models.CharField(
+        _("repeat"),
+        max_length=6,
+        choices=Recurrence.choices,
+        default=Recurrence.ONCE,
+        help_text=_("Daily: once sent, it is prepared and sent again every day, to the new recipients only."),
+    )
     scheduled_at = models.DateTimeField(
         _("send at"), null=True, blank=True, help_text=_("Empty: when confirmed.")
     )
@@ -131,8 +167,22 @@ class DeliveryRecipient(models.Model):
     delivery = models.ForeignKey(
         MarketingDelivery, verbose_name=_("delivery"), on_delete=models.CASCADE, related_name="recipients"
     )
+    # A profile; for a follow-up, the event it follows up (and its profile when profile-based).
     profile = models.ForeignKey(
-        "profiles.Profile", verbose_name=_("profile"), on_delete=models.CASCADE, related_name="+"
+        "profiles.Profile",
+        verbose_name=_("profile"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    event = models.ForeignKey(
+        "events.Event",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     status = models.CharField(_("status"), max_length=10, choices=RecipientStatus.choices)
     rule = models.ForeignKey(
@@ -153,8 +203,13 @@ class DeliveryRecipient(models.Model):
         verbose_name_plural = _("recipients")
         indexes = [models.Index(fields=["delivery", "status"], name="recipient_delivery_status")]
         constraints = [
-            models.UniqueConstraint(fields=["delivery", "profile"], name="unique_delivery_recipient")
+            models.UniqueConstraint(
+                fields=["delivery", "profile"],
+                condition=Q(event__isnull=True),
+                name="unique_delivery_recipient",
+            ),
+            models.UniqueConstraint(fields=["delivery", "event"], name="unique_follow_up_event"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.delivery_id}:{self.profile_id}"
+        return f"{self.delivery_id}:{self.event_id or self.profile_id}"

@@ -4,31 +4,60 @@ resumed and cancelled. One function per move of its status."""
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from campaign.channels import Channel
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
-from delivery.channels import SendFailure, message_send
-from delivery.targeting import Recipient
-from messages_app.analysis import ANY, UNSUBSCRIBE_URL, profile_shape, template_check
+from delivery.channels import SendFailure, channel_address, message_send
+from delivery.feedback import address_exclusions
+from delivery.models import Interaction, InteractionKind
+from delivery.targeting import (
+    Recipient,
+    TargetingFailed,
+    event_context,
+    event_language,
+    event_recipients,
+    event_target_profile,
+)
+from events.models import Event, EventStatus, Targeting
+from messages_app.analysis import ANY, UNSUBSCRIBE_URL, profile_shape, structure_shapes, template_check
 from messages_app.rendering import message_render
 from messages_app.rendering.checks import content_check, template_sources
 from messages_app.sms import sms_length
 from profiles.models import Profile
-from profiles.selectors import attribute_definitions, profile_live_app_subscriptions, profile_variables
+from profiles.selectors import (
+    addresses_suppressed,
+    attribute_definitions,
+    profile_consent_refusal,
+    profile_live_app_subscriptions,
+    profile_variables,
+)
 from profiles.unsubscribe import unsubscribe_url
 from typologies.conditions import condition_problems
-from typologies.models import RuleKind, RuleType
-from typologies.selectors import content_rule_hit, duplicate_q, rule_profile_q, typology_rules
+from typologies.models import RuleKind, RuleType, Typology
+from typologies.selectors import (
+    content_rule_hit,
+    duplicate_q,
+    rule_profile_q,
+    typology_default,
+    typology_rules,
+)
 from typologies.services import contacts_record
 
-from .models import DeliveryRecipient, DeliveryStatus, MarketingDelivery, RecipientStatus
+from .models import (
+    DeliveryRecipient,
+    DeliveryStatus,
+    FollowUpEngagement,
+    MarketingDelivery,
+    RecipientStatus,
+    Recurrence,
+)
 from .queue import prepare_enqueue, send_enqueue
 from .selectors import audience_q
 
@@ -71,13 +100,36 @@ def delivery_problems(*, delivery: MarketingDelivery) -> list[FieldError]:
             errors.append(FieldError(name, gettext("Required for this channel.")))
     content = delivery_content(delivery=delivery)
     errors += content_check(channel=channel, content=content)
-    shapes = {
-        "profile": profile_shape(name="profile", attributes=attribute_definitions()),
-        UNSUBSCRIBE_URL: ANY,
-    }
+    message = delivery.follow_up_of
+    if message is not None:
+        # A follow-up reads what the message reads: the original event's data and enrichments.
+        config = message.configuration
+        if config.published_version is None:
+            errors.append(
+                FieldError("follow_up_of", gettext("The message's configuration is not published."))
+            )
+            return errors
+        shapes = structure_shapes(
+            structure=config.published_version.structure,
+            event_id=config.event_id,
+            attributes=attribute_definitions(),
+        )
+        if config.targeting == Targeting.PROFILE:
+            shapes[UNSUBSCRIBE_URL] = ANY
+        if delivery.follow_up_min_days > delivery.follow_up_max_days:
+            errors.append(
+                FieldError(
+                    "follow_up_max_days", gettext("The window ends before it starts: swap the two days.")
+                )
+            )
+    else:
+        shapes = {
+            "profile": profile_shape(name="profile", attributes=attribute_definitions()),
+            UNSUBSCRIBE_URL: ANY,
+        }
     for path, source in template_sources(channel=channel, content=content):
         errors += template_check(part=path, source=source, shapes=shapes)
-    if delivery.audience:
+    if delivery.audience and message is None:
         errors += [FieldError("audience", problem) for problem in condition_problems(delivery.audience)]
     hit = content_rule_hit(
         typology=delivery.typology,
@@ -85,7 +137,8 @@ def delivery_problems(*, delivery: MarketingDelivery) -> list[FieldError]:
         channel=channel,
         content=content,
         sms_segments=sms_length(delivery.sms_text).segments if channel == Channel.SMS else 0,
-        marketing=True,
+        # The follow-up of an event-based message has no profile to unsubscribe.
+        marketing=message is None or message.configuration.targeting == Targeting.PROFILE,
     )
     if hit is not None:
         errors.append(FieldError("typology", hit.reason))
@@ -153,6 +206,9 @@ def delivery_prepare(*, delivery_id: int, now: datetime | None = None) -> None:
     delivery = MarketingDelivery.objects.select_related("typology").get(pk=delivery_id)
     if delivery.status != DeliveryStatus.PREPARING:
         return
+    if delivery.follow_up_of_id is not None:
+        _follow_up_prepare(delivery, now)
+        return
     audience = audience_q(audience=delivery.audience, service_id=delivery.service_id)
     try:
         with transaction.atomic():
@@ -191,6 +247,148 @@ def delivery_prepare(*, delivery_id: int, now: datetime | None = None) -> None:
     except Exception as exc:
         logger.exception("preparing marketing delivery %s failed", delivery_id)
         _move(delivery, (DeliveryStatus.PREPARING,), DeliveryStatus.FAILED, error=str(exc)[:2000])
+
+
+def follow_up_events(*, delivery: MarketingDelivery, now: datetime):
+    """The events of the follow-up's message it goes to: processed between `follow_up_max_days`
+    and `follow_up_min_days` ago, chosen by what their recipient did (human opens and clicks
+    only), and not followed up by this delivery yet (a daily follow-up reaches each one once)."""
+    message = delivery.follow_up_of
+    events = Event.objects.filter(
+        configuration_id=message.configuration_id,
+        status=EventStatus.PROCESSED,
+        processed_at__gte=now - timedelta(days=delivery.follow_up_max_days),
+        processed_at__lte=now - timedelta(days=delivery.follow_up_min_days),
+    ).exclude(
+        pk__in=DeliveryRecipient.objects.filter(delivery=delivery, event__isnull=False).values("event_id")
+    )
+    engagement = delivery.follow_up_engagement
+    if engagement != FollowUpEngagement.ANY:
+        kind = InteractionKind.OPEN if engagement == FollowUpEngagement.NOT_OPENED else InteractionKind.CLICK
+        human = Exists(Interaction.objects.filter(event_id=OuterRef("pk"), kind=kind, machine_reason=""))
+        events = events.filter(human if engagement == FollowUpEngagement.CLICKED else ~Q(human))
+    return events
+
+
+def _follow_up_prepare(delivery: MarketingDelivery, now: datetime) -> None:
+    """Freeze the follow-up's new recipients: one per event, excluded when its address is in
+    quarantine, on the denylist or suppressed, or when its profile withdrew consent."""
+    channel = delivery.channel
+    try:
+        with transaction.atomic():
+            events = list(
+                follow_up_events(delivery=delivery, now=now).select_related(
+                    "configuration", "configuration_version"
+                )
+            )
+            rows = []
+            for event in events:
+                profile, address, refusal = _follow_up_recipient(event, channel, delivery.follow_up_of)
+                rows.append((event, profile, address, refusal))
+            listed = address_exclusions(channel=channel, addresses=[row[2] for row in rows if row[2]])
+            suppressed = addresses_suppressed(channel=channel, addresses=[row[2] for row in rows if row[2]])
+            recipients = []
+            for event, profile, address, refusal in rows:
+                if refusal is None and address in suppressed:
+                    refusal = gettext("The address belongs to an erased profile.")
+                if refusal is None and address in listed:
+                    refusal = listed[address][1]
+                recipients.append(
+                    DeliveryRecipient(
+                        delivery=delivery,
+                        event=event,
+                        profile=profile,
+                        status=RecipientStatus.EXCLUDED if refusal else RecipientStatus.PENDING,
+                        error=refusal or "",
+                    )
+                )
+            DeliveryRecipient.objects.bulk_create(recipients, batch_size=1000)
+            excluded = sum(1 for recipient in recipients if recipient.status == RecipientStatus.EXCLUDED)
+            _move(
+                delivery,
+                (DeliveryStatus.PREPARING,),
+                DeliveryStatus.PREPARED,
+                audience_count=len(recipients),
+                excluded_count=excluded,
+                target_count=len(recipients) - excluded,
+                sent_count=0,
+                failed_count=0,
+                prepared_at=timezone.now(),
+            )
+    except Exception as exc:
+        logger.exception("preparing follow-up %s failed", delivery.pk)
+        _move(delivery, (DeliveryStatus.PREPARING,), DeliveryStatus.FAILED, error=str(exc)[:2000])
+
+
+def _follow_up_recipient(event: Event, channel: str, message) -> tuple[Profile | None, str, str | None]:
+    """(the event's profile for a profile-based message, its address on the channel, why it may
+    not receive the follow-up or None)."""
+    try:
+        targets = event_recipients(event=event)
+    except TargetingFailed as exc:
+        return None, "", exc.message
+    address = channel_address(channel=channel, recipient=targets[0]) if targets else ""
+    if event.configuration.targeting != Targeting.PROFILE:
+        return None, address, None if address else gettext("The event has no address on this channel.")
+    profile = event_target_profile(event=event)
+    refusal = profile_consent_refusal(profile=profile, channel=channel, service_id=message.service_id)
+    return profile, address, refusal[1] if refusal else None
+
+
+def follow_up_ensure(*, message, user=None) -> MarketingDelivery | None:
+    """The draft follow-up of a message whose configuration asks for one, created once (when the
+    configuration is published): the message's content to start from, sent to its recipients of
+    the last week who did not open it."""
+    config = message.configuration
+    if not config.create_follow_up or MarketingDelivery.objects.filter(follow_up_of=message).exists():
+        return None
+    typology = typology_default() or Typology.objects.order_by("pk").first()
+    if typology is None:
+        return None
+    delivery = MarketingDelivery(
+        label=gettext("Follow-up of %(message)s") % {"message": message.label},
+        channel=config.channel,
+        follow_up_of=message,
+        follow_up_engagement=FollowUpEngagement.NOT_OPENED
+        if config.channel == Channel.EMAIL
+        else FollowUpEngagement.ANY,
+        typology=typology,
+        unit_id=config.unit_id,
+        **{name: getattr(message, name) for name in CONTENT_FIELDS if hasattr(message, name)},
+    )
+    if config.channel == Channel.PUSH:
+        delivery.push_application = config.push_application
+    delivery.created_by = user
+    delivery.save()
+    return delivery
+
+
+def follow_up_on_publish(sender=None, *, message, user=None, **kwargs) -> None:
+    """Receiver of messages_app's configuration_published signal."""
+    follow_up_ensure(message=message, user=user)
+
+
+def follow_ups_recur(*, now: datetime | None = None) -> int:
+    """Start the daily follow-ups whose last sending ended a day ago or more: prepared again (for
+    their new recipients only) and sent. Returns how many started."""
+    now = now or timezone.now()
+    due = MarketingDelivery.objects.filter(
+        follow_up_of__isnull=False,
+        recurrence=Recurrence.DAILY,
+        status=DeliveryStatus.DONE,
+        finished_at__lte=now - timedelta(days=1),
+    )
+    started = 0
+    for delivery in due:
+        if not _move(delivery, (DeliveryStatus.DONE,), DeliveryStatus.PREPARING, error=""):
+            continue
+        _follow_up_prepare(delivery, now)
+        delivery.refresh_from_db()
+        if delivery.status == DeliveryStatus.PREPARED:
+            delivery.scheduled_at = None
+            delivery_confirm(delivery=delivery)
+            started += 1
+    return started
 
 
 def delivery_confirm(*, delivery: MarketingDelivery) -> None:
@@ -251,7 +449,7 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
     started = time.monotonic()
     batch = list(
         DeliveryRecipient.objects.filter(delivery=delivery, status=RecipientStatus.PENDING)
-        .select_related("profile")
+        .select_related("profile", "event__configuration", "event__configuration_version")
         .order_by("pk")[:size]
     )
     if not batch:
@@ -261,7 +459,7 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
     content = delivery_content(delivery=delivery)
     for recipient in batch:
         _send_one(delivery, recipient, content, definitions)
-    sent = [recipient.profile_id for recipient in batch if recipient.status == RecipientStatus.SENT]
+    sent = [recipient for recipient in batch if recipient.status == RecipientStatus.SENT]
     failed = [recipient for recipient in batch if recipient.status == RecipientStatus.FAILED]
     with transaction.atomic():
         DeliveryRecipient.objects.bulk_update(batch, ["status", "error", "provider_message_id", "sent_at"])
@@ -269,7 +467,7 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
             sent_count=F("sent_count") + len(sent), failed_count=F("failed_count") + len(failed)
         )
         contacts_record(
-            profile_ids=sent,
+            profile_ids=[recipient.profile_id for recipient in sent if recipient.profile_id is not None],
             channel=delivery.channel,
             category=delivery.category,
             source=delivery.label,
@@ -281,6 +479,9 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
 def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict, definitions) -> None:
     """Render and send to one recipient, recording the outcome on it: sent, failed, or still to
     send after a temporary failure (tried again in a later batch, MAX_SEND_ATTEMPTS in all)."""
+    if recipient.event_id is not None:
+        _send_follow_up(delivery, recipient, content)
+        return
     profile = recipient.profile
     link = unsubscribe_url(profile_id=profile.pk, service_id=delivery.service_id)
     try:
@@ -306,17 +507,55 @@ def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content
             for target in targets
         ]
     except SendFailure as failure:
-        attempts = recipient.error.count("\n") + 1 if recipient.error else 1
-        recipient.error = (recipient.error + "\n" if recipient.error else "") + failure.message[:500]
-        if not failure.temporary or attempts >= MAX_SEND_ATTEMPTS:
-            recipient.status = RecipientStatus.FAILED
+        _failed(recipient, failure)
         return
     except Exception as exc:  # a render error: this recipient fails, the others go on
         recipient.error = str(exc)[:2000]
         recipient.status = RecipientStatus.FAILED
         return
+    _sent(recipient, provider_ids)
+
+
+def _send_follow_up(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict) -> None:
+    """A follow-up to one event's recipient: the templates read the original event's data (and
+    its profile), as the message did."""
+    event = recipient.event
+    try:
+        rendered = message_render(
+            channel=delivery.channel,
+            content=content,
+            context=event_context(event=event),
+            language=event_language(event=event) or None,
+        )
+        provider_ids = [
+            message_send(
+                channel=delivery.channel,
+                pkey=f"mkt{delivery.pk}-{recipient.pk}",
+                recipient=target,
+                rendered=rendered,
+            )
+            for target in event_recipients(event=event)
+        ]
+    except SendFailure as failure:
+        _failed(recipient, failure)
+        return
+    except Exception as exc:  # a render error or a profile gone: this recipient fails, the others go on
+        recipient.error = str(exc)[:2000]
+        recipient.status = RecipientStatus.FAILED
+        return
+    _sent(recipient, provider_ids)
+
+
+def _failed(recipient: DeliveryRecipient, failure: SendFailure) -> None:
+    attempts = recipient.error.count("\n") + 1 if recipient.error else 1
+    recipient.error = (recipient.error + "\n" if recipient.error else "") + failure.message[:500]
+    if not failure.temporary or attempts >= MAX_SEND_ATTEMPTS:
+        recipient.status = RecipientStatus.FAILED
+
+
+def _sent(recipient: DeliveryRecipient, provider_ids: list[str]) -> None:
     recipient.status = RecipientStatus.SENT
-    recipient.provider_message_id = provider_ids[0][:255]
+    recipient.provider_message_id = provider_ids[0][:255] if provider_ids else ""
     recipient.sent_at = timezone.now()
     recipient.error = ""
 

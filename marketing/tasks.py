@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from .queue import send_enqueue
-from .services import delivery_prepare, delivery_send_batch
+from .services import delivery_prepare, delivery_send_batch, follow_ups_recur
 
 
 @shared_task(name="marketing.tasks.delivery_prepare_task", acks_late=True)
@@ -15,3 +15,9 @@ def delivery_send_task(delivery_id: int, token: int) -> None:
     wait = delivery_send_batch(delivery_id=delivery_id, token=token)
     if wait is not None:
         send_enqueue(delivery_id=delivery_id, token=token, countdown=wait)
+
+
+@shared_task(name="marketing.tasks.follow_ups_recur_task")
+def follow_ups_recur_task() -> None:
+    """Beat, hourly: the daily follow-ups due again."""
+    follow_ups_recur()

@@ -498,3 +498,12 @@ CELERY_BEAT_SCHEDULE |= {
     },
 }
 CELERY_TASK_ROUTES["reports.tasks.*"] = {"queue": "housekeeping"}
+
+# Daily follow-ups are started again by beat, hourly (marketing.services.follow_ups_recur).
+CELERY_BEAT_SCHEDULE |= {
+    "follow-ups-recur": {
+        "task": "marketing.tasks.follow_ups_recur_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+}

@@ -65,6 +65,7 @@ def event_config_create(
     channel: str,
     targeting: str,
     push_application: str = "",
+    create_follow_up: bool = False,
     user: AbstractBaseUser | None = None,
     unit: Unit | None = None,
 ) -> EventConfiguration:
@@ -92,6 +93,7 @@ def event_config_create(
         channel=channel,
         targeting=targeting,
         push_application=push_application.strip(),
+        create_follow_up=create_follow_up,
         modified_by=user,
         **({"unit": unit} if unit is not None else {}),
     )
@@ -99,7 +101,7 @@ def event_config_create(
     return config
 
 
-AUDITED_FIELDS = ("event_id", "label", "channel", "targeting", "push_application")
+AUDITED_FIELDS = ("event_id", "label", "channel", "targeting", "push_application", "create_follow_up")
 
 
 def _audited(config: EventConfiguration) -> dict:
@@ -125,7 +127,7 @@ def event_config_update(
                     ),
                     code="immutable",
                 )
-        elif name not in {"label", "push_application", "unit"}:
+        elif name not in {"label", "push_application", "unit", "create_follow_up"}:
             raise ApplicationError(
                 gettext("{name} cannot be changed here.").format(name=name), code="not_editable"
             )
@@ -138,8 +140,11 @@ def event_config_update(
     config.push_application = changes.get("push_application", config.push_application).strip()
     # Its message and its events follow it (a message belongs to its configuration's unit).
     config.unit = changes.get("unit", config.unit)
+    config.create_follow_up = changes.get("create_follow_up", config.create_follow_up)
     config.modified_by = user
-    config.save(update_fields=["label", "push_application", "unit", "modified_by", "modified_at"])
+    config.save(
+        update_fields=["label", "push_application", "unit", "create_follow_up", "modified_by", "modified_at"]
+    )
     before, after = audit_changes(before=_audited(stored), after=_audited(config))
     if after:
         audit_record(

@@ -14,6 +14,7 @@ from events.models import EventConfiguration, EventConfigurationVersion, Publica
 from events.services import event_config_duplicate, event_config_publish, event_config_unpublish
 
 from ..models import CONTENT_FIELDS, MessageStatus, TransactionalMessage
+from ..signals import configuration_published
 from .messages import message_ensure_for_configuration, message_update, message_withdraw
 
 
@@ -25,6 +26,7 @@ def configuration_publish(
 
     def message_ready(config: EventConfiguration) -> str:
         message = message_ensure_for_configuration(config=config)
+        configuration_published.send(sender=TransactionalMessage, message=message, user=user)
         return f"Message {message.message_id} ready"
 
     return event_config_publish(config=config, user=user, then=message_ready)

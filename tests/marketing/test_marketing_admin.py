@@ -59,6 +59,7 @@ def test_a_marketer_creates_prepares_and_sends_a_delivery(client, marketer, typo
             "locale": "en",
             "audience": english,
             "typology": typology.pk,
+            "recurrence": "once",
         },
     )
     assert response.status_code == 302
