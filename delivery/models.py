@@ -221,12 +221,16 @@ class TrackedLink(models.Model):
     """A link of a published version's HTML (its `href` as written, possibly a template): a click
     redirect only ever leads to a link of the version of the message it was sent with."""
 
-    version = models.ForeignKey("messages_app.MessageVersion", on_delete=models.CASCADE, related_name="+")
+    version = models.ForeignKey(
+        "messages_app.MessageVersion", on_delete=models.CASCADE, related_name="+", verbose_name=_("version")
+    )
     # Its order among the tracked links of the version (default content first, then the variants).
-    position = models.PositiveIntegerField()
-    url = models.TextField()
+    position = models.PositiveIntegerField(verbose_name=_("position"))
+    url = models.TextField(verbose_name=_("URL"))
 
     class Meta:
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
         ordering = ["version", "position"]
         constraints = [
             models.UniqueConstraint(fields=["version", "position"], name="unique_tracked_link_position")
@@ -253,32 +257,44 @@ class Interaction(models.Model):
     repeats. Kept apart from the event (no foreign key constraint), with its message and
     recipient domain, so that it can outlive the event under its own retention."""
 
-    event_id = models.BigIntegerField()
-    configuration_id = models.BigIntegerField()
-    kind = models.CharField(max_length=5, choices=InteractionKind.choices)
-    link = models.ForeignKey(TrackedLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    # 0 for opens; the link's id for clicks (a provider click on a link we do not know: its URL's hash).
-    link_key = models.BigIntegerField(default=0)
-    url = models.TextField(blank=True)
-    domain = models.CharField(max_length=255, blank=True)
-    source = models.CharField(
-        max_length=10, choices=InteractionSource.choices, default=InteractionSource.TRACKING
+    event_id = models.BigIntegerField(verbose_name=_("event"))
+    configuration_id = models.BigIntegerField(verbose_name=_("event configuration"))
+    kind = models.CharField(verbose_name=_("kind"), max_length=5, choices=InteractionKind.choices)
+    link = models.ForeignKey(
+        TrackedLink,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("link"),
     )
-    first_at = models.DateTimeField()
-    last_at = models.DateTimeField()
-    count = models.PositiveIntegerField(default=1)
-    user_agent = models.CharField(max_length=500, blank=True)
+    # 0 for opens; the link's id for clicks (a provider click on a link we do not know: its URL's hash).
+    link_key = models.BigIntegerField(verbose_name=_("link key"), default=0)
+    url = models.TextField(verbose_name=_("URL"), blank=True)
+    domain = models.CharField(verbose_name=_("domain"), max_length=255, blank=True)
+    source = models.CharField(
+        verbose_name=_("source"),
+        max_length=10,
+        choices=InteractionSource.choices,
+        default=InteractionSource.TRACKING,
+    )
+    first_at = models.DateTimeField(verbose_name=_("first at"))
+    last_at = models.DateTimeField(verbose_name=_("last at"))
+    count = models.PositiveIntegerField(verbose_name=_("count"), default=1)
+    user_agent = models.CharField(verbose_name=_("user agent"), max_length=500, blank=True)
     # The client's network (/24 for IPv4, /48 for IPv6), never its full address.
-    ip_network = models.CharField(max_length=50, blank=True)
+    ip_network = models.CharField(verbose_name=_("network"), max_length=50, blank=True)
     # Why it is taken for a machine (docs/tracking.md); empty for a human.
-    machine_reason = models.CharField(max_length=30, blank=True)
+    machine_reason = models.CharField(verbose_name=_("machine reason"), max_length=30, blank=True)
     # What the report rollups hold of it (reports/rollup.py): `rolled` is cleared by every change,
     # and the rollup job adds the difference between now and then.
-    rolled = models.BooleanField(default=False)
-    rolled_count = models.PositiveIntegerField(default=0)
-    rolled_machine = models.BooleanField(default=False)
+    rolled = models.BooleanField(verbose_name=_("rolled up"), default=False)
+    rolled_count = models.PositiveIntegerField(verbose_name=_("count rolled up"), default=0)
+    rolled_machine = models.BooleanField(verbose_name=_("rolled up as a machine"), default=False)
 
     class Meta:
+        verbose_name = _("interaction")
+        verbose_name_plural = _("interactions")
         ordering = ["-first_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["event_id", "kind", "link_key"], name="unique_interaction")

@@ -25,7 +25,7 @@ class Unit(models.Model):
     )
     # "/<root pk>/.../<own pk>/"; set once, just after the insert (NULL, not "", in between, so
     # that two inserts never collide on the unique index).
-    path = models.CharField(max_length=255, unique=True, editable=False, null=True)  # noqa: DJ001
+    path = models.CharField(verbose_name=_("path"), max_length=255, unique=True, editable=False, null=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["path"]

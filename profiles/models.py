@@ -262,11 +262,15 @@ class ProfileImportChunk(models.Model):
     """A block of the uploaded file, in order: the worker reads the file back block by block,
     wherever it runs, without holding it whole."""
 
-    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="chunks")
-    number = models.PositiveIntegerField()
-    data = models.BinaryField()
+    profile_import = models.ForeignKey(
+        ProfileImport, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("profile import")
+    )
+    number = models.PositiveIntegerField(verbose_name=_("number"))
+    data = models.BinaryField(verbose_name=_("data"))
 
     class Meta:
+        verbose_name = _("profile import block")
+        verbose_name_plural = _("profile import blocks")
         ordering = ["profile_import", "number"]
         constraints = [
             models.UniqueConstraint(fields=["profile_import", "number"], name="unique_import_chunk_number")
@@ -293,16 +297,20 @@ class ProfileImportRow(models.Model):
     """One checked row of an import, staged until the import is confirmed: its cleaned values
     (`data`), what it would do, and its problems as [{"column", "problem"}]."""
 
-    profile_import = models.ForeignKey(ProfileImport, on_delete=models.CASCADE, related_name="rows")
+    profile_import = models.ForeignKey(
+        ProfileImport, on_delete=models.CASCADE, related_name="rows", verbose_name=_("profile import")
+    )
     # The row's number as a spreadsheet shows it (the header is row 1).
-    line = models.PositiveIntegerField()
-    action = models.CharField(max_length=10, choices=ImportRowAction.choices)
-    key = models.CharField(max_length=254, blank=True)
-    data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
-    changes = models.JSONField(default=list)
-    problems = models.JSONField(default=list)
+    line = models.PositiveIntegerField(verbose_name=_("row"))
+    action = models.CharField(verbose_name=_("action"), max_length=10, choices=ImportRowAction.choices)
+    key = models.CharField(verbose_name=_("key"), max_length=254, blank=True)
+    data = models.JSONField(verbose_name=_("values"), default=dict, encoder=DjangoJSONEncoder)
+    changes = models.JSONField(verbose_name=_("changes"), default=list)
+    problems = models.JSONField(verbose_name=_("problems"), default=list)
 
     class Meta:
+        verbose_name = _("profile import row")
+        verbose_name_plural = _("profile import rows")
         ordering = ["profile_import", "line"]
         indexes = [
             models.Index(fields=["profile_import", "action", "line"], name="import_row_action"),

@@ -36,10 +36,15 @@ class HourlyRollup(models.Model):
     """Per configuration, hour and metric (statuses, opens and clicks): the time series of short
     ranges."""
 
-    configuration = models.ForeignKey("events.EventConfiguration", on_delete=models.CASCADE, related_name="+")
-    hour = models.DateTimeField()
-    metric = models.CharField(max_length=40)
-    value = models.BigIntegerField(default=0)
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("event configuration"),
+    )
+    hour = models.DateTimeField(verbose_name=_("hour"))
+    metric = models.CharField(verbose_name=_("metric"), max_length=40)
+    value = models.BigIntegerField(verbose_name=_("value"), default=0)
 
     class Meta:
         constraints = [
@@ -58,12 +63,19 @@ class HourlyRollup(models.Model):
 class DailyRollup(models.Model):
     """Per configuration, day (UTC) and metric: totals, long time series, latency, links."""
 
-    configuration = models.ForeignKey("events.EventConfiguration", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    metric = models.CharField(max_length=40)
-    value = models.BigIntegerField(default=0)
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("event configuration"),
+    )
+    day = models.DateField(verbose_name=_("day"))
+    metric = models.CharField(verbose_name=_("metric"), max_length=40)
+    value = models.BigIntegerField(verbose_name=_("value"), default=0)
 
     class Meta:
+        verbose_name = _("daily rollup")
+        verbose_name_plural = _("daily rollups")
         constraints = [
             models.UniqueConstraint(fields=["configuration", "day", "metric"], name="unique_daily_rollup")
         ]
@@ -77,13 +89,20 @@ class DomainRollup(models.Model):
     """Per configuration, day, recipient domain and metric (sent, bounces, unique opens): the
     domain breakdown."""
 
-    configuration = models.ForeignKey("events.EventConfiguration", on_delete=models.CASCADE, related_name="+")
-    day = models.DateField()
-    domain = models.CharField(max_length=255)
-    metric = models.CharField(max_length=40)
-    value = models.BigIntegerField(default=0)
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("event configuration"),
+    )
+    day = models.DateField(verbose_name=_("day"))
+    domain = models.CharField(verbose_name=_("domain"), max_length=255)
+    metric = models.CharField(verbose_name=_("metric"), max_length=40)
+    value = models.BigIntegerField(verbose_name=_("value"), default=0)
 
     class Meta:
+        verbose_name = _("domain rollup")
+        verbose_name_plural = _("domain rollups")
         constraints = [
             models.UniqueConstraint(
                 fields=["configuration", "day", "domain", "metric"], name="unique_domain_rollup"
@@ -98,10 +117,14 @@ class DomainRollup(models.Model):
 class RollupWatermark(models.Model):
     """How far the rollup job has read a source (events: a time; tracking events: an id)."""
 
-    source = models.CharField(max_length=30, unique=True)
-    position_time = models.DateTimeField(null=True, blank=True)
-    position_id = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    source = models.CharField(verbose_name=_("source"), max_length=30, unique=True)
+    position_time = models.DateTimeField(verbose_name=_("position (time)"), null=True, blank=True)
+    position_id = models.BigIntegerField(verbose_name=_("position (id)"), default=0)
+    updated_at = models.DateTimeField(verbose_name=_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("rollup watermark")
+        verbose_name_plural = _("rollup watermarks")
 
     def __str__(self) -> str:
         return self.source
@@ -110,13 +133,15 @@ class RollupWatermark(models.Model):
 class RetentionRun(models.Model):
     """The figures of one retention run (how many rows of each kind it deleted), append-only."""
 
-    started_at = models.DateTimeField()
-    finished_at = models.DateTimeField()
-    deleted = models.JSONField(default=dict)
+    started_at = models.DateTimeField(verbose_name=_("started at"))
+    finished_at = models.DateTimeField(verbose_name=_("finished at"))
+    deleted = models.JSONField(verbose_name=_("deleted rows"), default=dict)
     # True when a kind had more rows to delete than the run's bound: the next run goes on.
-    more = models.BooleanField(default=False)
+    more = models.BooleanField(verbose_name=_("more to delete"), default=False)
 
     class Meta:
+        verbose_name = _("retention run")
+        verbose_name_plural = _("retention runs")
         ordering = ["-started_at"]
 
     def __str__(self) -> str:

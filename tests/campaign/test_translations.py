@@ -123,6 +123,10 @@ PROJECT_APPS = [
     "profiles",
     "typologies",
     "marketing",
+    "organisations",
+    "audit",
+    "privacy",
+    "reports",
 ]
 
 
