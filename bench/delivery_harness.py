@@ -1,8 +1,9 @@
 """The real parts of the delivery benchmarks and crash runs, all on loopback and all owned by
 the run: a PostgreSQL cluster of its own (initdb under /tmp, port 5440), a Redis server of its
-own (port 6390), an SMTP sink (aiosmtpd) recording each Message-ID with its arrival time,
-gunicorn serving the trigger API, and Celery workers. Nothing touches the machine's shared
-PostgreSQL/Redis, so both can be restarted at will.
+own (port 6390), their ports and gunicorn's (8790) changed by BENCH_PG_PORT, BENCH_REDIS_PORT and
+BENCH_WEB_PORT, so that two runs can share a machine; an SMTP sink (aiosmtpd) recording each
+Message-ID with its arrival time, gunicorn serving the trigger API, and Celery workers. Nothing
+touches the machine's shared PostgreSQL/Redis, so both can be restarted at will.
 """
 
 import contextlib
@@ -51,7 +52,7 @@ def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
 
 
 class OwnPostgres:
-    def __init__(self, workdir: Path, port: int = 5440):
+    def __init__(self, workdir: Path, port: int = int(os.environ.get("BENCH_PG_PORT", 5440))):
         self.port = port
         self.data = workdir / "pg"
         self.logfile = workdir / "pg.log"
@@ -98,7 +99,7 @@ class OwnPostgres:
 
 
 class OwnRedis:
-    def __init__(self, workdir: Path, port: int = 6390):
+    def __init__(self, workdir: Path, port: int = int(os.environ.get("BENCH_REDIS_PORT", 6390))):
         self.port = port
         self.dir = workdir
         self.url = f"redis://127.0.0.1:{port}/0"
@@ -197,7 +198,7 @@ class Stack:
         self.postgres = OwnPostgres(self.workdir)
         self.redis = OwnRedis(self.workdir)
         self.smtp = SmtpSink(self.workdir)
-        self.web_port = 8790
+        self.web_port = int(os.environ.get("BENCH_WEB_PORT", 8790))
         self.web_workers = web_workers
         self.processes: dict[str, subprocess.Popen] = {}
         self.env = {

@@ -14,7 +14,6 @@ deadline, then `tooOld`. A permanent failure ends `deliveryFailed`.
 
 import logging
 import random
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +38,6 @@ from profiles.services import app_subscription_disable
 from typologies.selectors import RuleHit
 
 from .channels import SendFailure, channel_address, message_send
-from .channels.email import email_send
 from .feedback import address_exclusions, address_quarantine
 from .models import AttemptOutcome, DeliveryAttempt, Exclusion, ExclusionReason, QuarantineReason
 from .queue import event_enqueue
@@ -625,10 +623,3 @@ def events_sweep(*, now: datetime | None = None) -> int:
     if total:
         logger.warning("sweeper enqueued %s lost events again", total)
     return total
-
-
-def bulk_email_send(*, to: str, subject: str, text: str) -> str:
-    """One marketing email (the minimal bulk send that shares the channels with transactional
-    traffic, on its own queue)."""
-    rendered = RenderedEmail(sender_name="", sender_email="", subject=subject, html="", text=text)
-    return email_send(pkey=f"bulk-{secrets.token_urlsafe(12)}", to=to, rendered=rendered)

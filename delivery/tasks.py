@@ -3,17 +3,12 @@
 from celery import shared_task
 
 from .queue import EVENT_PROCESS, EVENTS_PROCESS
-from .services import bulk_email_send, event_deliver, events_deliver, events_sweep
+from .services import event_deliver, events_deliver, events_sweep
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def delivery_sweep() -> int:
     return events_sweep()
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def bulk_email(to: str, subject: str, text: str) -> None:
-    bulk_email_send(to=to, subject=subject, text=text)
 
 
 @shared_task(name=EVENT_PROCESS, acks_late=True, reject_on_worker_lost=True)

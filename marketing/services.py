@@ -462,7 +462,7 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
     sent = [recipient for recipient in batch if recipient.status == RecipientStatus.SENT]
     failed = [recipient for recipient in batch if recipient.status == RecipientStatus.FAILED]
     with transaction.atomic():
-        DeliveryRecipient.objects.bulk_update(batch, ["status", "error", "provider_message_id", "sent_at"])
+        _outcomes_write(batch)
         MarketingDelivery.objects.filter(pk=delivery.pk).update(
             sent_count=F("sent_count") + len(sent), failed_count=F("failed_count") + len(failed)
         )
@@ -474,6 +474,33 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
             key_prefix=f"marketing-{delivery.pk}",
         )
     return max(0.0, size / rate - (time.monotonic() - started))
+
+
+def _outcomes_write(batch: list[DeliveryRecipient]) -> None:
+    """The batch's outcomes in one UPDATE ... FROM (VALUES ...): Django's bulk_update builds a CASE
+    per column and row, which cost about as much as the sends themselves (bench/RESULTS.md). On
+    SQLite (development), Django's bulk_update."""
+    if connection.vendor != "postgresql":
+        DeliveryRecipient.objects.bulk_update(batch, ["status", "error", "provider_message_id", "sent_at"])
+        return
+    row = "(%s::bigint, %s::text, %s::text, %s::text, %s::timestamptz)"
+    params = []
+    for recipient in batch:
+        params += [
+            recipient.pk,
+            recipient.status,
+            recipient.error,
+            recipient.provider_message_id,
+            recipient.sent_at,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE marketing_deliveryrecipient AS r SET status = v.status, error = v.error,"  # noqa: S608
+            " provider_message_id = v.message_id, sent_at = v.sent_at"
+            f" FROM (VALUES {', '.join([row] * len(batch))}) AS v (id, status, error, message_id, sent_at)"
+            " WHERE r.id = v.id",
+            params,
+        )
 
 
 def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict, definitions) -> None:

@@ -303,11 +303,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Queue topology (README "Workers"): transactional events on their own queue and worker pool;
-# bulk sends and housekeeping (the sweeper) on others, so they can never delay an event.
+# marketing sends and housekeeping (the sweeper) on others, so they can never delay an event.
 CELERY_TASK_ROUTES = {
     "delivery.tasks.event_process": {"queue": "transactional"},
     "delivery.tasks.events_process": {"queue": "transactional"},
-    "delivery.tasks.bulk_*": {"queue": "bulk"},
     "marketing.tasks.*": {"queue": "bulk"},
     "delivery.tasks.delivery_sweep": {"queue": "housekeeping"},
 }
