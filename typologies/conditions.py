@@ -26,7 +26,7 @@ from django.db.models.lookups import (
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from profiles.models import AttributeType, Subscription
+from profiles.models import AttributeType, Profile, Subscription
 from profiles.selectors import (
     ATTRIBUTES_KEY,
     PROFILE_TEMPLATE_FIELDS,
@@ -37,6 +37,7 @@ from profiles.selectors import (
 TEXT_OPS = ("eq", "ne", "contains", "startswith", "endswith", "in", "empty", "notEmpty")
 ORDER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "empty", "notEmpty")
 SERVICE_OPS = ("subscribed", "notSubscribed")
+MESSAGE_OPS = ("received", "notReceived")
 NO_VALUE_OPS = ("empty", "notEmpty")
 MAX_DEPTH = 4
 MAX_CONDITIONS = 50
@@ -54,6 +55,8 @@ def _field_ops(field: str, definitions: dict[str, str]) -> tuple[str | None, tup
     """(attribute type or None for a profile field, the operators it takes); raises ValueError."""
     if field == "service":
         return None, SERVICE_OPS
+    if field == "message":
+        return None, MESSAGE_OPS
     if field in PROFILE_TEMPLATE_FIELDS:
         return None, TEXT_OPS
     prefix = f"{ATTRIBUTES_KEY}."
@@ -158,6 +161,11 @@ def _node_q(node: dict, definitions: dict[str, str]) -> Q:
             )
         )
         return Q(subscribed) if op == "subscribed" else ~Q(subscribed)
+    if field == "message":
+        # What was sent to the profile: the contacts fatigue counts (a message by its ID, e.g.
+        # RTEVTorderShipped; a marketing delivery by its label).
+        received = Exists(Profile.objects.filter(pk=OuterRef("pk"), contacts__source=value))
+        return Q(received) if op == "received" else ~Q(received)
     if kind is None:
         return _text_q(field, op, value)
     name = field.split(".", 1)[1]
@@ -223,6 +231,8 @@ OPERATOR_LABELS = {
     "lt": _("is less than"),
     "lte": _("is at most"),
     "subscribed": _("is subscribed to"),
+    "received": _("received"),
+    "notReceived": _("did not receive"),
     "notSubscribed": _("is not subscribed to"),
 }
 
@@ -237,6 +247,7 @@ def condition_fields() -> list[dict]:
         ops = TEXT_OPS if kind == AttributeType.TEXT else ORDER_OPS
         fields.append({"name": f"{ATTRIBUTES_KEY}.{name}", "label": f"{name} ({kind})", "ops": list(ops)})
     fields.append({"name": "service", "label": gettext("subscription service"), "ops": list(SERVICE_OPS)})
+    fields.append({"name": "message", "label": gettext("message (its ID)"), "ops": list(MESSAGE_OPS)})
     return fields
 
 

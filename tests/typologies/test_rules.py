@@ -16,7 +16,7 @@ from events.services import event_trigger
 from profiles.models import AttributeDefinition, Profile, Service, Subscription
 from tests.profiles.helpers import jane, profile_based_event
 from typologies.conditions import condition_problems, condition_q
-from typologies.models import RuleKind, Typology, TypologyRule
+from typologies.models import Contact, RuleKind, Typology, TypologyRule
 from typologies.selectors import DEFAULT_TYPOLOGY, audience_rule_counts, content_rule_hit, typology_rules
 from typologies.services import typology_rule_save
 
@@ -207,3 +207,15 @@ def test_duplicates_keep_the_first_profile(people):
         typology=typology, channel="email", audience=Q_ALL, now=timezone.now()
     )
     assert {c.rule.kind: c.excluded for c in counts}[RuleKind.DUPLICATE] == 1
+
+
+def test_a_condition_on_what_a_profile_received(people):
+    Contact.objects.create(
+        profile=people["ann"], channel="email", source="RTEVTorderShipped", sent_at=timezone.now()
+    )
+    Contact.objects.create(
+        profile=people["ann"], channel="email", source="RTEVTorderShipped", sent_at=timezone.now()
+    )
+    assert matching(one("message", "received", "RTEVTorderShipped")) == ["ann"]
+    assert matching(one("message", "notReceived", "RTEVTorderShipped")) == ["bob", "cid", "dee"]
+    assert any("does not apply" in p for p in condition_problems(one("message", "eq", "RTEVTorderShipped")))
