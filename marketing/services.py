@@ -506,22 +506,11 @@ def _outcomes_write(batch: list[DeliveryRecipient]) -> None:
 def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict, definitions) -> None:
     """Render and send to one recipient, recording the outcome on it: sent, failed, or still to
     send after a temporary failure (tried again in a later batch, MAX_SEND_ATTEMPTS in all)."""
-    if recipient.event_id is not None:
-        _send_follow_up(delivery, recipient, content)
-        return
-    profile = recipient.profile
-    link = unsubscribe_url(profile_id=profile.pk, service_id=delivery.service_id)
     try:
+        context, language, targets = _addressing(delivery, recipient, definitions)
         rendered = message_render(
-            channel=delivery.channel,
-            content=content,
-            context={
-                "profile": profile_variables(profile=profile, definitions=definitions),
-                UNSUBSCRIBE_URL: link,
-            },
-            language=profile.language or None,
+            channel=delivery.channel, content=content, context=context, language=language
         )
-        targets = _targets(delivery, profile, link)
         if not targets:
             raise SendFailure(gettext("The profile has no address on this channel."), temporary=False)
         provider_ids = [
@@ -536,41 +525,25 @@ def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content
     except SendFailure as failure:
         _failed(recipient, failure)
         return
-    except Exception as exc:  # a render error: this recipient fails, the others go on
+    except Exception as exc:  # a render error, a profile gone: this recipient fails, the others go on
         recipient.error = str(exc)[:2000]
         recipient.status = RecipientStatus.FAILED
         return
     _sent(recipient, provider_ids)
 
 
-def _send_follow_up(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict) -> None:
-    """A follow-up to one event's recipient: the templates read the original event's data (and
-    its profile), as the message did."""
-    event = recipient.event
-    try:
-        rendered = message_render(
-            channel=delivery.channel,
-            content=content,
-            context=event_context(event=event),
-            language=event_language(event=event) or None,
-        )
-        provider_ids = [
-            message_send(
-                channel=delivery.channel,
-                pkey=f"mkt{delivery.pk}-{recipient.pk}",
-                recipient=target,
-                rendered=rendered,
-            )
-            for target in event_recipients(event=event)
-        ]
-    except SendFailure as failure:
-        _failed(recipient, failure)
-        return
-    except Exception as exc:  # a render error or a profile gone: this recipient fails, the others go on
-        recipient.error = str(exc)[:2000]
-        recipient.status = RecipientStatus.FAILED
-        return
-    _sent(recipient, provider_ids)
+def _addressing(
+    delivery: MarketingDelivery, recipient: DeliveryRecipient, definitions
+) -> tuple[dict, str | None, list[Recipient]]:
+    """(template variables, language, addresses) of one recipient: a follow-up reads the original
+    event's data (and its profile) as the message did; a delivery to profiles reads `profile`."""
+    if recipient.event_id is not None:
+        event = recipient.event
+        return event_context(event=event), event_language(event=event) or None, event_recipients(event=event)
+    profile = recipient.profile
+    link = unsubscribe_url(profile_id=profile.pk, service_id=delivery.service_id)
+    context = {"profile": profile_variables(profile=profile, definitions=definitions), UNSUBSCRIBE_URL: link}
+    return context, profile.language or None, _targets(delivery, profile, link)
 
 
 def _failed(recipient: DeliveryRecipient, failure: SendFailure) -> None:
