@@ -189,6 +189,27 @@ def smtp_sink_serve(port: int, path: str) -> None:
     controller.stop()
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stats() -> list[tuple[int, int, int, float]]:
+    """(pid, parent pid, session id, CPU seconds used) of every process now."""
+    stats = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the name: state, ppid, pgrp, session, ..., utime (12th), stime (13th).
+        stats.append(
+            (int(entry), int(fields[1]), int(fields[3]), (int(fields[11]) + int(fields[12])) / TICKS)
+        )
+    return stats
+
+
 class Stack:
     """Database, broker, SMTP sink, web server and workers of one run."""
 
@@ -336,6 +357,25 @@ class Stack:
             log(f"logs kept in {self.workdir}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each part of the run, its processes and their children: the
+        web server, each worker (by name), PostgreSQL, Redis, the SMTP sink, and this process (the
+        benchmark's own client, floor senders excepted: they are children that have ended)."""
+        postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
+        roots = {process.pid: name for name, process in self.processes.items()}
+        roots[self.redis.process.pid] = "redis"
+        roots[self.smtp.process.pid] = "sink"
+        totals: dict[str, float] = {"postgres": 0.0, **{name: 0.0 for name in roots.values()}}
+        totals["benchmark"] = time.process_time()
+        for pid, parent, session, seconds in _proc_stats():
+            if pid == postmaster or parent == postmaster:
+                totals["postgres"] += seconds
+            elif pid in roots:
+                totals[roots[pid]] += seconds
+            elif session in roots:
+                totals[roots[session]] += seconds
+        return totals
 
     # --- traffic ---------------------------------------------------------------------
     def trigger(self, number: int, timeout: float = 10.0) -> tuple[int, dict | None, float]:

@@ -3,9 +3,13 @@
 The trigger API only stores the event (one INSERT: the least work per request, SPEC section 7). A
 thread in every worker that consumes the transactional queue claims the due events not yet
 dispatched, a batch at a time (`SELECT ... FOR UPDATE SKIP LOCKED`, so dispatchers on several
-machines share the work without taking the same event), and publishes them as chunks of
+machines share the work without taking the same event), and publishes them as chunks of at most
 `DELIVERY_DISPATCH_CHUNK_SIZE` events per task: one broker message for several events, and one
-task that reuses the SMTP connection and the message's compiled templates for all of them.
+task that reuses the SMTP connection and the message's compiled templates for all of them. A round
+is split over at least `DELIVERY_DISPATCH_SPREAD` tasks while it has that many events
+(`chunk_sizes`): a few events are shared by the processes of the pool instead of being sent one
+after the other by one of them, and a backlog goes out in full chunks, whose shared reads cost
+least.
 
 Crash safety: the batch is marked dispatched and published inside one transaction. If publishing
 fails (broker down), the transaction rolls back and the events wait for the next round; they are
@@ -31,11 +35,19 @@ from .queue import events_publish
 logger = logging.getLogger(__name__)
 
 
+def chunk_sizes(count: int) -> list[int]:
+    """How a round of `count` events is split into tasks: as evenly as can be, over at least
+    DELIVERY_DISPATCH_SPREAD tasks (fewer only when there are fewer events), of at most
+    DELIVERY_DISPATCH_CHUNK_SIZE events each."""
+    largest = max(1, settings.DELIVERY_DISPATCH_CHUNK_SIZE)
+    tasks = min(count, max(settings.DELIVERY_DISPATCH_SPREAD, -(-count // largest)))
+    return [count // tasks + (1 if task < count % tasks else 0) for task in range(tasks)]
+
+
 def events_dispatch(*, now: datetime | None = None) -> int:
     """Publish one batch of due, undispatched `pending` events; returns how many (0: none due).
     Raises when the broker refuses (nothing is marked dispatched then)."""
     now = now or timezone.now()
-    size = settings.DELIVERY_DISPATCH_CHUNK_SIZE
     with transaction.atomic():
         due = list(
             Event.objects.filter(status=EventStatus.PENDING, dispatched_at__isnull=True)
@@ -55,8 +67,10 @@ def events_dispatch(*, now: datetime | None = None) -> int:
             dispatched_at=now,
             updated_at=now,
         )
-        for start in range(0, len(due), size):
+        start = 0
+        for size in chunk_sizes(len(due)):
             events_publish(event_pks=due[start : start + size])
+            start += size
     return len(due)
 
 

@@ -419,12 +419,14 @@ DELIVERY_SWEEP_BATCH_SIZE = env_int("DELIVERY_SWEEP_BATCH_SIZE", 500)
 DELIVERY_SWEEP_MAX_BATCHES = env_int("DELIVERY_SWEEP_MAX_BATCHES", 20)
 # The dispatcher (delivery/dispatcher.py) runs in every worker consuming the transactional queue:
 # it looks for stored events to publish every POLL seconds (and at once again after a full batch),
-# takes up to BATCH_SIZE events a round and publishes CHUNK_SIZE events per task. Set
-# DELIVERY_DISPATCHER=false on workers that must not run it.
+# takes up to BATCH_SIZE events a round and publishes them in tasks of at most CHUNK_SIZE events,
+# over at least SPREAD tasks (a few events shared by the pool's processes; a backlog in full chunks,
+# whose shared reads cost least). Set DELIVERY_DISPATCHER=false on workers that must not run it.
 DELIVERY_DISPATCHER = env_bool("DELIVERY_DISPATCHER", True)
 DELIVERY_DISPATCH_POLL_SECONDS = float(env("DELIVERY_DISPATCH_POLL_SECONDS", "0.05"))
 DELIVERY_DISPATCH_BATCH_SIZE = env_int("DELIVERY_DISPATCH_BATCH_SIZE", 500)
-DELIVERY_DISPATCH_CHUNK_SIZE = env_int("DELIVERY_DISPATCH_CHUNK_SIZE", 10)
+DELIVERY_DISPATCH_CHUNK_SIZE = env_int("DELIVERY_DISPATCH_CHUNK_SIZE", 25)
+DELIVERY_DISPATCH_SPREAD = env_int("DELIVERY_DISPATCH_SPREAD", 4)
 # Soft bounces (deferred feedback) an address may collect before it goes to quarantine.
 DELIVERY_SOFT_BOUNCE_THRESHOLD = env_int("DELIVERY_SOFT_BOUNCE_THRESHOLD", 3)
 DELIVERY_HTTP_TIMEOUT = float(env("DELIVERY_HTTP_TIMEOUT", "10"))

@@ -30,6 +30,7 @@ def test_stored_events_are_published_in_chunks_in_arrival_order_once(
     cart_event, settings, transactional_queue
 ):
     settings.DELIVERY_DISPATCH_CHUNK_SIZE = 10
+    settings.DELIVERY_DISPATCH_SPREAD = 2
     events = [trigger(cart_event) for _ in range(25)]
 
     assert events_dispatch() == 25
@@ -40,9 +41,9 @@ def test_stored_events_are_published_in_chunks_in_arrival_order_once(
     # Sorted: kombu's file-system broker (the suite's without CELERY_BROKER_URL) hands messages
     # published within the same millisecond out in random order.
     assert sorted(args[0] for _, args in tasks) == [
-        [e.pk for e in events[:10]],
-        [e.pk for e in events[10:20]],
-        [e.pk for e in events[20:]],
+        [e.pk for e in events[:9]],
+        [e.pk for e in events[9:17]],
+        [e.pk for e in events[17:]],
     ]
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()
     assert set(Event.objects.values_list("status", flat=True)) == {EventStatus.PENDING}
@@ -51,14 +52,35 @@ def test_stored_events_are_published_in_chunks_in_arrival_order_once(
 def test_a_batch_is_bounded_and_the_rest_waits_for_the_next_round(cart_event, settings, transactional_queue):
     settings.DELIVERY_DISPATCH_BATCH_SIZE = 4
     settings.DELIVERY_DISPATCH_CHUNK_SIZE = 3
+    settings.DELIVERY_DISPATCH_SPREAD = 1
     for _ in range(6):
         trigger(cart_event)
 
     assert events_dispatch() == 4
     # Sorted: the file-system broker does not keep the order of one millisecond's messages.
-    assert sorted(len(args[0]) for _, args in transactional_queue()) == [1, 3]
+    assert sorted(len(args[0]) for _, args in transactional_queue()) == [2, 2]
     assert events_dispatch() == 2
     assert [len(args[0]) for _, args in transactional_queue()] == [2]
+
+
+def test_a_few_events_are_spread_over_the_pool_and_a_backlog_goes_in_full_chunks(
+    cart_event, settings, transactional_queue
+):
+    settings.DELIVERY_DISPATCH_CHUNK_SIZE = 25
+    settings.DELIVERY_DISPATCH_SPREAD = 4
+    for _ in range(6):
+        trigger(cart_event)
+    assert events_dispatch() == 6
+    assert sorted(len(args[0]) for _, args in transactional_queue()) == [1, 1, 2, 2]
+
+    for _ in range(110):
+        trigger(cart_event)
+    assert events_dispatch() == 110
+    assert sorted(len(args[0]) for _, args in transactional_queue()) == [22, 22, 22, 22, 22]
+
+    trigger(cart_event)
+    assert events_dispatch() == 1
+    assert [len(args[0]) for _, args in transactional_queue()] == [1]
 
 
 def test_scheduled_events_wait_until_they_are_due(cart_event, transactional_queue):
@@ -79,7 +101,9 @@ def test_paused_events_are_published_when_the_message_resumes(cart_event, transa
 
     assert message_resume(message=message) == 2
     assert events_dispatch() == 2
-    assert transactional_queue() == [("delivery.tasks.events_process", [[e.pk for e in held]])]
+    tasks = transactional_queue()
+    assert {name for name, _ in tasks} == {"delivery.tasks.events_process"}
+    assert sorted(pk for _, args in tasks for pk in args[0]) == [e.pk for e in held]
 
 
 @pytest.mark.django_db(transaction=True)
