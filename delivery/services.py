@@ -97,10 +97,10 @@ class _Attempt:
     def number(self) -> int:
         return self.event.attempts + 1 + self.offset
 
-    def record(self, outcome: str, **fields) -> DeliveryAttempt:
-        """Log the attempt; the caller moves the event in the same transaction, with
-        `attempts=self.number`."""
-        attempt = DeliveryAttempt(
+    def row(self, outcome: str, **fields) -> DeliveryAttempt:
+        """The attempt's log row, to be written with the event's move (`_finish(..., record=row)`,
+        one statement) or by `record`."""
+        return DeliveryAttempt(
             event=self.event,
             number=self.number,
             channel=self.channel,
@@ -110,6 +110,11 @@ class _Attempt:
             outcome=outcome,
             **fields,
         )
+
+    def record(self, outcome: str, **fields) -> DeliveryAttempt:
+        """Log the attempt; the caller moves the event in the same transaction, with
+        `attempts=self.number`."""
+        attempt = self.row(outcome, **fields)
         row_insert(attempt)
         return attempt
 
@@ -329,15 +334,14 @@ def _send(routed: _Routed, exclusions: dict[str, tuple[str, str]]) -> None:
     if hit is not None:
         _exclude_by_rule(event, channel=channel, address=address, hit=hit)
         return
-    with transaction.atomic():
-        attempt.record(AttemptOutcome.SENT, provider_message_id=provider_id[:255])
-        _finish(
-            event,
-            EventStatus.PROCESSED,
-            attempts=attempt.number,
-            provider_message_id=provider_id[:255],
-            error="",
-        )
+    _finish(
+        event,
+        EventStatus.PROCESSED,
+        record=attempt.row(AttemptOutcome.SENT, provider_message_id=provider_id[:255]),
+        attempts=attempt.number,
+        provider_message_id=provider_id[:255],
+        error="",
+    )
 
 
 def _send_to_devices(routed: _Routed, targets: list[tuple[Recipient, str]]) -> None:
@@ -532,9 +536,13 @@ def _render_failed(attempt: _Attempt, exc: RenderError) -> None:
     missing value under the fail policy) ends the event at once: retrying would only spend the
     worker's time on it again."""
     error = f"Rendering failed: {exc.message}"[:2000]
-    with transaction.atomic():
-        attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
-        _finish(attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=error)
+    _finish(
+        attempt.event,
+        EventStatus.DELIVERY_FAILED,
+        record=attempt.row(AttemptOutcome.PROCESSING_ERROR, error=error),
+        attempts=attempt.number,
+        error=error,
+    )
 
 
 def _processing_failed(attempt: _Attempt, error: str) -> None:
@@ -542,9 +550,13 @@ def _processing_failed(attempt: _Attempt, error: str) -> None:
         event=attempt.event, outcome=AttemptOutcome.PROCESSING_ERROR
     ).count()
     if failures + 1 >= settings.DELIVERY_PROCESSING_MAX_ATTEMPTS:
-        with transaction.atomic():
-            attempt.record(AttemptOutcome.PROCESSING_ERROR, error=error)
-            _finish(attempt.event, EventStatus.DELIVERY_FAILED, attempts=attempt.number, error=error)
+        _finish(
+            attempt.event,
+            EventStatus.DELIVERY_FAILED,
+            record=attempt.row(AttemptOutcome.PROCESSING_ERROR, error=error),
+            attempts=attempt.number,
+            error=error,
+        )
         return
     _postpone(attempt, AttemptOutcome.PROCESSING_ERROR, error)
 
@@ -553,16 +565,16 @@ def _postpone(attempt: _Attempt, outcome: str, error: str, response: str = "") -
     """Put the event back to `pending` and enqueue it for later; `tooOld` when that is past its deadline."""
     event = attempt.event
     retry_at = timezone.now() + timedelta(seconds=retry_delay(attempt=attempt.number))
+    if retry_at >= event_deadline(event=event):
+        _finish(
+            event,
+            EventStatus.TOO_OLD,
+            record=attempt.row(outcome, provider_response=response, error=error[:2000]),
+            attempts=attempt.number,
+            error=f"Expired while retrying. Last error: {error}"[:2000],
+        )
+        return
     with transaction.atomic():
-        if retry_at >= event_deadline(event=event):
-            attempt.record(outcome, provider_response=response, error=error[:2000])
-            _finish(
-                event,
-                EventStatus.TOO_OLD,
-                attempts=attempt.number,
-                error=f"Expired while retrying. Last error: {error}"[:2000],
-            )
-            return
         attempt.record(outcome, provider_response=response, error=error[:2000], retry_at=retry_at)
         moved = event_move(
             event_pk=event.pk,

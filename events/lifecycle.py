@@ -24,10 +24,10 @@ from datetime import datetime
 from functools import partial
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.utils import timezone
 
-from fastpath.rows import rows_update
+from fastpath.rows import rows_update, rows_update_insert
 
 from .models import FINAL_STATUSES, Event, EventStatus
 from .tasks import event_callback_send
@@ -70,13 +70,27 @@ def events_stored(*, events: list[Event]) -> None:
     _callbacks_queue(pks)
 
 
-def event_move(*, event_pk: int, source: str, target: str, callback_url: str | None = None, **fields) -> bool:
+def event_move(
+    *,
+    event_pk: int,
+    source: str,
+    target: str,
+    callback_url: str | None = None,
+    record: Model | None = None,
+    **fields,
+) -> bool:
     """Move one event from `source` to `target` with `fields` (`updated_at` defaults to now); False
     when it was not in `source` (someone else moved it). `callback_url`: the integration's, when
-    the caller read it with the event ('' for none), which saves a query on a final status."""
+    the caller read it with the event ('' for none), which saves a query on a final status.
+    `record`: a new row that tells why (a delivery attempt), inserted by the same statement, whether
+    or not the event moved (one round trip instead of a transaction of two statements)."""
     _check(source, target)
     _timestamps(target, fields)
-    moved = rows_update(Event, where={"id": event_pk, "status": source}, status=target, **fields)
+    where = {"id": event_pk, "status": source}
+    if record is not None:
+        moved = rows_update_insert(Event, where=where, instance=record, status=target, **fields)
+    else:
+        moved = rows_update(Event, where=where, status=target, **fields)
     if moved and target in FINAL_STATUSES and callback_url != "":
         _callbacks_queue([event_pk], known_to_have_callback=callback_url is not None)
     return bool(moved)

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from delivery.models import TrackingEvent
+from delivery.models import AttemptOutcome, DeliveryAttempt, TrackingEvent
 from events.models import Event, EventStatus
-from fastpath.rows import row_insert, row_insert_grouped, rows_update
+from fastpath.rows import row_insert, row_insert_grouped, rows_update, rows_update_insert
 from tests.conftest import make_published_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,3 +127,38 @@ def test_rows_update_with_choices_members(config):
     assert rows_update(Event, where=pending, status=EventStatus.PROCESSED) == 1
     assert rows_update(Event, where=pending, status=EventStatus.IGNORED) == 0
     assert Event.objects.values_list("status", flat=True).get(pk=event.pk) == "processed"
+
+
+def test_rows_update_insert_moves_the_row_and_logs_in_one_statement(config):
+    """The event's move and its attempt's row in one statement: the attempt is written whether or
+    not the move matched (a send is logged even when another worker moved the event meanwhile),
+    and the count says whether it did. The row is the one the ORM would store."""
+    event = make_event(config, status=EventStatus.PROCESSING)
+    event.save()
+    started = dt.datetime(2026, 12, 3, 9, 0, 0, 250000, tzinfo=PARIS)
+
+    def attempt(number: int) -> DeliveryAttempt:
+        return DeliveryAttempt(
+            event=event,
+            number=number,
+            channel="email",
+            address="zoë@example.com",
+            started_at=started,
+            duration_ms=12,
+            outcome=AttemptOutcome.SENT,
+            provider_message_id="<x@y>",
+        )
+
+    by_orm = attempt(1)
+    by_orm.save()
+    processing = {"id": event.pk, "status": EventStatus.PROCESSING}
+    first, again = attempt(2), attempt(3)
+    assert rows_update_insert(Event, where=processing, instance=first, status=EventStatus.PROCESSED) == 1
+    assert rows_update_insert(Event, where=processing, instance=again, status=EventStatus.IGNORED) == 0
+
+    assert Event.objects.values_list("status", flat=True).get(pk=event.pk) == "processed"
+    assert first.pk and again.pk and len({by_orm.pk, first.pk, again.pk}) == 3
+    columns = [f.attname for f in DeliveryAttempt._meta.concrete_fields if f.attname not in ("id", "number")]
+    rows = {row.pop("number"): row for row in DeliveryAttempt.objects.values(*columns, "number")}
+    assert rows[2] == rows[3] == rows[1]
+    assert rows[1]["started_at"] == started and rows[1]["retry_at"] is None
