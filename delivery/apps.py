@@ -10,7 +10,11 @@ class DeliveryConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self):
+        from typologies.conditions import message_engagement_register
+
         from . import signals  # noqa: F401 - connects the anymail tracking receiver
+        from .selectors import engagement_message_problem, engagement_profile_q
         from .typology import address_filters_register
 
         address_filters_register()
+        message_engagement_register(q=engagement_profile_q, problem=engagement_message_problem)

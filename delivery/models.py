@@ -259,6 +259,17 @@ class Interaction(models.Model):
 
     event_id = models.BigIntegerField(verbose_name=_("event"))
     configuration_id = models.BigIntegerField(verbose_name=_("event configuration"))
+    # The profile a profile-based event was sent to, found when the interaction is recorded (the
+    # event may be gone long before its opens): what audience conditions on opens and clicks read.
+    profile = models.ForeignKey(
+        "profiles.Profile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        verbose_name=_("profile"),
+    )
     kind = models.CharField(verbose_name=_("kind"), max_length=5, choices=InteractionKind.choices)
     link = models.ForeignKey(
         TrackedLink,
@@ -302,6 +313,16 @@ class Interaction(models.Model):
         indexes = [
             models.Index(fields=["first_at"], name="interaction_first_at"),
             models.Index(fields=["id"], condition=models.Q(rolled=False), name="interaction_to_roll"),
+            # Audience conditions (opened / clicked a message): the human interactions of a
+            # message's configuration, by kind, to their profiles; and a profile's, when erased.
+            models.Index(
+                fields=["configuration_id", "kind", "profile"],
+                condition=models.Q(machine_reason="", profile__isnull=False),
+                name="interaction_human_profile",
+            ),
+            models.Index(
+                fields=["profile"], condition=models.Q(profile__isnull=False), name="interaction_profile"
+            ),
         ]
 
     def __str__(self) -> str:

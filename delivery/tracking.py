@@ -16,6 +16,7 @@ import hashlib
 import html
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -26,12 +27,13 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
-from events.models import Event
+from events.models import Event, Targeting
 from fastpath.versions import per_version
 from messages_app.rendering import RenderedEmail
 from messages_app.selectors import version_content
 
 from .models import Interaction, InteractionKind, InteractionSource, TrackedLink
+from .targeting import TargetingFailed, event_target_profile
 
 SALT = "delivery.tracking"
 
@@ -265,6 +267,23 @@ def _hit(
     return row
 
 
+def _event_profile_id(event_pk: int) -> Callable[[], int | None]:
+    """The profile a profile-based event targets, found as the worker found it (its targeting
+    enrichment), when first asked; None when it is gone (erased, or no longer matching)."""
+    found: list[int | None] = []
+
+    def profile_id() -> int | None:
+        if not found:
+            event = Event.objects.select_related("configuration", "configuration_version").get(pk=event_pk)
+            try:
+                found.append(event_target_profile(event=event).pk)
+            except TargetingFailed:
+                found.append(None)
+        return found[0]
+
+    return profile_id
+
+
 def interaction_record(
     *,
     event_pk: int,
@@ -282,12 +301,20 @@ def interaction_record(
     were; two links of one recipient clicked within TRACKING_SCANNER_SECONDS are a scanner's.
     None when the event is gone (retention)."""
     at = at or timezone.now()
-    event = Event.objects.filter(pk=event_pk).values("configuration_id", "email", "processed_at").first()
+    event = (
+        Event.objects.filter(pk=event_pk)
+        .values("configuration_id", "email", "processed_at", "configuration__targeting")
+        .first()
+    )
     if event is None:
         return None
     reason = machine_reason(kind=kind, user_agent=user_agent, ip=ip, sent_at=event["processed_at"], at=at)
     defaults = {
         "configuration_id": event["configuration_id"],
+        # Found once, and only when a row is created (a callable default).
+        "profile_id": _event_profile_id(event_pk)
+        if event["configuration__targeting"] == Targeting.PROFILE
+        else None,
         "domain": _domain(event["email"]),
         "source": source,
         "first_at": at,

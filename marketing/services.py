@@ -16,7 +16,8 @@ from campaign.channels import Channel
 from campaign.exceptions import ApplicationError, FieldError, ValidationFailed
 from delivery.channels import SendFailure, channel_address, message_send
 from delivery.feedback import address_exclusions
-from delivery.models import Interaction, InteractionKind
+from delivery.models import InteractionKind
+from delivery.selectors import human_interactions
 from delivery.targeting import (
     Recipient,
     TargetingFailed,
@@ -265,7 +266,7 @@ def follow_up_events(*, delivery: MarketingDelivery, now: datetime):
     engagement = delivery.follow_up_engagement
     if engagement != FollowUpEngagement.ANY:
         kind = InteractionKind.OPEN if engagement == FollowUpEngagement.NOT_OPENED else InteractionKind.CLICK
-        human = Exists(Interaction.objects.filter(event_id=OuterRef("pk"), kind=kind, machine_reason=""))
+        human = Exists(human_interactions(kind=kind).filter(event_id=OuterRef("pk")))
         events = events.filter(human if engagement == FollowUpEngagement.CLICKED else ~Q(human))
     return events
 

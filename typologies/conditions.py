@@ -4,7 +4,14 @@ Python from the user): a group `{"all": [...]}` (AND) or `{"any": [...]}` (OR) o
 
 Fields: the profile's own fields (`language`, `email`, ...), its custom attributes as
 `attributes.<name>` (compared as their declared type) and `service`, with the operators
-`subscribed` / `notSubscribed` and a subscription service's name as value."""
+`subscribed` / `notSubscribed` and a subscription service's name as value, and `message`: what was
+sent to the profile (`received` / `notReceived`: a message's ID or a marketing delivery's label, the
+contacts fatigue counts) and what the profile did with it (`opened` / `notOpened` / `clicked` /
+`notClicked`: a transactional email's ID, human opens and clicks only). Opens and clicks are the
+delivery engine's, one layer up: it registers how to read them when it starts
+(`message_engagement_register`, called from `DeliveryConfig.ready`)."""
+
+from collections.abc import Callable
 
 from django import forms
 from django.db import models
@@ -23,7 +30,7 @@ from django.db.models.lookups import (
     LessThan,
     LessThanOrEqual,
 )
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from profiles.models import AttributeType, Profile, Subscription
@@ -37,7 +44,8 @@ from profiles.selectors import (
 TEXT_OPS = ("eq", "ne", "contains", "startswith", "endswith", "in", "empty", "notEmpty")
 ORDER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "empty", "notEmpty")
 SERVICE_OPS = ("subscribed", "notSubscribed")
-MESSAGE_OPS = ("received", "notReceived")
+MESSAGE_OPS = ("received", "notReceived", "opened", "notOpened", "clicked", "notClicked")
+ENGAGEMENT_OPS = ("opened", "notOpened", "clicked", "notClicked")
 NO_VALUE_OPS = ("empty", "notEmpty")
 MAX_DEPTH = 4
 MAX_CONDITIONS = 50
@@ -49,6 +57,16 @@ _CAST = {
     AttributeType.DATETIME: models.DateTimeField(),
 }
 _COMPARE = {"eq": Exact, "gt": GreaterThan, "gte": GreaterThanOrEqual, "lt": LessThan, "lte": LessThanOrEqual}
+
+
+_ENGAGEMENT: dict[str, Callable] = {}
+
+
+def message_engagement_register(*, q: Callable[..., Q], problem: Callable[..., str | None]) -> None:
+    """`q(message_id=, op=)`: the profiles that opened, did not open, clicked or did not click the
+    message; `problem(message_id=)`: why its opens and clicks cannot be asked about, or None."""
+    _ENGAGEMENT["q"] = q
+    _ENGAGEMENT["problem"] = problem
 
 
 def _field_ops(field: str, definitions: dict[str, str]) -> tuple[str | None, tuple[str, ...]]:
@@ -126,6 +144,10 @@ def condition_problems(condition: object) -> list[str]:
         for value in values:
             if value is None or value == "" or isinstance(value, dict | list):
                 problems.append(gettext("%(where)s: give a value.") % {"where": where})
+            elif op in ENGAGEMENT_OPS:
+                problem = _ENGAGEMENT["problem"](message_id=str(value))
+                if problem:
+                    problems.append(f"{where}: {problem}")
             elif kind and kind != AttributeType.TEXT:
                 try:
                     attribute_value_parse(type=kind, value=value)
@@ -162,6 +184,9 @@ def _node_q(node: dict, definitions: dict[str, str]) -> Q:
         )
         return Q(subscribed) if op == "subscribed" else ~Q(subscribed)
     if field == "message":
+        # What the profile did with a message: its human opens and clicks (the delivery engine's).
+        if op in ENGAGEMENT_OPS:
+            return _ENGAGEMENT["q"](message_id=str(value), op=op)
         # What was sent to the profile: the contacts fatigue counts (a message by its ID, e.g.
         # RTEVTorderShipped; a marketing delivery by its label).
         received = Exists(Profile.objects.filter(pk=OuterRef("pk"), contacts__source=value))
@@ -233,6 +258,10 @@ OPERATOR_LABELS = {
     "subscribed": _("is subscribed to"),
     "received": _("received"),
     "notReceived": _("did not receive"),
+    "opened": pgettext_lazy("condition", "opened"),
+    "notOpened": _("did not open"),
+    "clicked": _("clicked in"),
+    "notClicked": _("did not click in"),
     "notSubscribed": _("is not subscribed to"),
 }
 

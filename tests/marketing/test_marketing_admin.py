@@ -1,13 +1,16 @@
 """The marketing delivery screens as a marketer uses them: create, the live audience count, prepare
 (refusals named on the page), the exclusions and progress, confirm, the recipients CSV."""
 
+import json
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from marketing.models import DeliveryStatus, MarketingDelivery
-from marketing.services import delivery_prepare
+from marketing.services import delivery_prepare, delivery_send_batch
 from profiles.models import Profile
+from tests.delivery.engagement import engagement_message, send_and_engage
 from typologies.models import RuleKind, Typology, TypologyRule
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +112,64 @@ def test_users_without_the_role_cannot_reach_deliveries(client, django_user_mode
     assert client.get(reverse("admin:marketing_marketingdelivery_changelist")).status_code == 403
     count_url = reverse("admin:marketing_marketingdelivery_audience_count")
     assert client.get(count_url, {"audience": ""}).status_code == 403
+
+
+def test_an_audience_of_who_did_not_open_a_message(client, marketer, typology, smtp, settings):
+    config = engagement_message(event_id="EVTsale", settings=settings)
+    message = config.message.message_id
+    people = {
+        name: Profile.objects.create(external_id=name, first_name=name.title(), email=f"{name}@example.com")
+        for name in ("ann", "bob", "cid", "dee")
+    }
+    Profile.objects.create(external_id="eve", email="eve@example.com")  # never sent the sale
+    send_and_engage(config=config, smtp=smtp, profile=people["ann"], does=("machineOpen", "open"))
+    send_and_engage(config=config, smtp=smtp, profile=people["bob"], does=("machineOpen",))
+    send_and_engage(config=config, smtp=smtp, profile=people["cid"], does=("click",))
+    send_and_engage(config=config, smtp=smtp, profile=people["dee"])
+    client.force_login(marketer)
+
+    page = client.get(reverse("admin:marketing_marketingdelivery_add")).content.decode()
+    assert '"notOpened": "did not open"' in page and '"clicked": "clicked in"' in page
+    count_url = reverse("admin:marketing_marketingdelivery_audience_count")
+
+    def count(op, value=message):
+        return client.get(count_url, {"audience": json.dumps(opened(op, value))}).json()
+
+    assert count("opened") == {"count": 1}  # Ann; Bob's opens were a privacy proxy's
+    assert count("clicked") == {"count": 1}  # Cid
+    assert count("notClicked") == {"count": 4}
+    assert "No message has the ID “RTEVTnope”" in count("opened", "RTEVTnope")["errors"][0]
+
+    audience = {
+        "all": [{"field": "message", "op": "received", "value": message}, opened("notOpened", message)]
+    }
+    response = client.post(
+        reverse("admin:marketing_marketingdelivery_add"),
+        {
+            "label": "Sale reminder",
+            "channel": "email",
+            "sender_email": "news@example.com",
+            "subject": "The sale ends tonight",
+            "html": "<p>Hi {{ profile.first_name }}</p>",
+            "locale": "en",
+            "audience": json.dumps(audience),
+            "typology": typology.pk,
+            "recurrence": "once",
+        },
+    )
+    assert response.status_code == 302
+    delivery = MarketingDelivery.objects.get()
+    action(client, delivery, "prepare")
+    delivery_prepare(delivery_id=delivery.pk)
+    progress = client.get(reverse("admin:marketing_marketingdelivery_progress", args=[delivery.pk])).json()
+    assert (progress["audience"], progress["excluded"], progress["target"]) == (3, 0, 3)
+
+    smtp.messages.clear()
+    action(client, delivery, "confirm")
+    while delivery_send_batch(delivery_id=delivery.pk, token=MarketingDelivery.objects.get().send_token):
+        pass
+    assert sorted(m["To"] for m in smtp.messages) == ["bob@example.com", "cid@example.com", "dee@example.com"]
+
+
+def opened(op, value):
+    return {"all": [{"field": "message", "op": op, "value": value}]}

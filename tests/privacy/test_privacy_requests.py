@@ -20,6 +20,7 @@ from delivery.models import (
     DenylistEntry,
     Exclusion,
     ExclusionReason,
+    Interaction,
     TrackingEvent,
 )
 from delivery.services import event_deliver
@@ -32,7 +33,9 @@ from privacy.models import PrivacyRequest, PrivacyRequestKind, PrivacyRequestOut
 from privacy.services import profile_erase, profile_export
 from profiles.imports import profile_import_check, profile_import_create
 from profiles.models import AppSubscription, Profile, Service, Subscription, Suppression
+from tests.delivery.engagement import engagement_message, send_and_engage
 from tests.profiles.helpers import profile_based_event
+from typologies.conditions import condition_q
 
 pytestmark = pytest.mark.django_db
 
@@ -309,3 +312,15 @@ def test_a_marketer_may_neither_export_nor_erase(held, client, marketer):
     assert client.get(f"/admin/privacy/privacyrequest/export/{profile.pk}/").status_code == 403
     assert client.post(f"/admin/privacy/privacyrequest/erase/{profile.pk}/").status_code == 403
     assert Profile.objects.filter(pk=profile.pk).exists()
+
+
+def test_erasing_a_profile_detaches_its_opens(smtp, settings, administrator):
+    config = engagement_message(event_id="EVTsale", settings=settings)
+    ann = Profile.objects.create(external_id="ann", email="ann@example.com")
+    send_and_engage(config=config, smtp=smtp, profile=ann, does=("open",))
+    opened = {"all": [{"field": "message", "op": "opened", "value": config.message.message_id}]}
+    assert list(Profile.objects.filter(condition_q(opened))) == [ann]
+
+    profile_erase(profile=ann, user=administrator)
+    # The open still counts in the reports; it belongs to no profile any more.
+    assert list(Interaction.objects.values_list("kind", "profile")) == [("open", None)]

@@ -14,11 +14,13 @@ from delivery.services import event_deliver
 from events.models import EventStatus
 from events.services import event_trigger
 from profiles.models import AttributeDefinition, Profile, Service, Subscription
+from tests.conftest import make_published_event
+from tests.delivery.engagement import engagement_message, send_and_engage
 from tests.profiles.helpers import jane, profile_based_event
 from typologies.conditions import condition_problems, condition_q
 from typologies.models import Contact, RuleKind, Typology, TypologyRule
 from typologies.selectors import DEFAULT_TYPOLOGY, audience_rule_counts, content_rule_hit, typology_rules
-from typologies.services import typology_rule_save
+from typologies.services import typology_rule_save, typology_save
 
 pytestmark = pytest.mark.django_db
 
@@ -219,3 +221,52 @@ def test_a_condition_on_what_a_profile_received(people):
     assert matching(one("message", "received", "RTEVTorderShipped")) == ["ann"]
     assert matching(one("message", "notReceived", "RTEVTorderShipped")) == ["bob", "cid", "dee"]
     assert any("does not apply" in p for p in condition_problems(one("message", "eq", "RTEVTorderShipped")))
+
+
+def test_conditions_on_what_a_profile_did_with_a_message(people, smtp, settings):
+    config = engagement_message(event_id="EVTsale", settings=settings)
+    eve = Profile.objects.create(external_id="eve", email="eve@example.com")
+    send_and_engage(config=config, smtp=smtp, profile=people["ann"], does=("machineOpen", "open"))
+    send_and_engage(config=config, smtp=smtp, profile=people["bob"], does=("machineOpen",))
+    send_and_engage(config=config, smtp=smtp, profile=people["dee"], does=("click",))
+    send_and_engage(config=config, smtp=smtp, profile=eve)
+    message = config.message.message_id
+
+    assert matching(one("message", "opened", message)) == ["ann"]  # Bob's opens were a proxy's
+    assert matching(one("message", "notOpened", message)) == ["bob", "cid", "dee", "eve"]
+    assert matching(one("message", "clicked", message)) == ["dee"]
+    assert matching(one("message", "notClicked", message)) == ["ann", "bob", "cid", "eve"]
+    received_not_opened = {"all": [one("message", "received", message), one("message", "notOpened", message)]}
+    assert matching(received_not_opened) == ["bob", "dee", "eve"]
+
+    # The same condition as a typology rule: the simulation excludes who opened it.
+    rule = typology_rule_save(
+        rule=TypologyRule(
+            label="Opened the sale", kind=RuleKind.CONDITION, condition=one("message", "opened", message)
+        )
+    )
+    typology = typology_save(typology=Typology(name="not-again", label="Not again"), rules=[rule])
+    total, counts = audience_rule_counts(
+        typology=typology, channel="email", audience=Q_ALL, now=timezone.now()
+    )
+    assert (total, counts[0].excluded, counts[0].remaining) == (5, 1, 4)
+
+
+def test_conditions_on_opens_name_the_message_they_cannot_read(people, settings):
+    sms = profile_based_event(event_id="EVTsms", channel="sms", content={"sms_text": "Hi"})
+    event_based = make_published_event(event_id="EVTcart")
+    asked = [
+        ("opened", "RTEVTnope"),
+        ("clicked", sms.message.message_id),
+        ("notOpened", event_based.message.message_id),
+        ("clicked", ""),
+    ]
+    problems = condition_problems({"all": [{"field": "message", "op": op, "value": v} for op, v in asked]})
+    assert problems == [
+        "Condition > 1: No message has the ID “RTEVTnope”: opens and clicks are those of transactional "
+        "messages, by their ID (e.g. RTEVTorderShipped).",
+        "Condition > 2: “RTEVTsms” is not an email: only opens and clicks of emails are tracked.",
+        "Condition > 3: “RTEVTcart” is sent to the addresses in its events, not to profiles: its opens "
+        "and clicks belong to no profile.",
+        "Condition > 4: give a value.",
+    ]
