@@ -223,3 +223,21 @@ def test_a_profile_opted_out_of_push_gets_nothing_on_any_device(api, fcm):
     assert event.status == EventStatus.IGNORED
     assert fcm.requests == []
     assert Exclusion.objects.get(event=event).reason == "optedOut"
+
+
+def test_a_profile_whose_address_is_written_otherwise_is_still_held_by_the_quarantine(
+    api, smtp, news_email, newsletter
+):
+    """The quarantine and the denylist hold addresses lower-cased; a profile's address is kept as
+    it was imported, and sent to lower-cased: `Jane@Example.COM` is the quarantined
+    `jane@example.com`."""
+    from delivery.feedback import address_quarantine
+
+    subscribed(jane(email="Jane@Example.COM"), newsletter)
+    address_quarantine(channel="email", address="jane@example.com", reason="hardBounce")
+    event = send(api)
+    assert event.status == EventStatus.IGNORED
+    assert smtp.messages == []
+    [exclusion] = Exclusion.objects.filter(event=event)
+    assert exclusion.reason == "quarantine"
+    assert exclusion.detail.startswith("jane@example.com is in quarantine since")
