@@ -2,9 +2,10 @@
 one query checks a profile against every rule, and a delivery's whole audience is filtered in set
 operations), and the control rules' checks of a message's content."""
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
@@ -195,6 +196,73 @@ class ProfileCheck:
     hit: RuleHit | None = None
 
 
+# The check of a profile against a typology's rules, compiled once and run again with the values
+# of each event: the ORM takes 2 to 3 ms to build and compile it, the database 0.2 ms to run it.
+# Compiled with these stand-ins for the profile, the event's key and the time, whose places among
+# the parameters are then taken by the real values (a time as its distance to the stand-in's: a
+# fatigue period reaches back from it; no condition compares with a date of the 81st to 90th centuries).
+_STAND_IN_PK = -7_364_917_251
+_STAND_IN_KEY = "\x1fstand-in key\x1f"
+_STAND_IN_NOW = datetime(9000, 3, 5, 7, 11, 13, 170_000, tzinfo=UTC)
+_STAND_IN_REACH = timedelta(days=365_000)
+# How long a compiled check is reused: a condition may read other tables when it is built (a
+# message by its ID), which then may change.
+CHECK_CACHE_SECONDS = 60
+_compiled: dict[tuple, tuple[str, list, list]] = {}
+
+
+def _rule_signature(rule: TypologyRule) -> tuple:
+    return tuple(repr(getattr(rule, field.attname)) for field in rule._meta.concrete_fields)
+
+
+def _check_annotations(checks: list, key: str) -> dict:
+    annotations = {
+        f"rule_{index}": models.ExpressionWrapper(q, output_field=models.BooleanField())
+        for index, (_rule, q) in enumerate(checks)
+    }
+    if key:
+        counted = Contact.objects.filter(profile=OuterRef("pk"), key=key).values("pk")[:1]
+        annotations["counted_contact"] = Subquery(counted, output_field=models.BigIntegerField())
+    return annotations
+
+
+def _compiled_check(rules: list[TypologyRule], channel: str, keyed: bool) -> tuple[str, list, list]:
+    """(SQL, parameter plan, the rules it checks) of the check of a profile against `rules`."""
+    signature = (
+        channel,
+        keyed,
+        int(time.monotonic() // CHECK_CACHE_SECONDS),
+        tuple(_rule_signature(rule) for rule in rules),
+    )
+    found = _compiled.get(signature)
+    if found is not None:
+        return found
+    checks = [(rule, rule_profile_q(rule=rule, channel=channel, now=_STAND_IN_NOW)) for rule in rules]
+    checks = [(rule, q) for rule, q in checks if q is not None]
+    queryset = Profile.objects.filter(pk=_STAND_IN_PK).annotate(
+        **_check_annotations(checks, _STAND_IN_KEY if keyed else "")
+    )
+    sql, params = queryset.order_by()[:1].query.sql_with_params()
+    plan = []
+    for param in params:
+        if param == _STAND_IN_PK and type(param) is int:
+            plan.append(("pk", None))
+        elif param == _STAND_IN_KEY:
+            plan.append(("key", None))
+        elif (
+            isinstance(param, datetime)
+            and param.tzinfo is not None
+            and _STAND_IN_NOW - _STAND_IN_REACH <= param <= _STAND_IN_NOW
+        ):
+            plan.append(("now", param - _STAND_IN_NOW))
+        else:
+            plan.append(("value", param))
+    if len(_compiled) > 256:
+        _compiled.clear()
+    _compiled[signature] = (sql, plan, [rule for rule, _q in checks])
+    return _compiled[signature]
+
+
 def profile_check(
     *,
     typology: Typology,
@@ -207,26 +275,20 @@ def profile_check(
 ) -> ProfileCheck:
     """The profile against `rules` (in order) in one query, after its row is locked with `lock` (in
     the caller's transaction); the fatigue figures of an exclusion are read in another one."""
-    checks = [(rule, rule_profile_q(rule=rule, channel=channel, now=now)) for rule in rules]
-    checks = [(rule, q) for rule, q in checks if q is not None]
-    annotations = {
-        f"rule_{index}": models.ExpressionWrapper(q, output_field=models.BooleanField())
-        for index, (_rule, q) in enumerate(checks)
-    }
-    if key:
-        counted = Contact.objects.filter(profile=OuterRef("pk"), key=key).values("pk")[:1]
-        annotations["counted_contact"] = Subquery(counted, output_field=models.BigIntegerField())
+    sql, plan, checked = _compiled_check(rules, channel, bool(key))
+    values = {"pk": profile_id, "key": key}
+    params = [now + extra if kind == "now" else values.get(kind, extra) for kind, extra in plan]
     if lock and not Profile.objects.select_for_update().filter(pk=profile_id).exists():
         return ProfileCheck(found=False)
     # Counted in a statement of its own, after the lock: in READ COMMITTED a statement sees what was
     # committed before it started, so counting in the locking statement itself would miss the
     # contact of the transaction it waited for.
-    profile = Profile.objects.filter(pk=profile_id).annotate(**annotations).first()
+    profile = next(iter(Profile.objects.raw(sql, params)), None)
     if profile is None:
         return ProfileCheck(found=False)
     if getattr(profile, "counted_contact", None) is not None:
         return ProfileCheck(found=True, counted=profile.counted_contact)
-    for index, (rule, _q) in enumerate(checks):
+    for index, rule in enumerate(checked):
         if getattr(profile, f"rule_{index}"):
             if rule.kind == RuleKind.FATIGUE:
                 figures = (

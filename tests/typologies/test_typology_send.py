@@ -198,3 +198,25 @@ def test_a_fatigue_rule_of_a_category_limits_only_that_category(config, smtp):
     config.message.save()
     assert [send(config).status for _ in range(2)] == [EventStatus.PROCESSED, EventStatus.IGNORED]
     assert list(Contact.objects.order_by("pk").values_list("category", flat=True)) == ["", "", "promotion"]
+
+
+def test_a_condition_on_an_old_date_is_not_taken_for_the_time_of_the_check(config, smtp):
+    """The check is compiled once and run with each event's time: a date the condition compares with
+    stays the date it is, however far back it lies."""
+    AttributeDefinition.objects.create(name="joined_on", label="Joined on", type="datetime")
+    jane(attributes={"joined_on": "1958-06-01T00:00:00+00:00"})
+    rule = TypologyRule.objects.create(
+        label="Early members",
+        kind=RuleKind.CONDITION,
+        condition={
+            "all": [{"field": "attributes.joined_on", "op": "lt", "value": "1960-01-01T00:00:00+00:00"}]
+        },
+    )
+    default_typology().rules.add(rule)
+    for _ in range(2):
+        assert send(config).exclusions.get().rule == rule
+    rule.condition = {
+        "all": [{"field": "attributes.joined_on", "op": "lt", "value": "1950-01-01T00:00:00+00:00"}]
+    }
+    rule.save()
+    assert send(config).status == EventStatus.PROCESSED
