@@ -5,6 +5,8 @@ worker -> message accepted by a loopback SMTP server. Prints its figures and the
     .venv/bin/python bench/delivery_e2e.py --part throughput --events 3000
     .venv/bin/python bench/delivery_e2e.py --part priority --bulk 100000
     .venv/bin/python bench/delivery_e2e.py --part marketing --recipients 20000
+    .venv/bin/python bench/delivery_e2e.py --part stored --events 3000 --profile-chunks 20
+    .venv/bin/python bench/delivery_e2e.py --part throughput --events 3000 --sink postfix
 
 - throughput: `--events` posted as fast as `--clients` threads can; messages/s from the first
   POST to the last message received (goal >= 500/s), against its floor measured in the same run:
@@ -19,29 +21,53 @@ worker -> message accepted by a loopback SMTP server. Prints its figures and the
   worker: messages/s from the confirmation to the last arrival (goal >= 0.7 x the floor), against
   the floor measured in the same run (bare smtplib over as many connections as the bulk pool has
   processes); then cProfile of `delivery_send_batch` in this process: where a message's time goes.
+- stored:     stored events to SMTP against a peer, django-post-office 3.12.0 (goal >= 1.5 x the
+  peer). The peer runs in a virtualenv of its own, made once under var/bench-peer (gitignored;
+  Django and psycopg at the project's pins) and never in the project's .venv, as a one-file Django
+  project (bench/peer_post_office.py) on a database of its own in the same cluster: `--events`
+  emails (HTML and text, one recipient, the size of ours) queued with `mail.send_many`, then
+  `send_queued_mail --processes P` (its own parallel sending: P forked processes of 5 threads
+  each, 100 emails a round by default, `--peer-batch-size`), timed from the command's start to the
+  last message accepted. Then ours: as many events stored `pending` through the trigger API while
+  no transactional worker runs, then the transactional pool of the same P (`--tx-concurrency`)
+  started, timed from its start to the last message accepted. Both rates count their processes'
+  start; the rates from first to last message (without it) are printed too, with the floor.
+  `--profile-chunks N`: then cProfile of `events_deliver` in this process on N chunks of the
+  dispatcher's size: where a stored event's time goes.
+
+`--sink aiosmtpd` (the default) is a Python sink in its own process recording each Message-ID and
+its arrival; `--sink postfix` is Postfix's C `smtp-sink` (Debian's postfix package), much faster,
+which shows where the product's own cost begins. It counts the messages it accepts (its `-c`
+counter, read as it changes), without Message-IDs: the throughput, marketing and stored parts and
+their floors count arrivals and take the time of the last one; latency and priority, which match
+each message to its event, say so and do not run with it.
 
 Runs on its own PostgreSQL cluster and Redis (see delivery_harness.py), removed at the end.
 Workers: the transactional pool (`--tx-concurrency`), and for the marketing deliveries a bulk pool
 of `--bulk-concurrency` processes (default 1: a delivery's batches follow each other), at nice 19
 in the priority part, as the README's topology recommends on a machine shared with transactional
-workers, and at nice 0 (the floor's) in the marketing part.
+workers, and at nice 0 (the floor's) in the marketing part. The load average is printed at the
+start and the end.
 """
 
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import smtplib
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from email.message import EmailMessage
+from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.delivery_harness import Stack, Traffic, log, wait_until
+from bench.delivery_harness import ROOT, SINKS, Stack, Traffic, log, wait_until
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -221,7 +247,13 @@ def marketing_prepared(prefix: str, label: str):
 
 
 def marketing_arrivals(stack: Stack, since: float = 0.0, until: float = float("inf")) -> list[float]:
-    return [at for mid, at in stack.smtp.received if is_marketing(mid) and since <= at <= until]
+    """Arrival times of the marketing messages; a sink that records no Message-ID (smtp-sink) gives
+    every arrival, which the marketing part can use since nothing else sends meanwhile."""
+    return [
+        at
+        for mid, at in stack.smtp.received
+        if (is_marketing(mid) or not stack.smtp.identifies) and since <= at <= until
+    ]
 
 
 def part_priority(stack: Stack, rate: float, seconds: float, bulk: int, bulk_concurrency: int) -> None:
@@ -381,10 +413,221 @@ def part_marketing(stack: Stack, recipients: int, bulk_concurrency: int, batches
         profile_batches(batches)
 
 
+# The peer's own environment: made once under var/ (gitignored), made again when a pin changes;
+# Django and psycopg at the project's pinned versions, so that only the sending app differs.
+PEER_VENV = ROOT / "var" / "bench-peer"
+PEER_SCRIPT = ROOT / "bench" / "peer_post_office.py"
+
+
+def peer_python() -> Path:
+    wanted = [
+        "django-post-office==3.12.0",
+        f"Django=={version('Django')}",
+        f"psycopg[binary]=={version('psycopg')}",
+    ]
+    python, stamp = PEER_VENV / "bin" / "python", PEER_VENV / ".requirements"
+    if not python.exists() or not stamp.exists() or stamp.read_text().split() != wanted:
+        log(f"making the peer's virtualenv in {PEER_VENV}: {' '.join(wanted)}")
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", *wanted], check=True, timeout=600)
+        stamp.write_text("\n".join(wanted))
+    return python
+
+
+def peer_send(stack: Stack, count: int, processes: int, batch_size: int) -> dict:
+    """django-post-office sends `count` emails queued beforehand with `send_queued_mail
+    --processes`; seconds from the command's start to the last message accepted by the sink."""
+    python = peer_python()
+    stack.postgres.database_create("peer")
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(stack.workdir),
+        "PEER_PG_PORT": str(stack.postgres.port),
+        "PEER_SMTP_PORT": str(stack.smtp.port),
+        "PEER_BATCH_SIZE": str(batch_size),
+    }
+
+    def peer(*args: str, timeout: float = 300) -> str:
+        done = subprocess.run(
+            [str(python), str(PEER_SCRIPT), *args],
+            env=env,
+            cwd=stack.workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode:
+            raise RuntimeError(f"peer {args[0]} failed: {done.stderr[-2000:]}")
+        return done.stdout
+
+    peer("migrate", "--verbosity", "0")
+    queued = int(peer("queue", str(count)).split()[-1])
+    stack.smtp.received.clear()
+    started = time.monotonic()
+    peer(
+        "send_queued_mail",
+        "--processes",
+        str(processes),
+        "--lockfile",
+        str(stack.workdir / "post_office"),
+        timeout=max(120, count / 10),
+    )
+    returned = time.monotonic()
+    wait_until(lambda: len(stack.smtp.received) >= queued, 60, interval=0.1)
+    arrivals = [at for _, at in stack.smtp.received]
+    return {
+        "queued": queued,
+        "received": len(arrivals),
+        "sent": int(peer("sent").split()[-1]),
+        "elapsed": max(arrivals, default=returned) - started,
+        "first": min(arrivals, default=returned) - started,
+        "returned": returned - started,
+    }
+
+
+def events_store(stack: Stack, count: int, clients: int) -> list[str]:
+    """`count` events stored through the trigger API (the product's write path) while no
+    transactional worker runs, so that they stay `pending`; their PKeys."""
+    traffic = Traffic(stack, count, rate=1e9, threads=clients)
+    started = time.monotonic()
+    traffic.start()
+    traffic.join()
+    pkeys = traffic.accepted()
+    log(f"{len(pkeys)} events stored in {time.monotonic() - started:.1f} s: {dict(stack.statuses(pkeys))}")
+    return pkeys
+
+
+def part_stored(
+    stack: Stack, events: int, clients: int, processes: int, peer_batch: int, chunks: int
+) -> None:
+    floor = smtp_floor(stack, events, processes)
+    # Nothing of ours runs meanwhile: the peer has the machine to itself, and the events stay
+    # pending until the pool starts (no dispatcher, no sweeper).
+    stack.kill("transactional")
+    stack.kill("housekeeping")
+    log(f"the peer: django-post-office sends {events} queued emails with {processes} processes")
+    peer = peer_send(stack, events, processes, peer_batch)
+    pkeys = events_store(stack, events, clients)
+    stack.smtp.received.clear()
+    log(f"starting the transactional pool ({processes} processes)")
+    started = time.monotonic()
+    stack.start_worker("transactional", "transactional", concurrency=processes)
+    wait_until(lambda: len(stack.smtp.received) >= len(pkeys), max(300, events / 10), interval=0.1)
+    arrivals = [at for _, at in stack.smtp.received]
+    elapsed = max(arrivals, default=started) - started
+    first = min(arrivals, default=started) - started
+    statuses = stack.wait_final(pkeys, 60)
+    ours = len(arrivals) / max(elapsed, 1e-6)
+    theirs = peer["received"] / max(peer["elapsed"], 1e-6)
+    # Steady state: from the first message to the last (the start of the processes left out).
+    ours_steady = (len(arrivals) - 1) / max(elapsed - first, 1e-6)
+    theirs_steady = (peer["received"] - 1) / max(peer["elapsed"] - peer["first"], 1e-6)
+    print(
+        f"\n== stored to SMTP: {events} messages already stored, {processes} processes, "
+        f"sink {stack.smtp.name}"
+    )
+    print(
+        f"peer (django-post-office {peer['queued']} queued, send_queued_mail --processes {processes}, "
+        f"BATCH_SIZE {peer_batch})"
+    )
+    print(
+        f"  received               {peer['received']} in {peer['elapsed']:.1f} s from the command's start "
+        f"(first after {peer['first']:.1f} s, command returned after {peer['returned']:.1f} s; "
+        f"status sent {peer['sent']})"
+    )
+    print(f"  throughput             {theirs:.0f} messages/s   ({theirs_steady:.0f}/s first to last message)")
+    print("product (events stored pending through the trigger API, transactional pool started)")
+    print(
+        f"  received               {len(arrivals)} in {elapsed:.1f} s from the pool's start "
+        f"(first after {first:.1f} s; statuses {dict(statuses)})"
+    )
+    print(f"  throughput             {ours:.0f} messages/s   ({ours_steady:.0f}/s first to last message)")
+    print(f"floor (bare smtplib)     {floor:.0f} messages/s over {processes} connections")
+    print(f"ratio product/floor      {ours / floor:.2f}")
+    print(
+        f"ratio product/peer       {ours / theirs:.2f}   (goal >= 1.50; "
+        f"{ours_steady / theirs_steady:.2f} first to last message)",
+        flush=True,
+    )
+    if chunks:
+        profile_chunks(stack, chunks, clients, processes)
+    stack.start_worker("housekeeping", "housekeeping", concurrency=1, beat=True)
+
+
+# Where a stored event's time goes: functions of events_deliver, cumulative time per event.
+EVENT_STAGES = [
+    ("claim (pending -> processing)", "delivery/services.py", "_claim"),
+    ("the chunk's events read", "delivery/services.py", "_claimed_events"),
+    ("route (message, published content)", "delivery/services.py", "_route"),
+    ("targets (recipient, address)", "delivery/services.py", "_targets"),
+    ("exclusion lists read", "delivery/feedback.py", "address_exclusions"),
+    ("one event, in all (_send)", "delivery/services.py", "_send"),
+    ("  render (templates, HTML to text)", "messages_app/rendering/render.py", "message_render"),
+    ("  tracking (links, pixel) or markers", "delivery/tracking.py", "email_tracking_add"),
+    ("  markers stripped (no tracking)", "delivery/tracking.py", "email_markers_strip"),
+    ("  typology checks (content, profile)", "delivery/typology.py", "event_content_hit"),
+    ("  typology checks (profile)", "delivery/typology.py", "event_profile_hit"),
+    ("  send (MIME, SMTP)", "delivery/channels/__init__.py", "message_send"),
+    ("    SMTP exchange (smtplib sendmail)", "smtplib.py", "sendmail"),
+    ("  attempt row written", "delivery/services.py", "record"),
+    ("  status moved (processed)", "delivery/services.py", "_finish"),
+    ("  commit", "django/db/transaction.py", "__exit__"),
+]
+
+
+def profile_chunks(stack: Stack, chunks: int, clients: int, processes: int) -> None:
+    """cProfile of `events_deliver` in this process (same sink) on `chunks` chunks of stored
+    events of the dispatcher's size, after one warm-up chunk; the pool is stopped meanwhile."""
+    from django.conf import settings
+    from django.db import connection
+
+    from delivery.services import events_deliver
+    from events.models import Event
+
+    size = settings.DELIVERY_DISPATCH_CHUNK_SIZE
+    stack.kill("transactional")
+    pkeys = events_store(stack, size * (chunks + 1), clients)
+    connection.close_if_unusable_or_obsolete()
+    pks = list(Event.objects.filter(pkey__in=pkeys).order_by("pk").values_list("pk", flat=True))
+    events_deliver(event_pks=pks[:size])
+    profiler = cProfile.Profile()
+    started = time.perf_counter()
+    profiler.enable()
+    for start in range(size, len(pks), size):
+        events_deliver(event_pks=pks[start : start + size])
+    profiler.disable()
+    elapsed = time.perf_counter() - started
+    delivered = len(pks) - size
+    stack.start_worker("transactional", "transactional", concurrency=processes)
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(25)
+    print(f"\n== profile: {chunks} chunks of {size} stored events (events_deliver in this process, cProfile)")
+    print(
+        f"{delivered} events in {elapsed:.2f} s under the profiler: {elapsed / delivered * 1000:.2f} ms each "
+        f"(statuses {dict(stack.statuses(pkeys))})"
+    )
+    print(text.getvalue().strip())
+    print("\nper event (cumulative, under the profiler):")
+    for label, filename, function in EVENT_STAGES:
+        total = sum(
+            row[3]
+            for (file, _, name), row in stats.stats.items()
+            if name == function and file.endswith(filename)
+        )
+        print(f"  {label:<46} {total / delivered * 1000:6.2f} ms  {total / elapsed * 100:4.0f} %")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument(
-        "--part", choices=["throughput", "latency", "priority", "marketing", "all"], default="all"
+        "--part", choices=["throughput", "latency", "priority", "marketing", "stored", "all"], default="all"
+    )
+    parser.add_argument(
+        "--sink",
+        choices=sorted(SINKS),
+        default="aiosmtpd",
+        help="aiosmtpd (Python, records each Message-ID) or postfix (C smtp-sink, counts messages)",
     )
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=16)
@@ -397,6 +640,10 @@ def main() -> None:
     )
     parser.add_argument("--bulk-concurrency", type=int, default=1)
     parser.add_argument("--profile-batches", type=int, default=3, help="batches profiled (0: none)")
+    parser.add_argument(
+        "--profile-chunks", type=int, default=0, help="chunks of stored events profiled (0: none)"
+    )
+    parser.add_argument("--peer-batch-size", type=int, default=100, help="post_office's BATCH_SIZE")
     parser.add_argument("--tx-concurrency", type=int, default=3)
     parser.add_argument("--web-workers", type=int, default=3)
     args = parser.parse_args()
@@ -405,7 +652,7 @@ def main() -> None:
     bulk = max(1000, min(args.bulk, 200_000))
     recipients = max(100, min(args.recipients, 200_000))
 
-    stack = Stack(web_workers=args.web_workers, env={"DELIVERY_LEASE_SECONDS": "300"})
+    stack = Stack(web_workers=args.web_workers, env={"DELIVERY_LEASE_SECONDS": "300"}, sink=args.sink)
     try:
         stack.start()
         stack.start_worker("transactional", "transactional", concurrency=args.tx_concurrency)
@@ -413,14 +660,28 @@ def main() -> None:
         time.sleep(4)
         stack.trigger(0)  # warm up the web workers' connections
         wait_until(lambda: stack.smtp.received, 30)
+        log(f"sink: {stack.smtp.name}; load average {Path('/proc/loadavg').read_text().strip()}")
         if args.part in ("throughput", "all"):
             part_throughput(stack, events, args.clients, args.tx_concurrency)
-        if args.part in ("latency", "all"):
+        for part in ("latency", "priority"):
+            if args.part in (part, "all") and not stack.smtp.identifies:
+                print(f"\n== {part}: not run with --sink {args.sink}: it needs each message's Message-ID")
+        if args.part in ("latency", "all") and stack.smtp.identifies:
             part_latency(stack, args.rate, seconds, args.clients)
-        if args.part in ("priority", "all"):
+        if args.part in ("priority", "all") and stack.smtp.identifies:
             part_priority(stack, args.priority_rate, seconds, bulk, args.bulk_concurrency)
         if args.part in ("marketing", "all"):
             part_marketing(stack, recipients, args.bulk_concurrency, max(0, min(args.profile_batches, 20)))
+        if args.part in ("stored", "all"):
+            part_stored(
+                stack,
+                events,
+                args.clients,
+                args.tx_concurrency,
+                max(1, min(args.peer_batch_size, 10_000)),
+                max(0, min(args.profile_chunks, 100)),
+            )
+        log(f"load average {Path('/proc/loadavg').read_text().strip()}")
     finally:
         stack.stop()
 
