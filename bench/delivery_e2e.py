@@ -10,8 +10,8 @@ worker -> message accepted by a loopback SMTP server. Prints its figures and the
 
 - throughput: `--events` posted as fast as `--clients` threads can; messages/s from the first
   POST to the last message received (goal >= 500/s), against its floor measured in the same run:
-  as many messages sent with bare smtplib to the same SMTP sink, over as many connections as the
-  transactional pool has processes, each connection reused (as the worker reuses its own).
+  as many messages sent with bare smtplib to the same SMTP sink from as many processes as the
+  transactional pool has, one reused connection each (as the worker reuses its own).
 - latency:    a steady `--rate` events/s (default 200) for `--seconds`; latency of each event from
   its POST to its arrival at the SMTP server, p50/p99 (goal p99 <= 1 s).
 - priority:   transactional latency at `--priority-rate` events/s, idle, then while a real
@@ -19,8 +19,8 @@ worker -> message accepted by a loopback SMTP server. Prints its figures and the
   typology, confirmed) is sent by the bulk worker as fast as it can (goal p99 <= 2 x idle p99).
 - marketing:  a marketing delivery to `--recipients` profiles (default 20,000) sent by the bulk
   worker: messages/s from the confirmation to the last arrival (goal >= 0.7 x the floor), against
-  the floor measured in the same run (bare smtplib over as many connections as the bulk pool has
-  processes); then cProfile of `delivery_send_batch` in this process: where a message's time goes.
+  the floor measured in the same run (bare smtplib from as many processes as the bulk pool has);
+  then cProfile of `delivery_send_batch` in this process: where a message's time goes.
 - stored:     stored events to SMTP against a peer, django-post-office 3.12.0 (goal >= 1.5 x the
   peer). The peer runs in a virtualenv of its own, made once under var/bench-peer (gitignored;
   Django and psycopg at the project's pins) and never in the project's .venv, as a one-file Django
@@ -53,13 +53,14 @@ start and the end.
 import argparse
 import cProfile
 import io
+import multiprocessing
 import os
 import pstats
+import resource
 import smtplib
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from email.message import EmailMessage
 from importlib.metadata import version
@@ -106,30 +107,44 @@ def describe(values: list[float]) -> str:
     )
 
 
+FLOOR_BODY = "Hello Jane,\n\nYour cart is waiting: Jacket, $ 125.\n" * 20
+
+
+def floor_send(port: int, share: int, worker: int, start) -> None:
+    """One floor process: build its messages, connect, wait for the start, send them."""
+    messages = []
+    for number in range(share):
+        message = EmailMessage()
+        message["From"], message["To"] = "shop@example.com", "jane@example.com"
+        message["Subject"], message["Message-ID"] = "Your cart", f"<floor-{worker}-{number}@bench>"
+        message.set_content(FLOOR_BODY)
+        messages.append(message)
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        start.wait()
+        for message in messages:
+            smtp.send_message(message)
+
+
 def smtp_floor(stack: Stack, count: int, connections: int) -> float:
-    """Messages/s of bare smtplib sends to the sink: `count` messages over `connections` reused
-    connections in parallel, from the first send to the last arrival."""
+    """Messages/s of bare smtplib sends to the sink: `count` messages from `connections`
+    processes (as many as the pool measured against it), one reused connection each, from the
+    start signal (messages built and connections open) to the last arrival."""
     stack.smtp.received.clear()
-    body = "Hello Jane,\n\nYour cart is waiting: Jacket, $ 125.\n" * 20
-
-    def send(share: int, worker: int) -> None:
-        with smtplib.SMTP("127.0.0.1", stack.smtp.port) as smtp:
-            for number in range(share):
-                message = EmailMessage()
-                message["From"], message["To"] = "shop@example.com", "jane@example.com"
-                message["Subject"], message["Message-ID"] = "Your cart", f"<floor-{worker}-{number}@bench>"
-                message.set_content(body)
-                smtp.send_message(message)
-
     shares = [
         count // connections + (1 if worker < count % connections else 0) for worker in range(connections)
     ]
-    threads = [threading.Thread(target=send, args=(share, worker)) for worker, share in enumerate(shares)]
+    context = multiprocessing.get_context("fork")  # only smtplib runs in the children
+    start = context.Barrier(connections + 1)
+    senders = [
+        context.Process(target=floor_send, args=(stack.smtp.port, share, worker, start))
+        for worker, share in enumerate(shares)
+    ]
+    for sender in senders:
+        sender.start()
+    start.wait(timeout=120)  # every process has built its messages and opened its connection
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    for sender in senders:
+        sender.join(timeout=max(120, count / 20))
     wait_until(lambda: len(stack.smtp.received) >= count, 120, interval=0.1)
     last = max((at for _, at in stack.smtp.received), default=started)
     return count / max(last - started, 1e-6)
@@ -155,7 +170,7 @@ def part_throughput(stack: Stack, events: int, clients: int, connections: int) -
     print(f"messages received        {len(stack.smtp.received)} in {elapsed:.1f} s from the first POST")
     throughput = len(stack.smtp.received) / elapsed
     print(f"sustained throughput     {throughput:.0f} messages/s   (goal >= 500/s)")
-    print(f"floor (bare smtplib)     {floor:.0f} messages/s over {connections} connections")
+    print(f"floor (bare smtplib)     {floor:.0f} messages/s over {connections} processes")
     print(f"ratio product/floor      {throughput / floor:.2f}", flush=True)
 
 
@@ -405,7 +420,7 @@ def part_marketing(stack: Stack, recipients: int, bulk_concurrency: int, batches
     )
     print(f"throughput               {throughput:.0f} messages/s")
     print(
-        f"floor (bare smtplib)     {floor:.0f} messages/s over {bulk_concurrency} connection(s), "
+        f"floor (bare smtplib)     {floor:.0f} messages/s over {bulk_concurrency} process(es), "
         f"{floor_count} messages"
     )
     print(f"ratio delivery/floor     {throughput / floor:.2f}   (goal >= 0.70)", flush=True)
@@ -463,6 +478,7 @@ def peer_send(stack: Stack, count: int, processes: int, batch_size: int) -> dict
     peer("migrate", "--verbosity", "0")
     queued = int(peer("queue", str(count)).split()[-1])
     stack.smtp.received.clear()
+    cpu_before, children_before = stack.cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     peer(
         "send_queued_mail",
@@ -474,6 +490,12 @@ def peer_send(stack: Stack, count: int, processes: int, batch_size: int) -> dict
     )
     returned = time.monotonic()
     wait_until(lambda: len(stack.smtp.received) >= queued, 60, interval=0.1)
+    # The command and its forks, reaped by now: this process's children's CPU.
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_spent(cpu_before, stack.cpu())
+    cpu["sending"] = (children.ru_utime + children.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
     arrivals = [at for _, at in stack.smtp.received]
     return {
         "queued": queued,
@@ -482,17 +504,48 @@ def peer_send(stack: Stack, count: int, processes: int, batch_size: int) -> dict
         "elapsed": max(arrivals, default=returned) - started,
         "first": min(arrivals, default=returned) - started,
         "returned": returned - started,
+        "cpu": cpu,
     }
+
+
+def cpu_spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds each part of the stack used between two `Stack.cpu()` readings (a process
+    started in between counts from zero)."""
+    return {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+
+
+def cpu_describe(cpu: dict[str, float], messages: int, elapsed: float) -> str:
+    parts = ["sending", "PostgreSQL", "sink", "Redis"]
+    total = sum(cpu.get(name, 0.0) for name in parts)
+    return (
+        "   ".join(f"{name} {cpu.get(name, 0.0) / messages * 1000:.2f}" for name in parts)
+        + f"   total {total / messages * 1000:.2f} ms ({total / elapsed:.1f} cores busy)"
+    )
 
 
 def events_store(stack: Stack, count: int, clients: int) -> list[str]:
     """`count` events stored through the trigger API (the product's write path) while no
-    transactional worker runs, so that they stay `pending`; their PKeys."""
+    transactional worker runs, so that they stay `pending`; their PKeys. Those refused (429: the
+    credential's 1,000 requests/s) are posted again one by one, three rounds at most."""
     traffic = Traffic(stack, count, rate=1e9, threads=clients)
     started = time.monotonic()
     traffic.start()
     traffic.join()
     pkeys = traffic.accepted()
+    refused = [number for number, status, _, _ in traffic.answers if status != 202]
+    log(f"HTTP {dict(traffic.status_counts())}; posting the {len(refused)} refused again")
+    for _ in range(3):
+        if not refused:
+            break
+        time.sleep(1)
+        again = []
+        for number in refused:
+            status, body, _ = stack.trigger(number)
+            if status == 202 and body:
+                pkeys.append(body["PKey"])
+            else:
+                again.append(number)
+        refused = again
     log(f"{len(pkeys)} events stored in {time.monotonic() - started:.1f} s: {dict(stack.statuses(pkeys))}")
     return pkeys
 
@@ -510,9 +563,12 @@ def part_stored(
     pkeys = events_store(stack, events, clients)
     stack.smtp.received.clear()
     log(f"starting the transactional pool ({processes} processes)")
+    cpu_before = stack.cpu()
     started = time.monotonic()
     stack.start_worker("transactional", "transactional", concurrency=processes)
     wait_until(lambda: len(stack.smtp.received) >= len(pkeys), max(300, events / 10), interval=0.1)
+    cpu = cpu_spent(cpu_before, stack.cpu())
+    cpu["sending"] = cpu.pop("transactional")
     arrivals = [at for _, at in stack.smtp.received]
     elapsed = max(arrivals, default=started) - started
     first = min(arrivals, default=started) - started
@@ -542,7 +598,11 @@ def part_stored(
         f"(first after {first:.1f} s; statuses {dict(statuses)})"
     )
     print(f"  throughput             {ours:.0f} messages/s   ({ours_steady:.0f}/s first to last message)")
-    print(f"floor (bare smtplib)     {floor:.0f} messages/s over {processes} connections")
+    print(f"floor (bare smtplib)     {floor:.0f} messages/s over {processes} processes")
+    print("CPU per message, ms (from the processes' start; sending: the peer's command and its forks,")
+    print("or our transactional pool with its dispatcher; 2 cores):")
+    print(f"  peer     {cpu_describe(peer['cpu'], max(peer['received'], 1), peer['elapsed'])}")
+    print(f"  product  {cpu_describe(cpu, max(len(arrivals), 1), elapsed)}")
     print(f"ratio product/floor      {ours / floor:.2f}")
     print(
         f"ratio product/peer       {ours / theirs:.2f}   (goal >= 1.50; "
@@ -576,8 +636,9 @@ EVENT_STAGES = [
 
 
 def profile_chunks(stack: Stack, chunks: int, clients: int, processes: int) -> None:
-    """cProfile of `events_deliver` in this process (same sink) on `chunks` chunks of stored
-    events of the dispatcher's size, after one warm-up chunk; the pool is stopped meanwhile."""
+    """`events_deliver` in this process (same sink) on chunks of stored events of the
+    dispatcher's size, after one warm-up chunk: `chunks` chunks timed (wall and this process's
+    CPU), then as many under cProfile; the pool is stopped meanwhile."""
     from django.conf import settings
     from django.db import connection
 
@@ -586,25 +647,39 @@ def profile_chunks(stack: Stack, chunks: int, clients: int, processes: int) -> N
 
     size = settings.DELIVERY_DISPATCH_CHUNK_SIZE
     stack.kill("transactional")
-    pkeys = events_store(stack, size * (chunks + 1), clients)
+    pkeys = events_store(stack, size * (2 * chunks + 1), clients)
     connection.close_if_unusable_or_obsolete()
     pks = list(Event.objects.filter(pkey__in=pkeys).order_by("pk").values_list("pk", flat=True))
-    events_deliver(event_pks=pks[:size])
+    chunked = [pks[start : start + size] for start in range(0, len(pks), size)]
+    events_deliver(event_pks=chunked[0])
+    timed, profiled = chunked[1 : chunks + 1], chunked[chunks + 1 :]
+    wall, cpu = time.perf_counter(), time.process_time()
+    for chunk in timed:
+        events_deliver(event_pks=chunk)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    for start in range(size, len(pks), size):
-        events_deliver(event_pks=pks[start : start + size])
+    for chunk in profiled:
+        events_deliver(event_pks=chunk)
     profiler.disable()
     elapsed = time.perf_counter() - started
-    delivered = len(pks) - size
+    delivered = sum(len(chunk) for chunk in profiled)
+    timed_count = sum(len(chunk) for chunk in timed)
     stack.start_worker("transactional", "transactional", concurrency=processes)
     text = io.StringIO()
     stats = pstats.Stats(profiler, stream=text)
     stats.sort_stats("cumulative").print_stats(25)
-    print(f"\n== profile: {chunks} chunks of {size} stored events (events_deliver in this process, cProfile)")
+    print(f"\n== profile: chunks of {size} stored events, events_deliver in this process (one process)")
     print(
-        f"{delivered} events in {elapsed:.2f} s under the profiler: {elapsed / delivered * 1000:.2f} ms each "
+        f"without the profiler     {timed_count} events in {wall:.2f} s: "
+        f"{wall / timed_count * 1000:.2f} ms each "
+        f"({timed_count / wall:.0f}/s), of which this process's CPU {cpu / timed_count * 1000:.2f} ms "
+        f"(the rest: waiting for PostgreSQL and the sink)"
+    )
+    print(
+        f"under cProfile           {delivered} events in {elapsed:.2f} s: "
+        f"{elapsed / delivered * 1000:.2f} ms each "
         f"(statuses {dict(stack.statuses(pkeys))})"
     )
     print(text.getvalue().strip())

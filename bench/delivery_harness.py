@@ -53,6 +53,32 @@ def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
     return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process `pid` and its live descendants, with
+    the children each of them reaped (the kernel's cutime and cstime): a process tree's CPU,
+    including its workers that already ended (PostgreSQL's backends, a pool's forks)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on: see proc(5)
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = sum(int(value) for value in fields[11:15])  # utime .. cstime
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
+
+
 class OwnPostgres:
     def __init__(self, workdir: Path, port: int = int(os.environ.get("BENCH_PG_PORT", 5440))):
         self.port = port
@@ -369,6 +395,17 @@ class Stack:
         if beat:
             args += ["--beat", "--schedule", str(self.workdir / "beat-schedule")]
         return self.spawn(name, args, nice=nice)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by PostgreSQL (the postmaster and its backends, those that
+        ended included), the SMTP sink, Redis and each spawned process (by name)."""
+        postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
+        return {
+            "PostgreSQL": cpu_seconds(postmaster),
+            "sink": cpu_seconds(self.smtp.process.pid),
+            "Redis": cpu_seconds(self.redis.process.pid),
+            **{name: cpu_seconds(process.pid) for name, process in self.processes.items()},
+        }
 
     def kill(self, name: str):
         process = self.processes.pop(name, None)
