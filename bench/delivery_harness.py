@@ -209,11 +209,10 @@ class PostfixSink:
         args = [self.BINARY, "-c", "-4"]
         if os.geteuid() == 0:
             args += ["-u", "nobody"]  # it refuses to run as root otherwise
-        self.process = subprocess.Popen(
-            [*args, f"127.0.0.1:{self.port}", "256"],
-            stdout=subprocess.PIPE,
-            stderr=open(workdir / "smtp-sink.log", "ab"),  # noqa: SIM115 - the sink's for its life
-        )
+        with open(workdir / "smtp-sink.log", "ab") as errors:
+            self.process = subprocess.Popen(
+                [*args, f"127.0.0.1:{self.port}", "256"], stdout=subprocess.PIPE, stderr=errors
+            )
         self._received: list[tuple[str | None, float]] = []
         self.accepted = 0
         self._reader = threading.Thread(target=self._read, name="smtp-sink-counter", daemon=True)
