@@ -1,9 +1,11 @@
 """The real parts of the delivery benchmarks and crash runs, all on loopback and all owned by
 the run: a PostgreSQL cluster of its own (initdb under /tmp, port 5440), a Redis server of its
 own (port 6390), their ports and gunicorn's (8790) changed by BENCH_PG_PORT, BENCH_REDIS_PORT and
-BENCH_WEB_PORT, so that two runs can share a machine; an SMTP sink (aiosmtpd) recording each
-Message-ID with its arrival time, gunicorn serving the trigger API, and Celery workers. Nothing
-touches the machine's shared PostgreSQL/Redis, so both can be restarted at will.
+BENCH_WEB_PORT, so that two runs can share a machine; an SMTP sink, either aiosmtpd recording each
+Message-ID with its arrival time (the default) or Postfix's C `smtp-sink` counting the messages it
+accepts (faster than any Python sink: where the product's own cost begins), gunicorn serving the
+trigger API, and Celery workers. Nothing touches the machine's shared PostgreSQL/Redis, so both can
+be restarted at will.
 """
 
 import contextlib
@@ -51,6 +53,32 @@ def wait_until(check, timeout: float, interval: float = 0.2) -> bool:
     return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process `pid` and its live descendants, with
+    the children each of them reaped (the kernel's cutime and cstime): a process tree's CPU,
+    including its workers that already ended (PostgreSQL's backends, a pool's forks)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on: see proc(5)
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = sum(int(value) for value in fields[11:15])  # utime .. cstime
+    tree, grew = {pid}, True
+    while grew:
+        grew = False
+        for child, parent in parents.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                grew = True
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
+
+
 class OwnPostgres:
     def __init__(self, workdir: Path, port: int = int(os.environ.get("BENCH_PG_PORT", 5440))):
         self.port = port
@@ -82,17 +110,12 @@ class OwnPostgres:
             " -c shared_buffers=256MB -c synchronous_commit=on",
             "start",
         )
-        self._as_postgres(
-            str(PG_BIN / "createdb"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-U",
-            "postgres",
-            "bench",
-            check=False,
-        )
+        self.database_create("bench")
+
+    def database_create(self, name: str) -> None:
+        """Create database `name` on this cluster (nothing when it exists)."""
+        createdb = [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres"]
+        self._as_postgres(*createdb, name, check=False)
 
     def stop(self, mode: str = "immediate"):
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
@@ -138,6 +161,9 @@ class SmtpSink:
     process, so that it never waits for the GIL of the load generator's threads (it would slow the
     workers' sends down and count that against the product); arrivals go through a file."""
 
+    name = "aiosmtpd"
+    identifies = True  # each arrival carries its Message-ID
+
     def __init__(self, workdir: Path):
         self.path = workdir / "smtp-received.tsv"
         self.path.touch()
@@ -167,6 +193,59 @@ class SmtpSink:
         self.process.wait(timeout=10)
 
 
+class PostfixSink:
+    """Postfix's `smtp-sink` (C, one event-driven process) on loopback: it throws each message away
+    after its "." and prints a running counter (`-c`) that it flushes at every message. A thread of
+    this process reads the counter, so `received` holds one (None, time of reading) per accepted
+    message: how many arrived and when, not which ones (it records no Message-ID). The reading
+    thread lags the sink by microseconds while this process waits, as it does while measuring."""
+
+    name = "postfix smtp-sink"
+    identifies = False
+    BINARY = "/usr/sbin/smtp-sink"
+
+    def __init__(self, workdir: Path):
+        self.port = free_port()
+        args = [self.BINARY, "-c", "-4"]
+        if os.geteuid() == 0:
+            args += ["-u", "nobody"]  # it refuses to run as root otherwise
+        with open(workdir / "smtp-sink.log", "ab") as errors:
+            self.process = subprocess.Popen(
+                [*args, f"127.0.0.1:{self.port}", "256"], stdout=subprocess.PIPE, stderr=errors
+            )
+        self._received: list[tuple[str | None, float]] = []
+        self.accepted = 0
+        self._reader = threading.Thread(target=self._read, name="smtp-sink-counter", daemon=True)
+        self._reader.start()
+        wait_until(lambda: socket.create_connection(("127.0.0.1", self.port), timeout=1).close() or True, 30)
+
+    def _read(self) -> None:
+        pending = b""
+        while chunk := os.read(self.process.stdout.fileno(), 65536):
+            at = time.monotonic()
+            *updates, pending = (pending + chunk).split(b"\r")
+            for update in updates:
+                # "sess=3 quit=2 mesg=120": messages accepted since the start
+                counters = dict(field.split(b"=") for field in update.split() if b"=" in field)
+                accepted = int(counters.get(b"mesg", 0))
+                if accepted > self.accepted:
+                    self._received.extend([(None, at)] * (accepted - self.accepted))
+                    self.accepted = accepted
+
+    @property
+    def received(self) -> list[tuple[str | None, float]]:
+        """One (None, time.monotonic() of the arrival) per message accepted since the last clear."""
+        return self._received
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+
+SINKS = {"aiosmtpd": SmtpSink, "postfix": PostfixSink}
+
+
 def smtp_sink_serve(port: int, path: str) -> None:
     """The sink process: aiosmtpd on loopback, one line per message (headers parsed only)."""
     from email.parser import BytesHeaderParser
@@ -189,36 +268,15 @@ def smtp_sink_serve(port: int, path: str) -> None:
     controller.stop()
 
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stats() -> list[tuple[int, int, int, float]]:
-    """(pid, parent pid, session id, CPU seconds used) of every process now."""
-    stats = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # After the name: state, ppid, pgrp, session, ..., utime (12th), stime (13th).
-        stats.append(
-            (int(entry), int(fields[1]), int(fields[3]), (int(fields[11]) + int(fields[12])) / TICKS)
-        )
-    return stats
-
-
 class Stack:
     """Database, broker, SMTP sink, web server and workers of one run."""
 
-    def __init__(self, *, web_workers: int = 3, env: dict | None = None):
+    def __init__(self, *, web_workers: int = 3, env: dict | None = None, sink: str = "aiosmtpd"):
         self.workdir = Path(tempfile.mkdtemp(prefix="mc-bench-"))
         os.chmod(self.workdir, 0o755)  # noqa: S103 - the postgres user keeps its cluster in here
         self.postgres = OwnPostgres(self.workdir)
         self.redis = OwnRedis(self.workdir)
-        self.smtp = SmtpSink(self.workdir)
+        self.smtp = SINKS[sink](self.workdir)
         self.web_port = int(os.environ.get("BENCH_WEB_PORT", 8790))
         self.web_workers = web_workers
         self.processes: dict[str, subprocess.Popen] = {}
@@ -337,6 +395,17 @@ class Stack:
             args += ["--beat", "--schedule", str(self.workdir / "beat-schedule")]
         return self.spawn(name, args, nice=nice)
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by PostgreSQL (the postmaster and its backends, those that
+        ended included), the SMTP sink, Redis and each spawned process (by name)."""
+        postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
+        return {
+            "PostgreSQL": cpu_seconds(postmaster),
+            "sink": cpu_seconds(self.smtp.process.pid),
+            "Redis": cpu_seconds(self.redis.process.pid),
+            **{name: cpu_seconds(process.pid) for name, process in self.processes.items()},
+        }
+
     def kill(self, name: str):
         process = self.processes.pop(name, None)
         if process and process.poll() is None:
@@ -357,25 +426,6 @@ class Stack:
             log(f"logs kept in {self.workdir}")
         else:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds used so far by each part of the run, its processes and their children: the
-        web server, each worker (by name), PostgreSQL, Redis, the SMTP sink, and this process (the
-        benchmark's own client, floor senders excepted: they are children that have ended)."""
-        postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
-        roots = {process.pid: name for name, process in self.processes.items()}
-        roots[self.redis.process.pid] = "redis"
-        roots[self.smtp.process.pid] = "sink"
-        totals: dict[str, float] = {"postgres": 0.0, **{name: 0.0 for name in roots.values()}}
-        totals["benchmark"] = time.process_time()
-        for pid, parent, session, seconds in _proc_stats():
-            if pid == postmaster or parent == postmaster:
-                totals["postgres"] += seconds
-            elif pid in roots:
-                totals[roots[pid]] += seconds
-            elif session in roots:
-                totals[roots[session]] += seconds
-        return totals
 
     # --- traffic ---------------------------------------------------------------------
     def trigger(self, number: int, timeout: float = 10.0) -> tuple[int, dict | None, float]:
