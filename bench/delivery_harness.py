@@ -419,6 +419,10 @@ class Stack:
         self.smtp.stop()
         from django.db import connections
 
+        from fastpath.rowcache import rowcache_stop
+
+        # This process's row cache listens on the database that is about to stop.
+        rowcache_stop()
         connections.close_all()
         self.redis.stop()
         self.postgres.stop("fast")
