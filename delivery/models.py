@@ -1,5 +1,7 @@
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import MD5
 from django.utils.translation import gettext_lazy as _
 
 from events.models import Channel
@@ -218,13 +220,25 @@ class TrackingEvent(models.Model):
 
 
 class TrackedLink(models.Model):
-    """A link of a published version's HTML (its `href` as written, possibly a template): a click
-    redirect only ever leads to a link of the version of the message it was sent with."""
+    """A link of a published version's HTML, or of a marketing delivery's (its `href` as written,
+    possibly a template): a click redirect only ever leads to a link of the content the email was
+    sent with."""
 
     version = models.ForeignKey(
-        "messages_app.MessageVersion", on_delete=models.CASCADE, related_name="+", verbose_name=_("version")
+        "messages_app.MessageVersion",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("version"),
     )
-    # Its order among the tracked links of the version (default content first, then the variants).
+    # The marketing delivery whose content holds it (no foreign key: marketing sits above delivery,
+    # and its links go when its interactions go). Its content may change after a sending that
+    # failed to prepare again, so its links are told apart by position and URL.
+    marketing_delivery_id = models.BigIntegerField(
+        verbose_name=_("marketing delivery"), null=True, blank=True
+    )
+    # Its order among the tracked links of the content (default content first, then the variants).
     position = models.PositiveIntegerField(verbose_name=_("position"))
     url = models.TextField(verbose_name=_("URL"))
 
@@ -233,7 +247,15 @@ class TrackedLink(models.Model):
         verbose_name_plural = _("tracked links")
         ordering = ["version", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["version", "position"], name="unique_tracked_link_position")
+            models.UniqueConstraint(fields=["version", "position"], name="unique_tracked_link_position"),
+            models.UniqueConstraint(
+                F("marketing_delivery_id"), F("position"), MD5("url"), name="unique_marketing_tracked_link"
+            ),
+            models.CheckConstraint(
+                condition=Q(version__isnull=False, marketing_delivery_id__isnull=True)
+                | Q(version__isnull=True, marketing_delivery_id__isnull=False),
+                name="tracked_link_of_one_content",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -253,12 +275,21 @@ class InteractionSource(models.TextChoices):
 
 
 class Interaction(models.Model):
-    """The opens of one recipient (event), or its clicks on one link: one row each, counting the
-    repeats. Kept apart from the event (no foreign key constraint), with its message and
-    recipient domain, so that it can outlive the event under its own retention."""
+    """The opens of one recipient (an event, or a marketing delivery's recipient), or its clicks on
+    one link: one row each, counting the repeats. Kept apart from the event (no foreign key
+    constraint), with its message and recipient domain, so that it can outlive the event under its
+    own retention."""
 
-    event_id = models.BigIntegerField(verbose_name=_("event"))
-    configuration_id = models.BigIntegerField(verbose_name=_("event configuration"))
+    # A transactional recipient: its event and the event's configuration.
+    event_id = models.BigIntegerField(verbose_name=_("event"), null=True, blank=True)
+    configuration_id = models.BigIntegerField(verbose_name=_("event configuration"), null=True, blank=True)
+    # Or a marketing recipient and its delivery (no foreign keys: marketing sits above delivery).
+    marketing_recipient_id = models.BigIntegerField(
+        verbose_name=_("marketing recipient"), null=True, blank=True
+    )
+    marketing_delivery_id = models.BigIntegerField(
+        verbose_name=_("marketing delivery"), null=True, blank=True
+    )
     # The profile a profile-based event was sent to, found when the interaction is recorded (the
     # event may be gone long before its opens): what audience conditions on opens and clicks read.
     profile = models.ForeignKey(
@@ -308,7 +339,25 @@ class Interaction(models.Model):
         verbose_name_plural = _("interactions")
         ordering = ["-first_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["event_id", "kind", "link_key"], name="unique_interaction")
+            models.UniqueConstraint(fields=["event_id", "kind", "link_key"], name="unique_interaction"),
+            models.UniqueConstraint(
+                fields=["marketing_recipient_id", "kind", "link_key"], name="unique_marketing_interaction"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    event_id__isnull=False,
+                    configuration_id__isnull=False,
+                    marketing_recipient_id__isnull=True,
+                    marketing_delivery_id__isnull=True,
+                )
+                | Q(
+                    event_id__isnull=True,
+                    configuration_id__isnull=True,
+                    marketing_recipient_id__isnull=False,
+                    marketing_delivery_id__isnull=False,
+                ),
+                name="interaction_of_one_recipient",
+            ),
         ]
         indexes = [
             models.Index(fields=["first_at"], name="interaction_first_at"),
@@ -323,7 +372,13 @@ class Interaction(models.Model):
             models.Index(
                 fields=["profile"], condition=models.Q(profile__isnull=False), name="interaction_profile"
             ),
+            # A marketing delivery's figures.
+            models.Index(
+                fields=["marketing_delivery_id", "kind"],
+                condition=models.Q(marketing_delivery_id__isnull=False),
+                name="interaction_marketing",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.event_id}"
+        return f"{self.kind} {self.event_id or f'm{self.marketing_recipient_id}'}"

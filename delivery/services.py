@@ -50,7 +50,7 @@ from .targeting import (
     event_service_id,
     event_target_profile,
 )
-from .tracking import TrackedContent, email_markers_strip, email_tracking_add, tracked_content
+from .tracking import Tracked, TrackedContent, email_markers_strip, email_tracking_add, tracked_content
 from .typology import event_content_hit, event_profile_hit
 
 logger = logging.getLogger(__name__)
@@ -284,7 +284,9 @@ def _render(routed: _Routed) -> Rendered:
     )
     if isinstance(rendered, RenderedEmail):
         if routed.tracked is not None:
-            return email_tracking_add(rendered=rendered, event_pk=routed.event.pk, tracked=routed.tracked)
+            return email_tracking_add(
+                rendered=rendered, whom=Tracked(event_pk=routed.event.pk), tracked=routed.tracked
+            )
         return email_markers_strip(rendered=rendered)
     return rendered
 

@@ -1,14 +1,18 @@
 """Open and click tracking of HTML emails (REP-1); the rule for machines is in docs/tracking.md.
 
-At send time the links of the published version's HTML (its `<a href>` to http(s) or to a
-template) are numbered once per version and stored as `TrackedLink` rows; each rendered email then
-gets a signed click URL per link and a signed open pixel. A click only ever redirects to a link of
-the version it was sent with: the stored URL for a literal link, or the URL rendered for this
-recipient when it matches the link's template (its literal parts, in order). Tokens are signed with
-the project's secret key (django.core.signing): an altered token is refused.
+The recipient tracked is an event (transactional messages) or a marketing delivery's recipient:
+the same links, tokens, rows and machine rules; only what the rows are keyed by differs.
 
-Each open, and each click on one link, is stored once per recipient (event), counting repeats, with
-its time, user agent and client network (never the full address). Provider webhooks (anymail's
+At send time the links of the content (a published version's HTML, or a marketing delivery's:
+its `<a href>` to http(s) or to a template) are numbered once per content and stored as
+`TrackedLink` rows; each rendered email then gets a signed click URL per link and a signed open
+pixel. A click only ever redirects to a link of the content it was sent with: the stored URL for a
+literal link, or the URL rendered for this recipient when it matches the link's template (its
+literal parts, in order). Tokens are signed with the project's secret key (django.core.signing):
+an altered token is refused.
+
+Each open, and each click on one link, is stored once per recipient, counting repeats, with its
+time, user agent and client network (never the full address). Provider webhooks (anymail's
 `opened` and `clicked`) feed the same rows.
 """
 
@@ -18,7 +22,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -119,24 +123,42 @@ _BADGE = (
 )
 
 
-def _links_store(*, version_pk: int, urls: list[str]) -> dict[int, int]:
-    stored = dict(TrackedLink.objects.filter(version_id=version_pk).values_list("position", "pk"))
+def _links_store(*, owner: dict, urls: list[str]) -> dict[int, int]:
+    """position -> TrackedLink id of the links of one content (`owner`: its version, or its
+    marketing delivery), stored once; a link is known by its position and URL."""
+
+    def stored() -> dict[int, int]:
+        rows = TrackedLink.objects.filter(**owner).values_list("position", "url", "pk")
+        return {position: pk for position, url, pk in rows if position < len(urls) and urls[position] == url}
+
+    found = stored()
     missing = [
-        TrackedLink(version_id=version_pk, position=position, url=url)
+        TrackedLink(**owner, position=position, url=url)
         for position, url in enumerate(urls)
-        if position not in stored
+        if position not in found
     ]
     if missing:
         TrackedLink.objects.bulk_create(missing, ignore_conflicts=True)
-        stored = dict(TrackedLink.objects.filter(version_id=version_pk).values_list("position", "pk"))
-    return stored
+        found = stored()
+    return found
 
 
 @per_version(maxsize=256)
 def tracked_content(*, version_pk: int, published_at: datetime) -> TrackedContent:
     """The version's content with its trackable links numbered (default content first, then the
     variants by language), and their TrackedLink rows, created on first use; once per process."""
-    content = version_content(version_pk=version_pk, published_at=published_at)
+    return _content_track(
+        content=version_content(version_pk=version_pk, published_at=published_at),
+        owner={"version_id": version_pk},
+    )
+
+
+def marketing_tracked_content(*, delivery_pk: int, content: dict) -> TrackedContent:
+    """A marketing delivery's content with its links numbered and stored, as a version's."""
+    return _content_track(content=content, owner={"marketing_delivery_id": delivery_pk})
+
+
+def _content_track(*, content: dict, owner: dict) -> TrackedContent:
     urls: list[str] = []
     marked = {**content, "html": _mark(content.get("html") or "", urls)}
     variants = {}
@@ -146,7 +168,7 @@ def tracked_content(*, version_pk: int, published_at: datetime) -> TrackedConten
             variant["html"] = _mark(variant["html"], urls)
         variants[language] = variant
     marked["variants"] = variants
-    ids = _links_store(version_pk=version_pk, urls=urls)
+    ids = _links_store(owner=owner, urls=urls)
     return TrackedContent(
         content=marked,
         links={position: (ids[position], _templated(url)) for position, url in enumerate(urls)},
@@ -157,15 +179,63 @@ def _absolute(path: str) -> str:
     return settings.CAMPAIGN_TRACKING_URL.rstrip("/") + path
 
 
-def open_token(*, event_pk: int) -> str:
-    return signing.Signer(salt=SALT).sign(str(event_pk))
+@dataclass(frozen=True)
+class Tracked:
+    """Whom an email's pixel and redirects are signed for: an event, or a marketing delivery's
+    recipient. A marketing recipient's tokens also sign what its interactions are recorded with
+    (delivery sits below marketing and reads none of its rows): its delivery, which alone owns the
+    links it may be redirected to, its profile, its address's domain and when it was sent."""
+
+    event_pk: int | None = None
+    recipient_pk: int | None = None
+    delivery_pk: int | None = None
+    profile_id: int | None = None
+    domain: str = ""
+    sent_at: datetime | None = None
+
+    def key(self) -> int | list:
+        if self.event_pk is not None:
+            return self.event_pk
+        sent = int(self.sent_at.timestamp()) if self.sent_at is not None else None
+        return ["m", self.recipient_pk, self.delivery_pk, self.profile_id, self.domain, sent]
+
+    @classmethod
+    def from_key(cls, key) -> "Tracked":
+        if not isinstance(key, list):
+            return cls(event_pk=int(key))
+        _, recipient_pk, delivery_pk, profile_id, domain, sent = key
+        return cls(
+            recipient_pk=int(recipient_pk),
+            delivery_pk=int(delivery_pk),
+            profile_id=int(profile_id) if profile_id is not None else None,
+            domain=str(domain),
+            sent_at=datetime.fromtimestamp(sent, tz=UTC) if sent is not None else None,
+        )
 
 
-def click_token(*, event_pk: int, link_pk: int, url: str | None) -> str:
-    return signing.dumps([event_pk, link_pk] + ([url] if url is not None else []), salt=SALT, compress=True)
+def marketing_tracked(*, recipient_pk: int, delivery_pk: int, profile_id: int | None, email: str) -> Tracked:
+    """A marketing recipient being sent its email now."""
+    return Tracked(
+        recipient_pk=recipient_pk,
+        delivery_pk=delivery_pk,
+        profile_id=profile_id,
+        domain=_domain(email),
+        sent_at=timezone.now(),
+    )
 
 
-def email_tracking_add(*, rendered: RenderedEmail, event_pk: int, tracked: TrackedContent) -> RenderedEmail:
+def open_token(*, whom: Tracked) -> str:
+    signer = signing.Signer(salt=SALT)
+    if whom.event_pk is not None:
+        return signer.sign(str(whom.event_pk))
+    return signer.sign_object(whom.key(), compress=True)
+
+
+def click_token(*, whom: Tracked, link_pk: int, url: str | None) -> str:
+    return signing.dumps([whom.key(), link_pk] + ([url] if url is not None else []), salt=SALT, compress=True)
+
+
+def email_tracking_add(*, rendered: RenderedEmail, whom: Tracked, tracked: TrackedContent) -> RenderedEmail:
     """The rendered email with its numbered links going through signed click redirects and an
     open pixel at the end of its body."""
     if not rendered.html:
@@ -178,14 +248,12 @@ def email_tracking_add(*, rendered: RenderedEmail, event_pk: int, tracked: Track
         if link is None or not _web_url(url):
             return f"<a{match.group(2)}href={quote}{written}{quote}"
         link_pk, templated = link
-        token = click_token(event_pk=event_pk, link_pk=link_pk, url=url if templated else None)
+        token = click_token(whom=whom, link_pk=link_pk, url=url if templated else None)
         target = html.escape(_absolute(reverse("tracking-click", args=[token])))
         return f"<a{match.group(2)}href={quote}{target}{quote}"
 
     body = _MARKED_RE.sub(redirect, rendered.html)
-    pixel = _PIXEL.format(
-        src=html.escape(_absolute(reverse("tracking-open", args=[open_token(event_pk=event_pk)])))
-    )
+    pixel = _PIXEL.format(src=html.escape(_absolute(reverse("tracking-open", args=[open_token(whom=whom)]))))
     closing = body.lower().rfind("</body>")
     body = body[:closing] + pixel + body[closing:] if closing >= 0 else body + pixel
     return replace(rendered, html=body)
@@ -251,11 +319,9 @@ def _url_key(url: str) -> int:
     return -int.from_bytes(hashlib.blake2b(url.encode(), digest_size=7).digest(), "big") - 1
 
 
-def _hit(
-    *, event: dict, event_pk: int, kind: str, link_key: int, defaults: dict, reason: str, at
-) -> Interaction:
+def _hit(*, key: dict, kind: str, link_key: int, defaults: dict, reason: str, at) -> Interaction:
     row, created = Interaction.objects.select_for_update().get_or_create(
-        event_id=event_pk, kind=kind, link_key=link_key, defaults={**defaults, "machine_reason": reason}
+        **key, kind=kind, link_key=link_key, defaults={**defaults, "machine_reason": reason}
     )
     if not created:
         Interaction.objects.filter(pk=row.pk).update(
@@ -284,9 +350,38 @@ def _event_profile_id(event_pk: int) -> Callable[[], int | None]:
     return profile_id
 
 
+def _recipient(whom: Tracked) -> tuple[dict, dict, datetime | None] | None:
+    """(the key of the recipient's rows, what a new row holds of it, when it was sent); None when
+    its event is gone (retention)."""
+    if whom.event_pk is None:
+        key = {"marketing_recipient_id": whom.recipient_pk}
+        known = {
+            "marketing_delivery_id": whom.delivery_pk,
+            "profile_id": whom.profile_id,
+            "domain": whom.domain,
+        }
+        return key, known, whom.sent_at
+    event = (
+        Event.objects.filter(pk=whom.event_pk)
+        .values("configuration_id", "email", "processed_at", "configuration__targeting")
+        .first()
+    )
+    if event is None:
+        return None
+    known = {
+        "configuration_id": event["configuration_id"],
+        # Found once, and only when a row is created (a callable default).
+        "profile_id": _event_profile_id(whom.event_pk)
+        if event["configuration__targeting"] == Targeting.PROFILE
+        else None,
+        "domain": _domain(event["email"]),
+    }
+    return {"event_id": whom.event_pk}, known, event["processed_at"]
+
+
 def interaction_record(
     *,
-    event_pk: int,
+    whom: Tracked,
     kind: str,
     link: TrackedLink | None = None,
     url: str = "",
@@ -295,34 +390,26 @@ def interaction_record(
     at: datetime | None = None,
     source: str = InteractionSource.TRACKING,
 ) -> Interaction | None:
-    """Store one open or click of an event's recipient: a new row for the first, a count for the
-    repeats. A click counts in the row of its link and in the recipient's row of all its clicks
-    (`link_key` 0, which gives the unique clickers). A row is a machine's only while all its hits
-    were; two links of one recipient clicked within TRACKING_SCANNER_SECONDS are a scanner's.
-    None when the event is gone (retention)."""
+    """Store one open or click of a recipient (an event, or a marketing recipient): a new row for the first, a
+    count for the repeats. A click counts in the row of its link and in the recipient's row of all
+    its clicks (`link_key` 0, which gives the unique clickers). A row is a machine's only while all
+    its hits were; two links of one recipient clicked within TRACKING_SCANNER_SECONDS are a
+    scanner's. None when the event is gone (retention)."""
     at = at or timezone.now()
-    event = (
-        Event.objects.filter(pk=event_pk)
-        .values("configuration_id", "email", "processed_at", "configuration__targeting")
-        .first()
-    )
-    if event is None:
+    recipient = _recipient(whom)
+    if recipient is None:
         return None
-    reason = machine_reason(kind=kind, user_agent=user_agent, ip=ip, sent_at=event["processed_at"], at=at)
+    key, known, sent_at = recipient
+    reason = machine_reason(kind=kind, user_agent=user_agent, ip=ip, sent_at=sent_at, at=at)
     defaults = {
-        "configuration_id": event["configuration_id"],
-        # Found once, and only when a row is created (a callable default).
-        "profile_id": _event_profile_id(event_pk)
-        if event["configuration__targeting"] == Targeting.PROFILE
-        else None,
-        "domain": _domain(event["email"]),
+        **known,
         "source": source,
         "first_at": at,
         "last_at": at,
         "user_agent": user_agent[:500],
         "ip_network": ip_network(ip),
     }
-    hit = {"event": event, "event_pk": event_pk, "kind": kind, "reason": reason, "at": at}
+    hit = {"key": key, "kind": kind, "reason": reason, "at": at}
     with transaction.atomic():
         if kind == InteractionKind.OPEN:
             row = _hit(link_key=0, defaults=defaults, **hit)
@@ -334,7 +421,7 @@ def interaction_record(
             if source == InteractionSource.TRACKING:
                 window = timedelta(seconds=settings.TRACKING_SCANNER_SECONDS)
                 burst = Interaction.objects.filter(
-                    event_id=event_pk,
+                    **key,
                     kind=InteractionKind.CLICK,
                     first_at__gte=at - window,
                     first_at__lte=at + window,
@@ -345,31 +432,44 @@ def interaction_record(
     return row
 
 
-def click_target(*, token: str) -> tuple[int, TrackedLink, str] | None:
-    """(event id, link, the URL to redirect to) of a click token; None when the token was altered
-    or names a link that its event's message never held, or a URL its link cannot render."""
+def click_target(*, token: str) -> tuple[Tracked, TrackedLink, str] | None:
+    """(whom the click is for, link, the URL to redirect to) of a click token; None when the token
+    was altered or names a link that the content it was sent with never held (another message's,
+    another delivery's), or a URL its link cannot render."""
     try:
         data = signing.loads(token, salt=SALT)
-        event_pk, link_pk, *rendered = data
-        event_pk, link_pk = int(event_pk), int(link_pk)
+        key, link_pk, *rendered = data
+        whom, link_pk = Tracked.from_key(key), int(link_pk)
     except (signing.BadSignature, ValueError, TypeError):
         return None
     link = TrackedLink.objects.select_related("version__message").filter(pk=link_pk).first()
     if link is None:
         return None
-    configuration_id = Event.objects.filter(pk=event_pk).values_list("configuration_id", flat=True).first()
-    if configuration_id is not None and link.version.message.configuration_id != configuration_id:
-        return None
+    if whom.event_pk is None:
+        if link.marketing_delivery_id != whom.delivery_pk:
+            return None
+    else:
+        configuration_id = (
+            Event.objects.filter(pk=whom.event_pk).values_list("configuration_id", flat=True).first()
+        )
+        if link.version is None or (
+            configuration_id is not None and link.version.message.configuration_id != configuration_id
+        ):
+            return None
     if not rendered:
-        return (event_pk, link, link.url) if _web_url(link.url) else None
+        return (whom, link, link.url) if _web_url(link.url) else None
     url = str(rendered[0])
-    return (event_pk, link, url) if link_matches(template=link.url, url=url) else None
+    return (whom, link, url) if link_matches(template=link.url, url=url) else None
 
 
-def open_event(*, token: str) -> int | None:
+def open_recipient(*, token: str) -> Tracked | None:
+    signer = signing.Signer(salt=SALT)
     try:
-        return int(signing.Signer(salt=SALT).unsign(token))
-    except (signing.BadSignature, ValueError):
+        value = signer.unsign(token)
+        if value.isdigit():
+            return Tracked(event_pk=int(value))
+        return Tracked.from_key(signer.unsign_object(token))
+    except (signing.BadSignature, ValueError, TypeError):
         return None
 
 
@@ -387,7 +487,7 @@ def provider_interaction(*, event_pk: int, kind: str, url: str, user_agent: str,
             .first()
         )
     interaction_record(
-        event_pk=event_pk,
+        whom=Tracked(event_pk=event_pk),
         kind=kind,
         link=link,
         url=url,

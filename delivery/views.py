@@ -8,7 +8,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from .models import InteractionKind
-from .tracking import PIXEL_GIF, click_target, interaction_record, open_event
+from .tracking import PIXEL_GIF, click_target, interaction_record, open_recipient
 
 logger = logging.getLogger(__name__)
 
@@ -20,15 +20,15 @@ def _client(request) -> tuple[str, str]:
 @never_cache
 @require_safe
 def tracking_open(request, token: str):
-    event_pk = open_event(token=token)
-    if event_pk is None:
+    whom = open_recipient(token=token)
+    if whom is None:
         return HttpResponseBadRequest(_("This tracking link is not valid."), content_type="text/plain")
     user_agent, ip = _client(request)
     try:
-        interaction_record(event_pk=event_pk, kind=InteractionKind.OPEN, user_agent=user_agent, ip=ip)
+        interaction_record(whom=whom, kind=InteractionKind.OPEN, user_agent=user_agent, ip=ip)
     except Exception:
         # The image is shown whatever happens to the statistics.
-        logger.exception("recording the open of event %s failed", event_pk)
+        logger.exception("recording the open of %s failed", whom)
     return HttpResponse(PIXEL_GIF, content_type="image/gif")
 
 
@@ -38,13 +38,13 @@ def tracking_click(request, token: str):
     target = click_target(token=token)
     if target is None:
         return HttpResponseBadRequest(_("This link is not valid."), content_type="text/plain")
-    event_pk, link, url = target
+    whom, link, url = target
     user_agent, ip = _client(request)
     try:
         interaction_record(
-            event_pk=event_pk, kind=InteractionKind.CLICK, link=link, url=url, user_agent=user_agent, ip=ip
+            whom=whom, kind=InteractionKind.CLICK, link=link, url=url, user_agent=user_agent, ip=ip
         )
     except Exception:
         # The recipient reaches the link whatever happens to the statistics.
-        logger.exception("recording a click of event %s failed", event_pk)
+        logger.exception("recording a click of %s failed", whom)
     return HttpResponseRedirect(url)

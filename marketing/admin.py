@@ -10,13 +10,20 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from campaign.admin_actions import ObjectAction, ObjectActionsMixin
+from campaign.channels import Channel
 from campaign.csv import csv_response
 from campaign.exceptions import ApplicationError
 from organisations.admin_scoping import UnitScopedAdminMixin
 from typologies.conditions import ConditionWidget, condition_problems
 
 from .models import DeliveryStatus, MarketingDelivery, RecipientStatus
-from .selectors import audience_count, delivery_exclusions, delivery_progress
+from .selectors import (
+    audience_count,
+    delivery_engagement,
+    delivery_exclusions,
+    delivery_progress,
+    recipients_with_engagement,
+)
 from .services import (
     EDITABLE,
     delivery_cancel,
@@ -65,7 +72,16 @@ def _cancel(delivery, user):
 
 
 CONTENT_FIELDSETS = {
-    "email": ["sender_name", "sender_email", "reply_to", "subject", "preheader", "html", "text"],
+    "email": [
+        "sender_name",
+        "sender_email",
+        "reply_to",
+        "subject",
+        "preheader",
+        "html",
+        "text",
+        "tracking_enabled",
+    ],
     "sms": ["sms_text"],
     "push": ["push_application", "push_title", "push_body"],
 }
@@ -210,6 +226,8 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
                 progress_url=reverse("admin:marketing_marketingdelivery_progress", args=[obj.pk]),
                 recipients_url=reverse("admin:marketing_marketingdelivery_recipients", args=[obj.pk]),
                 exclusions=delivery_exclusions(delivery=obj),
+                # Opens and clicks: emails only.
+                engagement=delivery_engagement(delivery=obj) if obj.channel == Channel.EMAIL else None,
             )
         extra["audience_count_url"] = reverse("admin:marketing_marketingdelivery_audience_count")
         return super().change_view(request, object_id, form_url, extra)
@@ -254,6 +272,7 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
     def recipients_view(self, request, object_id):
         delivery = self._delivery(request, object_id)
         labels = dict(RecipientStatus.choices)
+        yes, no = gettext("yes"), gettext("no")
         rows = (
             (
                 r.profile_id,
@@ -263,8 +282,10 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
                 r.rule.label if r.rule else "",
                 r.sent_at or "",
                 r.error,
+                yes if r.opened else no,
+                yes if r.clicked else no,
             )
-            for r in delivery.recipients.select_related("profile", "rule").iterator(chunk_size=2000)
+            for r in recipients_with_engagement(delivery=delivery).iterator(chunk_size=2000)
         )
         header = [
             gettext("Profile"),
@@ -274,6 +295,8 @@ class MarketingDeliveryAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.Mod
             gettext("Rule"),
             gettext("Sent"),
             gettext("Error"),
+            gettext("Opened"),
+            gettext("Clicked"),
         ]
         return csv_response(f"delivery-{delivery.pk}-recipients.csv", header, rows)
 

@@ -65,6 +65,12 @@ class MarketingDelivery(models.Model):
         _("push application"), max_length=255, blank=True, help_text=_("e.g. com.example.shop")
     )
     locale = models.CharField(_("locale"), max_length=16, default="en")
+    # Open pixel and click redirects in the HTML of its emails (delivery/tracking.py), as messages.
+    tracking_enabled = models.BooleanField(
+        _("track opens and clicks"),
+        default=True,
+        help_text=_("Adds an open pixel and click redirects to the HTML of the emails sent."),
+    )
     # Who receives it.
     audience = models.JSONField(
         _("audience"),

@@ -1,8 +1,10 @@
-"""Reads of marketing deliveries: the audience as a filter, its live count, the exclusions per rule
-and the progress figures."""
+"""Reads of marketing deliveries: the audience as a filter, its live count, the exclusions per rule,
+the progress figures and the opens and clicks."""
 
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from delivery.models import Interaction, InteractionKind
+from delivery.selectors import human_interactions
 from profiles.models import Profile, Subscription
 from typologies.conditions import condition_q
 
@@ -55,3 +57,47 @@ def delivery_progress(*, delivery_id: int) -> dict:
         if delivery.target_count
         else 0,
     }
+
+
+def delivery_engagement(*, delivery: MarketingDelivery) -> dict:
+    """Its recipients who opened and who clicked (each recipient once, people and machines apart:
+    docs/tracking.md), and the rates of people among the emails sent: opens, and clicks
+    (click-through rate)."""
+    rows = (
+        Interaction.objects.filter(marketing_delivery_id=delivery.pk, link_key=0)
+        .values("kind")
+        .annotate(
+            human=Count("pk", filter=Q(machine_reason="")),
+            machine=Count("pk", filter=~Q(machine_reason="")),
+        )
+    )
+    figures = {
+        (row["kind"], machine): row["machine" if machine else "human"] for row in rows for machine in (0, 1)
+    }
+    opens, clicks = figures.get((InteractionKind.OPEN, 0), 0), figures.get((InteractionKind.CLICK, 0), 0)
+    sent = delivery.sent_count
+    return {
+        "opens": opens,
+        "opens_machine": figures.get((InteractionKind.OPEN, 1), 0),
+        "clicks": clicks,
+        "clicks_machine": figures.get((InteractionKind.CLICK, 1), 0),
+        "open_rate": round(100 * opens / sent, 1) if sent else None,
+        "click_rate": round(100 * clicks / sent, 1) if sent else None,
+    }
+
+
+def recipients_with_engagement(*, delivery: MarketingDelivery) -> QuerySet[DeliveryRecipient]:
+    """The delivery's recipients with whether a person opened (`opened`) and clicked (`clicked`)."""
+
+    def done(kind: str) -> Exists:
+        return Exists(
+            human_interactions(kind=kind).filter(
+                marketing_delivery_id=delivery.pk, marketing_recipient_id=OuterRef("pk"), link_key=0
+            )
+        )
+
+    return (
+        delivery.recipients.select_related("profile", "rule")
+        .annotate(opened=done(InteractionKind.OPEN), clicked=done(InteractionKind.CLICK))
+        .order_by("pk")
+    )

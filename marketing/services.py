@@ -26,6 +26,7 @@ from delivery.targeting import (
     event_recipients,
     event_target_profile,
 )
+from delivery.tracking import TrackedContent, email_tracking_add, marketing_tracked, marketing_tracked_content
 from events.models import Event, EventStatus, Targeting
 from messages_app.analysis import ANY, UNSUBSCRIBE_URL, profile_shape, structure_shapes, template_check
 from messages_app.rendering import message_render
@@ -458,8 +459,13 @@ def delivery_send_batch(*, delivery_id: int, token: int) -> float | None:
         return None
     definitions = attribute_definitions()
     content = delivery_content(delivery=delivery)
+    tracked = None
+    if delivery.channel == Channel.EMAIL and delivery.tracking_enabled:
+        # Its links stored once (per position and URL); each email signed for its recipient.
+        tracked = marketing_tracked_content(delivery_pk=delivery.pk, content=content)
+        content = tracked.content
     for recipient in batch:
-        _send_one(delivery, recipient, content, definitions)
+        _send_one(delivery, recipient, content, definitions, tracked)
     sent = [recipient for recipient in batch if recipient.status == RecipientStatus.SENT]
     failed = [recipient for recipient in batch if recipient.status == RecipientStatus.FAILED]
     with transaction.atomic():
@@ -504,9 +510,16 @@ def _outcomes_write(batch: list[DeliveryRecipient]) -> None:
         )
 
 
-def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content: dict, definitions) -> None:
+def _send_one(
+    delivery: MarketingDelivery,
+    recipient: DeliveryRecipient,
+    content: dict,
+    definitions,
+    tracked: TrackedContent | None,
+) -> None:
     """Render and send to one recipient, recording the outcome on it: sent, failed, or still to
-    send after a temporary failure (tried again in a later batch, MAX_SEND_ATTEMPTS in all)."""
+    send after a temporary failure (tried again in a later batch, MAX_SEND_ATTEMPTS in all). With
+    `tracked`, its email gets the open pixel and click redirects signed for this recipient."""
     try:
         context, language, targets = _addressing(delivery, recipient, definitions)
         rendered = message_render(
@@ -514,6 +527,14 @@ def _send_one(delivery: MarketingDelivery, recipient: DeliveryRecipient, content
         )
         if not targets:
             raise SendFailure(gettext("The profile has no address on this channel."), temporary=False)
+        if tracked is not None:
+            whom = marketing_tracked(
+                recipient_pk=recipient.pk,
+                delivery_pk=delivery.pk,
+                profile_id=recipient.profile_id,
+                email=targets[0].email,
+            )
+            rendered = email_tracking_add(rendered=rendered, whom=whom, tracked=tracked)
         provider_ids = [
             message_send(
                 channel=delivery.channel,

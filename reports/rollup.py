@@ -250,7 +250,10 @@ def _feedback_rollup(until: datetime) -> int:
 
 def _interaction_metrics(deltas: Deltas, row: Interaction, count: int, machine: bool, sign: int) -> None:
     """Opens and the recipient's row of all its clicks (link_key 0) give the totals and the unique
-    figures; the rows of each link the hot clicks (humans only)."""
+    figures; the rows of each link the hot clicks (humans only). A marketing recipient's rows count
+    on its delivery's page, read from the rows themselves, not in these per-message figures."""
+    if row.configuration_id is None:
+        return
     at, cfg, domain = row.first_at, row.configuration_id, row.domain
     if row.link_key == 0:
         suffix = "_machine" if machine else ""

@@ -12,7 +12,7 @@ from django.test import Client
 
 from delivery.models import Interaction, TrackedLink
 from delivery.services import event_deliver
-from delivery.tracking import click_token
+from delivery.tracking import Tracked, click_token
 from events.models import Event, EventStatus
 from events.services import event_trigger
 from messages_app.services import message_publish, message_tracking_set, message_update
@@ -109,7 +109,9 @@ def test_a_click_redirects_only_to_a_link_its_version_holds(tracked_event, smtp)
     product = TrackedLink.objects.get(url="https://shop.example.com/p/{{ ctx.lastProduct }}")
     cart = TrackedLink.objects.get(url="https://shop.example.com/cart?from=mail&x=1")
     # Even signed with our key: a URL the link's template cannot render is refused.
-    forged = click_token(event_pk=event.pk, link_pk=product.pk, url="https://evil.example.net/p/Jacket")
+    forged = click_token(
+        whom=Tracked(event_pk=event.pk), link_pk=product.pk, url="https://evil.example.net/p/Jacket"
+    )
     assert Client().get(f"/t/c/{forged}/").status_code == 400
     # A link of another message's version is refused for this event.
     other = make_published_event(
@@ -118,10 +120,12 @@ def test_a_click_redirects_only_to_a_link_its_version_holds(tracked_event, smtp)
     send(other, smtp)
     foreign = TrackedLink.objects.get(version__message=other.message)
     assert (
-        Client().get(f"/t/c/{click_token(event_pk=event.pk, link_pk=foreign.pk, url=None)}/").status_code
+        Client()
+        .get(f"/t/c/{click_token(whom=Tracked(event_pk=event.pk), link_pk=foreign.pk, url=None)}/")
+        .status_code
         == 400
     )
-    good = click_token(event_pk=event.pk, link_pk=cart.pk, url=None)
+    good = click_token(whom=Tracked(event_pk=event.pk), link_pk=cart.pk, url=None)
     assert Client().get(f"/t/c/{good}/")["Location"] == "https://shop.example.com/cart?from=mail&x=1"
 
 

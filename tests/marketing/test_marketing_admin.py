@@ -102,7 +102,7 @@ def test_a_marketer_creates_prepares_and_sends_a_delivery(client, marketer, typo
 
     csv = client.get(reverse("admin:marketing_marketingdelivery_recipients", args=[delivery.pk]))
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0] == "Profile,Email,Mobile phone,Status,Rule,Sent,Error"
+    assert lines[0] == "Profile,Email,Mobile phone,Status,Rule,Sent,Error,Opened,Clicked"
     assert sorted(line.split(",")[3] for line in lines[1:]) == ["Excluded", "Excluded", "To send"]
 
 

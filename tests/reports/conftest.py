@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from delivery.models import TrackedLink, TrackingEvent
-from delivery.tracking import interaction_record
+from delivery.tracking import Tracked, interaction_record
 from events.models import Event
 from events.services import event_trigger
 from tests.conftest import make_published_event
@@ -102,24 +102,40 @@ def counted(db):
     e1, e2, e3, e4, e5 = events[:5]
     for minutes in (5, 30, 90):
         interaction_record(
-            event_pk=e1.pk, kind="open", user_agent=BROWSER, ip="198.51.100.4", at=at(e1, minutes)
+            whom=Tracked(event_pk=e1.pk),
+            kind="open",
+            user_agent=BROWSER,
+            ip="198.51.100.4",
+            at=at(e1, minutes),
         )
-    interaction_record(event_pk=e2.pk, kind="open", user_agent=BROWSER, ip="198.51.100.9", at=at(e2, 3))
-    interaction_record(event_pk=e3.pk, kind="open", user_agent="Mozilla/5.0", ip="17.58.1.2", at=at(e3, 0, 5))
-    interaction_record(event_pk=e1.pk, kind="click", link=link1, user_agent=BROWSER, at=at(e1, 6))
-    interaction_record(event_pk=e1.pk, kind="click", link=link1, user_agent=BROWSER, at=at(e1, 31))
-    interaction_record(event_pk=e2.pk, kind="click", link=link1, user_agent=BROWSER, at=at(e2, 4))
     interaction_record(
-        event_pk=e2.pk,
+        whom=Tracked(event_pk=e2.pk), kind="open", user_agent=BROWSER, ip="198.51.100.9", at=at(e2, 3)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e3.pk), kind="open", user_agent="Mozilla/5.0", ip="17.58.1.2", at=at(e3, 0, 5)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e1.pk), kind="click", link=link1, user_agent=BROWSER, at=at(e1, 6)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e1.pk), kind="click", link=link1, user_agent=BROWSER, at=at(e1, 31)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e2.pk), kind="click", link=link1, user_agent=BROWSER, at=at(e2, 4)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e2.pk),
         kind="click",
         link=link2,
         url="https://shop.example.com/p/Jacket",
         user_agent=BROWSER,
         at=at(e2, 5),
     )
-    interaction_record(event_pk=e3.pk, kind="click", link=link1, user_agent=BROWSER, at=at(e3, 0, 6))
     interaction_record(
-        event_pk=e3.pk,
+        whom=Tracked(event_pk=e3.pk), kind="click", link=link1, user_agent=BROWSER, at=at(e3, 0, 6)
+    )
+    interaction_record(
+        whom=Tracked(event_pk=e3.pk),
         kind="click",
         link=link2,
         url="https://shop.example.com/p/Jacket",

@@ -58,13 +58,19 @@ def test_the_rollup_is_incremental_and_counts_nothing_twice(counted):
     # One more human open of e2 and a new opener: only the difference is added.
     e2 = Event.objects.get(email="e2@b.example")
     e6 = Event.objects.get(email="e6@a.example")
-    from delivery.tracking import interaction_record
+    from delivery.tracking import Tracked, interaction_record
 
     interaction_record(
-        event_pk=e2.pk, kind="open", user_agent="Mozilla/5.0 (X11) Firefox/133.0", at=DAY.replace(hour=12)
+        whom=Tracked(event_pk=e2.pk),
+        kind="open",
+        user_agent="Mozilla/5.0 (X11) Firefox/133.0",
+        at=DAY.replace(hour=12),
     )
     interaction_record(
-        event_pk=e6.pk, kind="open", user_agent="Mozilla/5.0 (X11) Firefox/133.0", at=DAY.replace(hour=12)
+        whom=Tracked(event_pk=e6.pk),
+        kind="open",
+        user_agent="Mozilla/5.0 (X11) Firefox/133.0",
+        at=DAY.replace(hour=12),
     )
     figures = rolled(counted).figures
     assert (figures.opens, figures.opens_unique) == (EXPECTED["opens"] + 2, EXPECTED["opens_unique"] + 1)
