@@ -35,6 +35,7 @@ from events.models import Event, Targeting
 from fastpath.versions import per_version
 from messages_app.rendering import RenderedEmail
 from messages_app.selectors import version_content
+from profiles.models import Profile
 
 from .models import Interaction, InteractionKind, InteractionSource, TrackedLink
 from .targeting import TargetingFailed, event_target_profile
@@ -357,7 +358,10 @@ def _recipient(whom: Tracked) -> tuple[dict, dict, datetime | None] | None:
         key = {"marketing_recipient_id": whom.recipient_pk}
         known = {
             "marketing_delivery_id": whom.delivery_pk,
-            "profile_id": whom.profile_id,
+            # The token names the profile; an erased one is gone, and its hits name none.
+            "profile_id": whom.profile_id
+            if whom.profile_id and Profile.objects.filter(pk=whom.profile_id).exists()
+            else None,
             "domain": whom.domain,
         }
         return key, known, whom.sent_at

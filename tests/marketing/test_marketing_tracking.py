@@ -194,3 +194,15 @@ def test_report_rollups_count_transactional_messages_only(tracking, smtp, people
     assert figures == {"open": 1, "open_unique": 1}
     assert set(HourlyRollup.objects.values_list("configuration_id", flat=True)) == {config.pk}
     assert not Interaction.objects.filter(rolled=False).exists()
+
+
+def test_an_open_after_the_profile_was_erased_is_kept_without_it(tracking, smtp, people):
+    """The pixel's token names the profile; once a privacy request erased it, the image is still
+    served and the open counted for the delivery, attributed to no profile."""
+    from privacy.services import profile_erase
+
+    delivery, html = sent(smtp, people)
+    profile_erase(profile=people["Ann"], operator="test")
+    assert fetch(tracking, pixel_of(html["Ann"])).status == 200
+    [opened] = Interaction.objects.filter(marketing_delivery_id=delivery.pk, kind="open")
+    assert opened.profile_id is None and opened.machine_reason == ""
