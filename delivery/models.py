@@ -75,7 +75,9 @@ class DeliveryAttempt(models.Model):
     # retention has deleted the event (RETENTION_EVENTS_DAYS) and left its logs (RETENTION_LOGS_DAYS).
     # No constraint nor index on the configuration: no check nor index entry per row written on
     # the delivery path (the admin joins it to scope the log; deleting a draft takes its logs).
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="")
+    # The PKey's database default: a worker still running the code from before the migration writes
+    # rows without it.
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
     configuration = models.ForeignKey(
         "events.EventConfiguration",
         verbose_name=_("configuration"),
@@ -187,7 +189,7 @@ class Exclusion(models.Model):
         related_name="exclusions",
     )
     # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="")
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
     configuration = models.ForeignKey(
         "events.EventConfiguration",
         verbose_name=_("configuration"),
@@ -240,7 +242,7 @@ class TrackingEvent(models.Model):
         related_name="tracking_events",
     )
     # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="")
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
     configuration = models.ForeignKey(
         "events.EventConfiguration",
         verbose_name=_("configuration"),

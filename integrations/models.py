@@ -139,7 +139,7 @@ class CallbackAttempt(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="")
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
     configuration = models.ForeignKey(
         "events.EventConfiguration",
         verbose_name=_("configuration"),

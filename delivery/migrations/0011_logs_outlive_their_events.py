@@ -13,7 +13,7 @@ CONFIGURATION = models.ForeignKey(
     to="events.eventconfiguration",
     verbose_name="configuration",
 )
-PKEY = models.CharField(blank=True, default="", max_length=64, verbose_name="PKey")
+PKEY = models.CharField(blank=True, db_default="", default="", max_length=64, verbose_name="PKey")
 
 
 class Migration(migrations.Migration):

@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="callbackattempt",
             name="event_pkey",
-            field=models.CharField(blank=True, default="", max_length=64, verbose_name="PKey"),
+            field=models.CharField(blank=True, db_default="", default="", max_length=64, verbose_name="PKey"),
         ),
         DropNotNull(
             model_name="callbackattempt",
