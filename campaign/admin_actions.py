@@ -15,7 +15,9 @@ from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from .exceptions import ApplicationError
 
@@ -129,3 +131,17 @@ class ObjectActionsMixin:
             "available": action.available(obj),
         }
         return TemplateResponse(request, "admin/object_action_confirm.html", context)
+
+
+class EventLogAdminMixin:
+    """The admin of a log of an event's sending (delivery attempts, exclusions, provider feedback,
+    status callbacks), which outlives the event: its PKey, a link to the event while it is there."""
+
+    @admin.display(description=_lazy("event"), ordering="event_pkey")
+    def event_label(self, obj):
+        if obj.event_id is not None:
+            url = reverse("admin:events_event_change", args=[obj.event_id])
+            return format_html('<a href="{}">{}</a>', url, obj.event_pkey or obj.event_id)
+        if obj.event_pkey:
+            return _("{pkey} (event deleted)").format(pkey=obj.event_pkey)
+        return "-"

@@ -3,7 +3,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from campaign.admin_actions import EventLogAdminMixin, ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from messages_app.selectors import messages_editable_by
 from organisations.admin_scoping import UnitScopedAdminMixin
 
@@ -59,12 +59,12 @@ class CapturedMessageAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DeliveryAttempt)
-class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
-    unit_field = "event__configuration__unit"
-    list_display = ["started_at", "event", "number", "channel", "outcome", "duration_ms", "retry_at"]
+class DeliveryAttemptAdmin(EventLogAdminMixin, UnitScopedAdminMixin, ReadOnlyAdmin):
+    # By the configuration the attempt keeps: its event may be gone (the logs outlive the events).
+    unit_field = "configuration__unit"
+    list_display = ["started_at", "event_label", "number", "channel", "outcome", "duration_ms", "retry_at"]
     list_filter = ["outcome", "channel"]
-    search_fields = ["event__pkey", "provider_message_id", "address"]
-    list_select_related = ["event"]
+    search_fields = ["event_pkey", "provider_message_id", "address"]
     date_hierarchy = "started_at"
 
     def get_queryset(self, request):
@@ -72,11 +72,12 @@ class DeliveryAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
         return (
             super()
             .get_queryset(request)
-            .filter(event__configuration__message__in=messages_editable_by(user=request.user))
+            .filter(configuration__message__in=messages_editable_by(user=request.user))
         )
 
     fields = [
-        "event",
+        "event_label",
+        "configuration",
         "number",
         "channel",
         "address",
@@ -146,37 +147,37 @@ class DenylistEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Exclusion)
-class ExclusionAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
-    unit_field = "event__configuration__unit"
-    list_display = ["created_at", "event", "channel", "address", "reason", "rule"]
+class ExclusionAdmin(EventLogAdminMixin, UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "configuration__unit"
+    list_display = ["created_at", "event_label", "channel", "address", "reason", "rule"]
     list_filter = [
         "reason",
         "channel",
         "rule",
         # Only the messages of the exclusions listed (those of the user's units).
-        ("event__configuration__message", admin.RelatedOnlyFieldListFilter),
+        ("configuration__message", admin.RelatedOnlyFieldListFilter),
         "created_at",
     ]
-    search_fields = ["event__pkey", "address"]
-    list_select_related = ["event", "rule"]
+    search_fields = ["event_pkey", "address"]
+    list_select_related = ["rule"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "event", "channel", "address", "reason", "rule", "detail"]
+    fields = ["created_at", "event_label", "configuration", "channel", "address", "reason", "rule", "detail"]
     readonly_fields = fields
 
 
 @admin.register(TrackingEvent)
-class TrackingEventAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
-    unit_field = "event__configuration__unit"
-    list_display = ["received_at", "event_type", "recipient", "esp_name", "event"]
+class TrackingEventAdmin(EventLogAdminMixin, UnitScopedAdminMixin, ReadOnlyAdmin):
+    unit_field = "configuration__unit"
+    list_display = ["received_at", "event_type", "recipient", "esp_name", "event_label"]
     list_filter = ["event_type", "esp_name"]
-    search_fields = ["recipient", "provider_message_id", "event__pkey"]
-    list_select_related = ["event"]
+    search_fields = ["recipient", "provider_message_id", "event_pkey"]
     fields = [
         "received_at",
         "occurred_at",
         "event_type",
         "esp_name",
-        "event",
+        "event_label",
+        "configuration",
         "recipient",
         "provider_message_id",
         "description",

@@ -145,7 +145,9 @@ def tracking_record(*, esp_name: str, esp_event: AnymailTrackingEvent) -> Tracki
     address: hard bounce and complaint quarantine, soft bounces count, a delivery resets the count."""
     message_id = str(esp_event.message_id or "")
     attempt = (
-        DeliveryAttempt.objects.filter(provider_message_id=message_id).only("event_id").first()
+        DeliveryAttempt.objects.filter(provider_message_id=message_id)
+        .only("event_id", "event_pkey", "configuration_id")
+        .first()
         if message_id
         else None
     )
@@ -153,7 +155,11 @@ def tracking_record(*, esp_name: str, esp_event: AnymailTrackingEvent) -> Tracki
     event_type = str(esp_event.event_type)
     with transaction.atomic():
         tracking = TrackingEvent.objects.create(
+            # The attempt's event, PKey and configuration: the attempt outlives its event, so late
+            # feedback still finds which sending it is about.
             event_id=attempt.event_id if attempt else None,
+            event_pkey=attempt.event_pkey if attempt else "",
+            configuration_id=attempt.configuration_id if attempt else None,
             esp_name=esp_name,
             event_type=event_type,
             provider_message_id=message_id[:255],
@@ -164,7 +170,7 @@ def tracking_record(*, esp_name: str, esp_event: AnymailTrackingEvent) -> Tracki
             click_url=esp_event.click_url or "",
             esp_event=esp_event.esp_event if isinstance(esp_event.esp_event, dict | list) else {},
         )
-        if attempt is not None and event_type in ("opened", "clicked"):
+        if attempt is not None and attempt.event_id is not None and event_type in ("opened", "clicked"):
             provider_interaction(
                 event_pk=attempt.event_id,
                 kind=InteractionKind.OPEN if event_type == "opened" else InteractionKind.CLICK,

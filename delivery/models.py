@@ -61,10 +61,34 @@ class AttemptOutcome(models.TextChoices):
 
 
 class DeliveryAttempt(models.Model):
-    """One try at processing and sending an event (append-only)."""
+    """One try at processing and sending an event (append-only). A log of its own: it outlives its
+    event (RETENTION_LOGS_DAYS against RETENTION_EVENTS_DAYS), keeping the event's PKey and
+    configuration (see `EventLogMixin`)."""
 
     event = models.ForeignKey(
-        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="delivery_attempts"
+        "events.Event",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="delivery_attempts",
+    )
+    # The event's PKey and configuration, written with the row: what keeps the log meaningful once
+    # retention has deleted the event (RETENTION_EVENTS_DAYS) and left its logs (RETENTION_LOGS_DAYS).
+    # No constraint nor index on the configuration: no check nor index entry per row written on
+    # the delivery path (the admin joins it to scope the log; deleting a draft takes its logs).
+    # The PKey's database default: a worker still running the code from before the migration writes
+    # rows without it.
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        verbose_name=_("configuration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     number = models.PositiveIntegerField(_("number"))
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
@@ -85,12 +109,14 @@ class DeliveryAttempt(models.Model):
             models.Index(fields=["event", "number"], name="attempt_event_number"),
             models.Index(fields=["provider_message_id"], name="attempt_provider_message_id"),
             models.Index(fields=["outcome", "started_at"], name="attempt_outcome_started"),
+            # The logs' retention, oldest first.
+            models.Index(fields=["started_at"], name="attempt_started"),
         ]
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
 
     def __str__(self) -> str:
-        return f"{self.event_id} #{self.number} {self.outcome}"
+        return f"{self.event_pkey or self.event_id} #{self.number} {self.outcome}"
 
 
 class QuarantineReason(models.TextChoices):
@@ -154,10 +180,27 @@ class ExclusionReason(models.TextChoices):
 
 
 class Exclusion(models.Model):
-    """An event not sent on purpose, and why (append-only)."""
+    """An event not sent on purpose, and why (append-only); outlives its event."""
 
     event = models.ForeignKey(
-        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="exclusions"
+        "events.Event",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exclusions",
+    )
+    # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        verbose_name=_("configuration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=4096)
@@ -176,24 +219,41 @@ class Exclusion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["reason", "created_at"], name="exclusion_reason_created")]
+        indexes = [
+            models.Index(fields=["reason", "created_at"], name="exclusion_reason_created"),
+            # The logs' retention, oldest first.
+            models.Index(fields=["created_at"], name="exclusion_created"),
+        ]
         verbose_name = _("exclusion")
         verbose_name_plural = _("exclusions")
 
     def __str__(self) -> str:
-        return f"{self.event_id} {self.reason}"
+        return f"{self.event_pkey or self.event_id} {self.reason}"
 
 
 class TrackingEvent(models.Model):
-    """Provider feedback about a sent message (anymail tracking webhooks), append-only."""
+    """Provider feedback about a sent message (anymail tracking webhooks), append-only; outlives its
+    event. No event and no configuration: feedback matching none of our sendings."""
 
     event = models.ForeignKey(
         "events.Event",
         verbose_name=_("event"),
         null=True,
         blank=True,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
         related_name="tracking_events",
+    )
+    # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        verbose_name=_("configuration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     esp_name = models.CharField(_("esp name"), max_length=50)
     # anymail's normalized type: delivered, bounced, deferred, complained, opened, clicked, ...
@@ -211,6 +271,8 @@ class TrackingEvent(models.Model):
         ordering = ["-received_at", "-pk"]
         indexes = [
             models.Index(fields=["event", "event_type", "received_at"], name="tracking_event_type_time"),
+            # The logs' retention, oldest first.
+            models.Index(fields=["received_at"], name="tracking_received"),
         ]
         verbose_name = _("tracking event")
         verbose_name_plural = _("tracking events")

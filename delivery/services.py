@@ -102,6 +102,8 @@ class _Attempt:
         one statement) or by `record`."""
         return DeliveryAttempt(
             event=self.event,
+            event_pkey=self.event.pkey,
+            configuration_id=self.event.configuration_id,
             number=self.number,
             channel=self.channel,
             address=self.address,
@@ -496,7 +498,14 @@ def _exclude(
         address = ""
     with transaction.atomic():
         Exclusion.objects.create(
-            event=event, channel=channel, address=address, reason=reason, detail=detail, rule_id=rule_id
+            event=event,
+            event_pkey=event.pkey,
+            configuration_id=event.configuration_id,
+            channel=channel,
+            address=address,
+            reason=reason,
+            detail=detail,
+            rule_id=rule_id,
         )
         _finish(event, EventStatus.IGNORED, error=f"Not sent: {detail}")
 

@@ -33,6 +33,8 @@ def event_callback_send(self, event_pk: int) -> None:
     attempt = callback_deliver(
         integration=event.integration,
         event_pk=event.pk,
+        event_pkey=event.pkey,
+        configuration_id=event.configuration_id,
         event_status=event.status,
         payload=event_status_payload(event),
     )

@@ -6,7 +6,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from campaign.admin_actions import ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
+from campaign.admin_actions import EventLogAdminMixin, ObjectAction, ObjectActionsMixin, ReadOnlyAdmin
 from organisations.admin_scoping import UnitScopedAdminMixin
 from organisations.selectors import user_unit, writable_q
 
@@ -151,15 +151,26 @@ class IntegrationAdmin(UnitScopedAdminMixin, ObjectActionsMixin, admin.ModelAdmi
 
 
 @admin.register(CallbackAttempt)
-class CallbackAttemptAdmin(UnitScopedAdminMixin, ReadOnlyAdmin):
-    """The append-only log of status callbacks: read-only."""
+class CallbackAttemptAdmin(EventLogAdminMixin, UnitScopedAdminMixin, ReadOnlyAdmin):
+    """The append-only log of status callbacks: read-only; it outlives the events."""
 
     unit_field = "integration__unit"
-    list_display = ["created_at", "integration", "event", "event_status", "result", "response_status"]
+    list_display = ["created_at", "integration", "event_label", "event_status", "result", "response_status"]
     list_filter = ["result", "event_status"]
-    list_select_related = ["integration", "event"]
-    search_fields = ["event__pkey", "url"]
-    readonly_fields = [f.name for f in CallbackAttempt._meta.fields]
+    list_select_related = ["integration"]
+    search_fields = ["event_pkey", "url"]
+    fields = [
+        "created_at",
+        "integration",
+        "event_label",
+        "configuration",
+        "event_status",
+        "url",
+        "result",
+        "response_status",
+        "error",
+    ]
+    readonly_fields = fields
 
 
 @admin.register(IdempotencyKey)

@@ -122,9 +122,16 @@ def callback_post(*, url: str, secret: str, payload: dict, timeout: float | None
 
 
 def callback_deliver(
-    *, integration: Integration, event_pk: int, event_status: str, payload: dict
+    *,
+    integration: Integration,
+    event_pk: int,
+    event_pkey: str,
+    configuration_id: int,
+    event_status: str,
+    payload: dict,
 ) -> CallbackAttempt | None:
-    """POST one event's status to its integration's callback URL and log the attempt; None when the
+    """POST one event's status to its integration's callback URL and log the attempt (with the
+    event's PKey and configuration, which the log keeps once the event is deleted); None when the
     integration has no callback (URL and secret)."""
     if not integration.callback_url or not integration.callback_secret:
         return None
@@ -132,6 +139,8 @@ def callback_deliver(
     return CallbackAttempt.objects.create(
         integration=integration,
         event_id=event_pk,
+        event_pkey=event_pkey,
+        configuration_id=configuration_id,
         event_status=event_status,
         url=integration.callback_url,
         result=outcome.result,

@@ -129,8 +129,26 @@ class CallbackAttempt(models.Model):
     integration = models.ForeignKey(
         Integration, verbose_name=_("integration"), on_delete=models.CASCADE, related_name="callback_attempts"
     )
+    # Outlives its event (RETENTION_LOGS_DAYS against RETENTION_EVENTS_DAYS) with the event's PKey
+    # and configuration (no constraint nor index: see delivery.models.DeliveryAttempt).
     event = models.ForeignKey(
-        "events.Event", verbose_name=_("event"), on_delete=models.CASCADE, related_name="+"
+        "events.Event",
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        verbose_name=_("configuration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     event_status = models.CharField(_("event status"), max_length=20)
     url = models.CharField(_("url"), max_length=500)
@@ -144,7 +162,9 @@ class CallbackAttempt(models.Model):
         db_table = "campaign_callbackattempt"
         ordering = ["-created_at", "-pk"]
         indexes = [
-            models.Index(fields=["integration", "result", "created_at"], name="callback_attempt_lookup")
+            models.Index(fields=["integration", "result", "created_at"], name="callback_attempt_lookup"),
+            # The logs' retention, oldest first.
+            models.Index(fields=["created_at"], name="callback_attempt_created"),
         ]
         verbose_name = _("callback attempt")
         verbose_name_plural = _("callback attempts")

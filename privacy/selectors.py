@@ -214,15 +214,16 @@ def profile_personal_data(*, profile: Profile) -> dict:
         ],
         "other_delivery_attempts": [
             {
-                "event": attempt.event.pkey,
+                "event": attempt.event_pkey,
                 "channel": attempt.channel,
                 "address": attempt.address,
                 "started_at": _iso(attempt.started_at),
                 "outcome": attempt.outcome,
             }
-            for attempt in DeliveryAttempt.objects.filter(address__in=all_addresses)
-            .exclude(event__in=[e.pk for e in events])
-            .select_related("event")
+            # Those of other events, or of events already deleted (the logs outlive them).
+            for attempt in DeliveryAttempt.objects.filter(address__in=all_addresses).exclude(
+                event__in=[e.pk for e in events]
+            )
         ],
         "proofs": [
             {

@@ -158,7 +158,14 @@ def _erase(profile: Profile) -> dict[str, int]:
     detail["events"] = Event.objects.filter(pk__in=event_pks).update(
         email="", mobile_phone="", push_token="", ctx={}, error=note
     )
-    of_events = Q(event__in=event_pks)
+    # The logs outlive their events: those of the profile's events already deleted are found by
+    # the addresses they were sent to, and through the PKeys these keep, their callbacks and feedback.
+    gone = Q(event__isnull=True, address__in=every)
+    gone_pkeys = {
+        *DeliveryAttempt.objects.filter(gone).exclude(event_pkey="").values_list("event_pkey", flat=True),
+        *Exclusion.objects.filter(gone).exclude(event_pkey="").values_list("event_pkey", flat=True),
+    }
+    of_events = Q(event__in=event_pks) | Q(event__isnull=True, event_pkey__in=gone_pkeys)
     detail["delivery_attempts"] = DeliveryAttempt.objects.filter(of_events | Q(address__in=every)).update(
         address="", provider_response="", error=""
     )

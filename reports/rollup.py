@@ -6,7 +6,9 @@ Run by beat every REPORTS_ROLLUP_INTERVAL_SECONDS; each source is read increment
   REPORTS_ROLLUP_WINDOW_HOURS up to REPORTS_ROLLUP_LAG_SECONDS ago (so that a transaction still
   committing an event stamped just before is not passed by), grouped in the database by
   configuration, hour, recipient domain, status and latency bucket;
-- **provider feedback** (bounces, unsubscribes) by id, up to the same lag;
+- **provider feedback** (bounces, unsubscribes) by id, up to the same lag: each row matched to one of
+  our sendings, by the configuration it keeps (its event may be gone: the logs outlive the events),
+  counted once when the watermark passes it;
 - **opens and clicks**: the `Interaction` rows changed since they were last rolled up (`rolled`
   false, a partial index), adding the difference (more hits, or a row flagged machine after the
   fact moves from the human metrics to the machine ones).
@@ -36,7 +38,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Lower, StrIndex, Substr, TruncHour
+from django.db.models.functions import Coalesce, Lower, StrIndex, Substr, TruncHour
 from django.utils import timezone
 
 from delivery.feedback import SOFT_BOUNCE_RE
@@ -199,16 +201,20 @@ def _feedback_rollup(until: datetime) -> int:
             mark = _watermark("feedback")
             rows = list(
                 TrackingEvent.objects.filter(
+                    # Matched to one of our sendings (the configuration is the one kept by the row).
+                    Q(configuration__isnull=False) | Q(event__isnull=False),
                     id__gt=mark.position_id,
                     received_at__lt=until,
-                    event__isnull=False,
                     event_type__in=FEEDBACK_TYPES,
                 )
+                .annotate(matched=Coalesce("configuration_id", "event__configuration_id"))
                 .order_by("id")
                 .values_list(
                     "id",
-                    "event__configuration_id",
+                    "matched",
+                    "event_id",
                     "event__email",
+                    "recipient",
                     "event_type",
                     "occurred_at",
                     "received_at",
@@ -223,14 +229,17 @@ def _feedback_rollup(until: datetime) -> int:
                 (
                     _id,
                     configuration_id,
+                    event_id,
                     email,
+                    recipient,
                     event_type,
                     occurred_at,
                     received_at,
                     mta_response,
                     description,
                 ) = row
-                domain = email.rpartition("@")[2].lower()
+                # The event's address while it is there; the feedback's own once it is gone.
+                domain = (email if event_id is not None else recipient).rpartition("@")[2].lower()
                 if event_type == "unsubscribed":
                     metric = "unsubscribe"
                 elif SOFT_BOUNCE_RE.match(mta_response or description or ""):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from campaign.exceptions import ApplicationError
 from campaign.roles import ADMINISTRATORS, ADMINISTRATORS_ALL_UNITS, MARKETERS
-from events.models import EventConfiguration
+from events.models import Event, EventConfiguration
 from events.services import event_trigger
 from integrations.models import Integration
 from integrations.services import integration_create
@@ -248,6 +248,8 @@ def test_the_delivery_logs_show_only_the_users_events(client, tree):
         event = event_trigger(event_id=config.event_id, payload={"email": address, "ctx": CART})
         DeliveryAttempt.objects.create(
             event=event,
+            event_pkey=event.pkey,
+            configuration_id=event.configuration_id,
             number=1,
             channel="email",
             address=address,
@@ -258,13 +260,21 @@ def test_the_delivery_logs_show_only_the_users_events(client, tree):
     own = DeliveryAttempt.objects.get(address="a-customer@example.com")
     other = DeliveryAttempt.objects.get(address="b-customer@example.com")
     client.force_login(user_in(tree["brand_a"], ADMINISTRATORS))
-    page = client.get("/admin/delivery/deliveryattempt/").content.decode()
-    assert f"/deliveryattempt/{own.pk}/change/" in page
-    assert f"/deliveryattempt/{other.pk}/change/" not in page
-    searched = client.get("/admin/delivery/deliveryattempt/", {"q": "b-customer"}).content.decode()
-    assert "0 results" in searched
-    assert client.get(f"/admin/delivery/deliveryattempt/{other.pk}/change/").status_code == 404
-    assert client.get(f"/admin/delivery/deliveryattempt/{own.pk}/change/").status_code == 200
+    # While the events are there, and once retention has deleted them (the logs outlive them).
+    for gone in (False, True):
+        if gone:
+            Event.objects.all().delete()
+        page = client.get("/admin/delivery/deliveryattempt/").content.decode()
+        assert f"/deliveryattempt/{own.pk}/change/" in page
+        assert f"/deliveryattempt/{other.pk}/change/" not in page
+        assert (f"{own.event_pkey} (event deleted)" in page) is gone
+        searched = client.get("/admin/delivery/deliveryattempt/", {"q": "b-customer"}).content.decode()
+        assert "0 results" in searched
+        searched = client.get("/admin/delivery/deliveryattempt/", {"q": other.event_pkey}).content.decode()
+        assert "0 results" in searched
+        assert client.get(f"/admin/delivery/deliveryattempt/{other.pk}/change/").status_code == 404
+        detail = client.get(f"/admin/delivery/deliveryattempt/{own.pk}/change/")
+        assert detail.status_code == 200 and own.event_pkey in detail.content.decode()
 
 
 def test_marketing_deliveries_belong_to_a_unit(client, tree):

@@ -17,6 +17,7 @@ from delivery.models import (
     AddressQuarantine,
     CapturedEmail,
     CapturedMessage,
+    DeliveryAttempt,
     DenylistEntry,
     Exclusion,
     ExclusionReason,
@@ -24,7 +25,7 @@ from delivery.models import (
     TrackingEvent,
 )
 from delivery.services import event_deliver
-from events.models import EventStatus
+from events.models import Event, EventStatus
 from events.services import event_trigger
 from integrations.models import CallbackAttempt, IdempotencyKey
 from integrations.services import integration_create
@@ -107,19 +108,22 @@ def held(cart_event, smtp, administrator):
     assert [m["Subject"] for m in smtp.messages] == [f"{FIRST}, your cart is waiting", f"Hello {FIRST}"]
     # Its logs, feedback, captures, proofs, lists and a staged import row.
     issued = integration_create(name="Shop")
+    # As the delivery path writes them: with the event's PKey and configuration, which they keep
+    # once the event is deleted (the logs outlive their events).
+    keys = {"event": event, "event_pkey": event.pkey, "configuration_id": event.configuration_id}
     CallbackAttempt.objects.create(
+        **keys,
         integration=issued.integration,
-        event=event,
         event_status="processed",
         url="https://shop.example.com/hook",
         result="failed",
         error=f"500 for {EMAIL}",
     )
     Exclusion.objects.create(
-        event=event, channel="email", address=EMAIL, reason="denylist", detail=f"{EMAIL} denied"
+        **keys, channel="email", address=EMAIL, reason="denylist", detail=f"{EMAIL} denied"
     )
     TrackingEvent.objects.create(
-        event=event, esp_name="Test", event_type="opened", recipient=EMAIL, esp_event={"to": EMAIL}
+        **keys, esp_name="Test", event_type="opened", recipient=EMAIL, esp_event={"to": EMAIL}
     )
     CapturedEmail.objects.create(
         from_email="shop@example.com", to=EMAIL, subject=f"Hi {FIRST}", raw=f"To: {EMAIL}"
@@ -209,6 +213,27 @@ def test_erase_leaves_no_personal_data_in_any_table(held, administrator):
         record.subject_hash,
     )
     assert entry.changes["after"]["events"] == 2
+
+
+def test_erase_reaches_the_logs_of_events_already_deleted(held, administrator):
+    """The events' retention deleted the profile's events and kept their logs (RETENTION_LOGS_DAYS
+    against RETENTION_EVENTS_DAYS): erasing the profile still removes its data from them."""
+    profile, event, targeted = held
+    Event.objects.filter(pk__in=[event.pk, targeted.pk]).delete()
+    assert DeliveryAttempt.objects.filter(event__isnull=True, address=EMAIL).count() == 2
+    assert "delivery_deliveryattempt.address" in tables_holding(EMAIL)
+    assert "campaign_callbackattempt.error" in tables_holding(EMAIL)
+
+    record = profile_erase(profile=profile, user=administrator)
+
+    assert record.outcome == PrivacyRequestOutcome.DONE
+    assert {needle: tables_holding(needle) for needle in NEEDLES} == {needle: [] for needle in NEEDLES}
+    # The logs stay, with the PKeys of their events, without the data.
+    assert set(DeliveryAttempt.objects.values_list("event_pkey", "address")) == {
+        (event.pkey, ""),
+        (targeted.pkey, ""),
+    }
+    assert CallbackAttempt.objects.get().event_pkey == event.pkey
 
 
 def test_an_erased_address_is_never_messaged_again(held, cart_event, smtp, administrator):

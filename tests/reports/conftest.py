@@ -147,12 +147,16 @@ def counted(db):
         (e5, "bounced", "452 4.2.2 Mailbox full"),
         (e2, "unsubscribed", ""),
     ):
-        TrackingEvent.objects.create(
+        feedback = TrackingEvent.objects.create(
             event=event,
+            event_pkey=event.pkey,
+            configuration_id=event.configuration_id,
             esp_name="postmark",
             event_type=event_type,
             recipient=Event.objects.get(pk=event.pk).email,
             mta_response=response,
             occurred_at=at(event, 1),
         )
+        # Received when it happened (a log is kept by its own time).
+        TrackingEvent.objects.filter(pk=feedback.pk).update(received_at=at(event, 2))
     return config

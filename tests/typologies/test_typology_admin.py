@@ -85,5 +85,5 @@ def test_the_exclusion_log_filters_by_rule_and_message(client, administrator, co
     changelist = reverse("admin:delivery_exclusion_changelist")
     assert event.pkey in client.get(changelist, {"rule__id__exact": rule.pk}).content.decode()
     assert event.pkey not in client.get(changelist, {"rule__id__exact": other.pk}).content.decode()
-    by_message = client.get(changelist, {"event__configuration__message__id__exact": config.message.pk})
+    by_message = client.get(changelist, {"configuration__message__id__exact": config.message.pk})
     assert event.pkey in by_message.content.decode()
