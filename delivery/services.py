@@ -546,7 +546,10 @@ def _render_failed(attempt: _Attempt, exc: RenderError) -> None:
     """A render that can only fail again (a limit of the sandbox, an operation it refuses, a
     missing value under the fail policy) ends the event at once: retrying would only spend the
     worker's time on it again."""
-    error = f"Rendering failed: {exc.message}"[:2000]
+    _processing_failed_for_good(attempt, f"Rendering failed: {exc.message}"[:2000])
+
+
+def _processing_failed_for_good(attempt: _Attempt, error: str) -> None:
     _finish(
         attempt.event,
         EventStatus.DELIVERY_FAILED,
@@ -561,13 +564,7 @@ def _processing_failed(attempt: _Attempt, error: str) -> None:
         event=attempt.event, outcome=AttemptOutcome.PROCESSING_ERROR
     ).count()
     if failures + 1 >= settings.DELIVERY_PROCESSING_MAX_ATTEMPTS:
-        _finish(
-            attempt.event,
-            EventStatus.DELIVERY_FAILED,
-            record=attempt.row(AttemptOutcome.PROCESSING_ERROR, error=error),
-            attempts=attempt.number,
-            error=error,
-        )
+        _processing_failed_for_good(attempt, error)
         return
     _postpone(attempt, AttemptOutcome.PROCESSING_ERROR, error)
 
