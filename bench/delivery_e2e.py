@@ -110,6 +110,12 @@ def describe(values: list[float]) -> str:
     )
 
 
+def floor_shares(count: int, connections: int) -> list[int]:
+    """How many of `count` floor messages each of `connections` senders sends."""
+    base, extra = divmod(count, connections)
+    return [base + (1 if worker < extra else 0) for worker in range(connections)]
+
+
 def smtp_floor_threads(stack: Stack, count: int, connections: int) -> float:
     """The floor as this benchmark measured it before 2026-12-03 (kept to compare with the figures
     of then): `connections` threads of this process, each building its messages as it sends them."""
@@ -124,9 +130,7 @@ def smtp_floor_threads(stack: Stack, count: int, connections: int) -> float:
                 message.set_content(FLOOR_BODY)
                 smtp.send_message(message)
 
-    shares = [
-        count // connections + (1 if worker < count % connections else 0) for worker in range(connections)
-    ]
+    shares = floor_shares(count, connections)
     threads = [threading.Thread(target=send, args=(share, worker)) for worker, share in enumerate(shares)]
     started = time.monotonic()
     for thread in threads:
@@ -161,9 +165,7 @@ def smtp_floor(stack: Stack, count: int, connections: int) -> float:
     processes (as many as the pool measured against it), one reused connection each, from the
     start signal (messages built and connections open) to the last arrival."""
     stack.smtp.received.clear()
-    shares = [
-        count // connections + (1 if worker < count % connections else 0) for worker in range(connections)
-    ]
+    shares = floor_shares(count, connections)
     context = multiprocessing.get_context("fork")  # only smtplib runs in the children
     start = context.Barrier(connections + 1)
     senders = [

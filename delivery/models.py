@@ -4,7 +4,7 @@ from django.db.models import F, Q
 from django.db.models.functions import MD5
 from django.utils.translation import gettext_lazy as _
 
-from events.models import Channel
+from events.models import Channel, EventLog
 
 
 class CapturedEmail(models.Model):
@@ -60,10 +60,10 @@ class AttemptOutcome(models.TextChoices):
     PROCESSING_ERROR = "processingError", _("Processing error")
 
 
-class DeliveryAttempt(models.Model):
+class DeliveryAttempt(EventLog):
     """One try at processing and sending an event (append-only). A log of its own: it outlives its
     event (RETENTION_LOGS_DAYS against RETENTION_EVENTS_DAYS), keeping the event's PKey and
-    configuration (see `EventLogMixin`)."""
+    configuration (`events.models.EventLog`)."""
 
     event = models.ForeignKey(
         "events.Event",
@@ -72,23 +72,6 @@ class DeliveryAttempt(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="delivery_attempts",
-    )
-    # The event's PKey and configuration, written with the row: what keeps the log meaningful once
-    # retention has deleted the event (RETENTION_EVENTS_DAYS) and left its logs (RETENTION_LOGS_DAYS).
-    # No constraint nor index on the configuration: no check nor index entry per row written on
-    # the delivery path (the admin joins it to scope the log; deleting a draft takes its logs).
-    # The PKey's database default: a worker still running the code from before the migration writes
-    # rows without it.
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
-    configuration = models.ForeignKey(
-        "events.EventConfiguration",
-        verbose_name=_("configuration"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
     )
     number = models.PositiveIntegerField(_("number"))
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
@@ -179,7 +162,7 @@ class ExclusionReason(models.TextChoices):
     SUPPRESSED = "suppressed", _("Address of an erased profile")
 
 
-class Exclusion(models.Model):
+class Exclusion(EventLog):
     """An event not sent on purpose, and why (append-only); outlives its event."""
 
     event = models.ForeignKey(
@@ -189,18 +172,6 @@ class Exclusion(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="exclusions",
-    )
-    # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
-    configuration = models.ForeignKey(
-        "events.EventConfiguration",
-        verbose_name=_("configuration"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
     )
     channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=4096)
@@ -231,7 +202,7 @@ class Exclusion(models.Model):
         return f"{self.event_pkey or self.event_id} {self.reason}"
 
 
-class TrackingEvent(models.Model):
+class TrackingEvent(EventLog):
     """Provider feedback about a sent message (anymail tracking webhooks), append-only; outlives its
     event. No event and no configuration: feedback matching none of our sendings."""
 
@@ -242,18 +213,6 @@ class TrackingEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="tracking_events",
-    )
-    # The event's PKey and configuration, kept once the event is deleted (see DeliveryAttempt).
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
-    configuration = models.ForeignKey(
-        "events.EventConfiguration",
-        verbose_name=_("configuration"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
-        related_name="+",
     )
     esp_name = models.CharField(_("esp name"), max_length=50)
     # anymail's normalized type: delivered, bounced, deferred, complained, opened, clicked, ...

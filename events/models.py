@@ -548,3 +548,30 @@ def event_new(**values) -> Event:
     if len(row) != len(defaults):
         raise TypeError(f"Unknown Event columns: {sorted(set(row) - set(defaults))}")
     return Event(*row.values())
+
+
+class EventLog(models.Model):
+    """What a log of an event's sending keeps of the event (delivery attempts, exclusions, provider
+    feedback, status callbacks): its PKey and configuration, written with the row, so that the log
+    stays meaningful once retention has deleted the event (RETENTION_EVENTS_DAYS) and left its logs
+    (RETENTION_LOGS_DAYS). Each log declares its own nullable link to the event.
+
+    No constraint nor index on the configuration: no check nor index entry per row written on the
+    delivery path (the admin joins it to scope the log; deleting a draft takes its logs). The PKey's
+    database default: a worker still running the code from before the migration writes rows
+    without it."""
+
+    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
+    configuration = models.ForeignKey(
+        "events.EventConfiguration",
+        verbose_name=_("configuration"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+
+    class Meta:
+        abstract = True

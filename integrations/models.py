@@ -2,6 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from events.models import EventLog
 from fastpath.rowcache import RowCachedQuerySet
 from organisations.models import unit_root_pk
 
@@ -123,31 +124,19 @@ class CallbackAttemptResult(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-class CallbackAttempt(models.Model):
+class CallbackAttempt(EventLog):
     """Append-only log of the status callbacks sent to integrations."""
 
     integration = models.ForeignKey(
         Integration, verbose_name=_("integration"), on_delete=models.CASCADE, related_name="callback_attempts"
     )
-    # Outlives its event (RETENTION_LOGS_DAYS against RETENTION_EVENTS_DAYS) with the event's PKey
-    # and configuration (no constraint nor index: see delivery.models.DeliveryAttempt).
+    # Outlives its event (RETENTION_LOGS_DAYS against RETENTION_EVENTS_DAYS): see EventLog.
     event = models.ForeignKey(
         "events.Event",
         verbose_name=_("event"),
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    event_pkey = models.CharField(_("PKey"), max_length=64, blank=True, default="", db_default="")
-    configuration = models.ForeignKey(
-        "events.EventConfiguration",
-        verbose_name=_("configuration"),
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        db_constraint=False,
-        db_index=False,
         related_name="+",
     )
     event_status = models.CharField(_("event status"), max_length=20)
